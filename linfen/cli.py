@@ -1,0 +1,107 @@
+"""Command line: ``linfen kiosk | sim | central | demo``.
+
+Each subcommand imports its package only when it runs, so ``linfen --help`` is quick
+and a maintenance command never loads Qt.  Errors an operator can fix (a bad config,
+a missing file) end in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kiosk.config import ROLES, ConfigError, load_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
+
+
+class CommandError(Exception):
+    """A problem the operator can fix; printed as one line."""
+
+
+def _cmd_kiosk(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if config.role != args.role:
+        raise CommandError(f"{args.config}: role is '{config.role}' but --role says '{args.role}'")
+    from ui.app import run_kiosk
+
+    return run_kiosk(config, windowed=args.windowed, screenshot=args.screenshot)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    configs = [load_config(EXAMPLES / f"{role}.toml") for role in ROLES]
+    from ui.app import has_display, render_roles
+
+    if has_display() and not args.offscreen:
+        from ui.app import application, open_window
+
+        app = application()
+        windows = [open_window(c, windowed=True) for c in configs]
+        print(f"demo: {len(windows)} terminal windows open ({', '.join(ROLES)}); close them to stop")
+        return app.exec()
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    paths = render_roles(configs, args.out)
+    print("demo: no display here, so each role's screen was rendered offscreen:")
+    for p in paths:
+        print(f"  {p}")
+    return 0
+
+
+def _cmd_not_built(what: str, issue: str) -> int:
+    raise CommandError(f"{what} is not built yet (it arrives with {issue}); nothing to run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand and its help."""
+    p = argparse.ArgumentParser(
+        prog="linfen",
+        description="Linfen community terminals: kiosk app, hardware simulator, central service, demo.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    k = sub.add_parser("kiosk", help="run a terminal's touchscreen app", description=(
+        "Run one terminal: the role's screen full screen (or windowed), its devices and local store, "
+        "as given in its TOML config (see config/examples/)."))
+    k.add_argument("--role", required=True, choices=ROLES, help="which terminal this is")
+    k.add_argument("--config", required=True, type=Path, help="the terminal's TOML file")
+    k.add_argument("--windowed", action="store_true", help="a 1280x800 window instead of full screen")
+    k.add_argument("--screenshot", type=Path, metavar="PNG",
+                   help="save the idle screen as PNG once the device check is done, then quit")
+    k.set_defaults(func=_cmd_kiosk)
+
+    s = sub.add_parser("sim", help="run the hardware simulator (maintenance)", description=(
+        "Play every device (ID reader, PC/SC cards, QR camera and scanner, thermometer, printer, door, "
+        "lockers) over the real transports, with personas and scripted faults. Not built yet: issue 3."))
+    s.set_defaults(func=lambda a: _cmd_not_built("the hardware simulator", "issue 3"))
+
+    c = sub.add_parser("central", help="run the central sync service", description=(
+        "The thin central service: sync API, volunteers (Time Bank), alerts and reports. Not built yet: "
+        "issue 5."))
+    c.set_defaults(func=lambda a: _cmd_not_built("the central service", "issue 5"))
+
+    d = sub.add_parser("demo", help="run every role's terminal together", description=(
+        "Open every role's terminal with the example configs. On a machine with a display each opens in a "
+        "window; without one, each screen is rendered offscreen and saved as PNG."))
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the screenshots (no display)")
+    d.add_argument("--offscreen", action="store_true", help="render screenshots even when a display exists")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``linfen`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, CommandError) as exc:
+        print(f"linfen: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

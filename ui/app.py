@@ -1,0 +1,97 @@
+"""Start the Qt application for one terminal, or render every role's screen for the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from kiosk.config import TerminalConfig
+from ui import theme
+from ui.qt import QApplication, QFont, QThreadPool
+from ui.shell import KioskWindow
+
+WINDOWED_SIZE = (1280, 800)  # px, the windowed size and the offscreen screenshot size
+SCREENSHOT_WAIT_MS = 4000  # longest wait for the first status probe before a screenshot, in ms
+
+
+def has_display() -> bool:
+    """True when a real display is available (X11 or Wayland)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def ensure_platform() -> str:
+    """Use the offscreen platform when there is no display; return the platform name in use."""
+    if not os.environ.get("QT_QPA_PLATFORM") and not has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return os.environ.get("QT_QPA_PLATFORM", "xcb")
+
+
+def application() -> QApplication:
+    """The process's QApplication, created once with the theme's font."""
+    ensure_platform()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    font = QFont()
+    font.setFamilies(theme.FONT_FAMILIES)
+    font.setPointSize(theme.ELDER.body_pt)
+    app.setFont(font)
+    return app  # type: ignore[return-value]
+
+
+def open_window(config: TerminalConfig, windowed: bool) -> KioskWindow:
+    """Create and show a role's window, full screen unless ``windowed``."""
+    window = KioskWindow(config)
+    if windowed or not config.screen.fullscreen or not has_display():
+        window.resize(*WINDOWED_SIZE)
+        window.show()
+    else:
+        window.showFullScreen()
+    return window
+
+
+def save_screenshot(window: KioskWindow, path: Path) -> Path:
+    """Wait (bounded) for the first status probe, then save the window as a PNG."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + SCREENSHOT_WAIT_MS / 1000
+    while window.statuses is None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path)):
+        raise OSError(f"could not write screenshot {path}")
+    return path
+
+
+def run_kiosk(config: TerminalConfig, windowed: bool = False, screenshot: Path | None = None) -> int:
+    """Run one terminal until its window closes; with ``screenshot``, save it and quit."""
+    app = application()
+    window = open_window(config, windowed)
+    if screenshot is not None:
+        saved = save_screenshot(window, screenshot)
+        print(f"screenshot of role {config.role}: {saved}")
+        _dispose(window)
+        return 0
+    return app.exec()
+
+
+def render_roles(configs: list[TerminalConfig], out_dir: Path) -> list[Path]:
+    """Open each role's window in turn and save a screenshot per role under ``out_dir``."""
+    application()
+    paths = []
+    for config in configs:
+        window = open_window(config, windowed=True)
+        paths.append(save_screenshot(window, out_dir / f"{config.role}.png"))
+        _dispose(window)
+    return paths
+
+
+def _dispose(window: KioskWindow) -> None:
+    """Close a window and delete it on the Qt side, after background probes have finished."""
+    window.close()
+    QThreadPool.globalInstance().waitForDone(5000)
+    app = QApplication.instance()
+    app.processEvents()
+    window.deleteLater()
+    app.sendPostedEvents(None, 0)  # 0 = QEvent.DeferredDelete

@@ -1,0 +1,56 @@
+"""The one module that imports Qt: the rest of ``ui/`` imports Qt names from here.
+
+Keeping Qt behind one door (Anki's ``aqt.qt``) makes the import rule of DESIGN §2
+checkable and a Qt binding change a one-file edit.
+"""
+
+from PySide6.QtCore import (
+    QObject,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QImage, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = [
+    "QApplication",
+    "QColor",
+    "QFont",
+    "QFontDatabase",
+    "QFrame",
+    "QGridLayout",
+    "QGuiApplication",
+    "QHBoxLayout",
+    "QImage",
+    "QLabel",
+    "QMainWindow",
+    "QObject",
+    "QPalette",
+    "QPushButton",
+    "QRunnable",
+    "QSize",
+    "QSizePolicy",
+    "QThreadPool",
+    "QTimer",
+    "QVBoxLayout",
+    "QWidget",
+    "Qt",
+    "Signal",
+    "Slot",
+]

@@ -1,0 +1,85 @@
+"""Every word the screens show, Chinese first and English available (DESIGN §8)."""
+
+from __future__ import annotations
+
+ROLE_TITLES: dict[str, tuple[str, str]] = {
+    "hall": ("临汾路街道 社区事务受理服务中心", "Linfen Road Community Service Hall"),
+    "counter": ("窗口工作台", "Counter console"),
+    "display": ("叫号信息", "Calling display"),
+    "selfservice": ("24小时自助服务区", "24-hour self-service area"),
+    "canteen": ("社区长者食堂", "Community canteen"),
+    "cinema": ("社区电影放映", "Community film screenings"),
+}
+
+# The idle screen's main message (>= 30 pt) and a second line (>= 18 pt).
+IDLE_PROMPTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "hall": (
+        ("请刷身份证 / 社保卡，\n或出示随申码", "Please swipe your ID card or social-security card,\nor show your Suishenma code"),
+        ("刷卡后测量体温，即可取号", "Your temperature is taken, then you get a queue ticket"),
+    ),
+    "counter": (
+        ("请登录：刷工作证", "Please log in with your staff card"),
+        ("登录后可叫号、重呼、过号、转移", "After logging in you can call, recall, skip and transfer"),
+    ),
+    "display": (
+        ("请留意叫号", "Please listen for your number"),
+        ("叫到您的号码时，请到对应窗口办理", "When your number is called, go to the window shown"),
+    ),
+    "selfservice": (
+        ("请刷身份证 / 社保卡，\n或出示随申码", "Please swipe your ID card or social-security card,\nor show your Suishenma code"),
+        ("可取件、自助办理、预约场地、留言", "Collect documents, self-service, book a room, leave a message"),
+    ),
+    "canteen": (
+        ("请刷一卡通付款", "Please tap your community card to pay"),
+        ("长者按年龄享受助餐补贴", "Older residents get a meal subsidy by age"),
+    ),
+    "cinema": (
+        ("请刷一卡通领取电影票", "Please tap your community card\nfor a film ticket"),
+        ("每场电影每人限领一张", "One ticket per person per screening"),
+    ),
+}
+
+COMPONENT_NAMES: dict[str, tuple[str, str]] = {
+    "idcard": ("身份证读卡器", "ID card reader"),
+    "sscard": ("社保卡读卡器", "Social-security card reader"),
+    "ccard": ("一卡通读卡器", "Community card reader"),
+    "qr_camera": ("扫码摄像头", "QR camera"),
+    "qr_scanner": ("扫码器", "QR scanner"),
+    "thermometer": ("测温仪", "Thermometer"),
+    "printer": ("打印机", "Printer"),
+    "door": ("门禁", "Door"),
+    "locker": ("智能柜", "Lockers"),
+    "central": ("网络", "Network"),
+    "hall": ("大厅叫号服务", "Hall queue service"),
+}
+
+STATE_WORDS: dict[str, tuple[str, str]] = {
+    "ok": ("正常", "working"),
+    "checking": ("检查中", "checking"),
+    "not found": ("未连接", "not connected"),
+    "no answer": ("无响应", "no answer"),
+    "not reachable": ("离线", "offline"),
+    "no permission": ("无权限", "no permission"),
+    "pcsc service not running": ("读卡服务未运行", "card service not running"),
+}
+DOWN_WORD = ("故障", "fault")
+
+BUTTONS: dict[str, tuple[str, str]] = {
+    "language": ("English", "中文"),
+    "volume_down": ("音量 −", "Volume −"),
+    "volume_up": ("音量 +", "Volume +"),
+}
+VOLUME_LABEL = ("音量 {volume}%", "Volume {volume}%")
+VOICE_OFF_LABEL = ("语音已关闭", "Voice off")
+
+
+def pick(pair: tuple[str, str], language: str) -> str:
+    """Choose the Chinese or English text of a pair."""
+    return pair[0] if language == "zh" else pair[1]
+
+
+def state_word(reason: str, up: bool, language: str) -> str:
+    """The word for a component's state: 正常 / 未连接 / 离线 …; never colour alone."""
+    if up:
+        return pick(STATE_WORDS["ok"], language)
+    return pick(STATE_WORDS.get(reason, DOWN_WORD), language)

@@ -1,0 +1,94 @@
+"""Elder-mode theme: the sizes and colours that meet DESIGN §8, and the contrast formula to check them.
+
+Sizes are in points for text and in pixels for touch targets.  Everything the
+stylesheet uses comes from the constants here, so tests can check the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FONT_FAMILIES = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Sans Serif"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Text sizes (pt) and touch-target sizes (px) of one mode."""
+
+    main_pt: int  # the screen's main message, >= 30 pt
+    title_pt: int
+    body_pt: int  # any other text, >= 18 pt
+    status_pt: int
+    button_pt: int
+    target_min_px: int  # smallest side of a touch target, >= 60 px in elder mode
+
+
+ELDER = Sizes(main_pt=40, title_pt=26, body_pt=22, status_pt=18, button_pt=24, target_min_px=96)
+STANDARD = Sizes(main_pt=32, title_pt=22, body_pt=18, status_pt=18, button_pt=18, target_min_px=64)
+
+# Colours: every pair used for text is checked for contrast by the UI test.
+BACKGROUND = "#F7F5EF"
+TEXT = "#111111"
+MUTED_TEXT = "#3A3A3A"
+HEADER_BG = "#0B3D91"
+HEADER_TEXT = "#FFFFFF"
+BUTTON_BG = "#0B3D91"
+BUTTON_TEXT = "#FFFFFF"
+BUTTON_PRESSED_BG = "#062A66"
+UP_TEXT = "#0B5D1E"
+DOWN_TEXT = "#9B0000"
+STRIP_BG = "#FFFFFF"
+STRIP_BORDER = "#5A5A5A"
+
+
+def sizes(elder_mode: bool) -> Sizes:
+    """The sizes of elder mode (the default) or standard mode."""
+    return ELDER if elder_mode else STANDARD
+
+
+def stylesheet(s: Sizes) -> str:
+    """The application stylesheet; widgets are picked by their ``objectName``."""
+    families = ", ".join(f'"{f}"' for f in FONT_FAMILIES)
+    return f"""
+QWidget {{ font-family: {families}; }}
+QMainWindow, QWidget#screen {{ background-color: {BACKGROUND}; }}
+QLabel {{ color: {TEXT}; font-size: {s.body_pt}pt; }}
+QWidget#header {{ background-color: {HEADER_BG}; }}
+QLabel#title, QLabel#clock {{ color: {HEADER_TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#prompt {{ color: {TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
+QLabel#subprompt {{ color: {MUTED_TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#volume {{ color: {TEXT}; font-size: {s.body_pt}pt; }}
+QWidget#strip {{ background-color: {STRIP_BG}; border-top: 2px solid {STRIP_BORDER}; }}
+QLabel[state="up"] {{ color: {UP_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG}; }}
+QLabel[state="down"] {{ color: {DOWN_TEXT}; font-size: {s.status_pt}pt; font-weight: bold; background-color: {STRIP_BG}; }}
+QLabel[state="checking"] {{ color: {MUTED_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG}; }}
+QPushButton {{
+  color: {BUTTON_TEXT}; background-color: {BUTTON_BG}; font-size: {s.button_pt}pt; font-weight: bold;
+  border: none; border-radius: 12px; padding: 12px 28px;
+  min-width: {s.target_min_px}px; min-height: {s.target_min_px}px;
+}}
+QPushButton:pressed {{ background-color: {BUTTON_PRESSED_BG}; }}
+"""
+
+
+def _channel(c: int) -> float:
+    v = c / 255.0
+    return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+
+def relative_luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour."""
+    r, g, b = (_channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG 2.x contrast ratio between two sRGB colours, from 1 to 21."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """'#RRGGBB' to an (r, g, b) tuple."""
+    colour = colour.lstrip("#")
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
