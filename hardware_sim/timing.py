@@ -1,0 +1,32 @@
+"""Device timing: realistic delays (the demo's default) or zero delay (tests)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Timing(StrEnum):
+    """How long simulated devices take to answer."""
+
+    FAST = "fast"  # zero-delay: answers as soon as the request is parsed
+    REALISTIC = "realistic"  # delays measured on real devices, see REALISTIC_DELAYS_S
+
+    def delay(self, action: str) -> float:
+        """Seconds a device waits before answering ``action`` in this mode."""
+        if self is Timing.FAST:
+            return 0.0
+        return REALISTIC_DELAYS_S.get(action, 0.02)
+
+
+REALISTIC_DELAYS_S: dict[str, float] = {
+    "idcard.find": 0.05,  # seconds
+    "idcard.select": 0.05,
+    "idcard.read": 0.7,  # text + photo read, ~0.8 s with find/select
+    "thermometer.read": 0.3,
+    "printer.print": 1.0,
+    "printer.status": 0.01,
+    "qr_scanner.scan": 0.15,
+    "door.command": 0.03,
+    "locker.command": 0.03,
+    "card.apdu": 0.004,
+}
