@@ -179,6 +179,7 @@ class SerialSimDevice(ABC):
             "plugged": self.plugged,
             "port": str(self.link_path),
             "faults": self.faults.active(),
+            "fault_kinds": sorted(self.faults.supported),
             "requests": self.requests,
             **self.device_status(),
         }

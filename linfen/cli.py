@@ -72,10 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save the idle screen as PNG once the device check is done, then quit")
     k.set_defaults(func=_cmd_kiosk)
 
-    s = sub.add_parser("sim", help="run the hardware simulator (maintenance)", description=(
-        "Play every device (ID reader, PC/SC cards, QR camera and scanner, thermometer, printer, door, "
-        "lockers) over the real transports, with personas and scripted faults. Not built yet: issue 3."))
-    s.set_defaults(func=lambda a: _cmd_not_built("the hardware simulator", "issue 3"))
+    from linfen.sim_cli import add_parser as add_sim_parser
+
+    add_sim_parser(sub)
 
     c = sub.add_parser("central", help="run the central sync service", description=(
         "The thin central service: sync API, volunteers (Time Bank), alerts and reports. Not built yet: "

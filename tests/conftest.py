@@ -12,6 +12,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from tests.pcsc_fixtures import pcscd, virtual_cards  # noqa: F401  (fixtures)
 from tests.pty_fixtures import raw_pty  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

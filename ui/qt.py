@@ -14,11 +14,14 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QImage, QPalette
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
+    QDoubleSpinBox,
     QFrame,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -30,6 +33,10 @@ from PySide6.QtWidgets import (
 
 __all__ = [
     "QApplication",
+    "QComboBox",
+    "QDoubleSpinBox",
+    "QGroupBox",
+    "QPixmap",
     "QColor",
     "QFont",
     "QFontDatabase",
