@@ -1,0 +1,7 @@
+"""The one exception root of the local store: everything the store refuses is a :class:`StoreError`."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A store operation that cannot be done (bad payload, locked database, wrong terminal, ...)."""
