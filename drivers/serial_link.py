@@ -17,6 +17,13 @@ import serial
 
 from drivers.errors import DeviceDisconnected, DeviceTimeout
 
+try:
+    import termios
+
+    _TTY_ERRORS: tuple[type[Exception], ...] = (termios.error,)  # tcflush on a hung-up pty: not an OSError
+except ImportError:  # not POSIX
+    _TTY_ERRORS = ()
+
 BACKOFF_FIRST_S = 0.2  # first wait before reopening, in seconds
 BACKOFF_MAX_S = 5.0  # longest wait between reopen attempts, in seconds
 
@@ -107,7 +114,7 @@ class SerialLink:
         port = self.ensure_open()
         try:
             port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_TTY_ERRORS) as exc:
             self._fail(f"reset failed: {exc}")
             raise DeviceDisconnected(self.last_error, device=self.name) from None
 
@@ -120,8 +127,8 @@ class SerialLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise DeviceTimeout(f"no answer: {len(data)} of {n} bytes in time", device=self.name)
-            port.timeout = left
             try:
+                port.timeout = left  # reconfigures the port: fails too on a hung-up pty
                 chunk = port.read(n - len(data))
             except (serial.SerialException, OSError) as exc:
                 self._fail(f"read failed: {exc}")
@@ -140,8 +147,8 @@ class SerialLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise DeviceTimeout(f"no complete line in time ({len(data)} bytes)", device=self.name)
-            port.timeout = left
             try:
+                port.timeout = left
                 data += port.read(1)
             except (serial.SerialException, OSError) as exc:
                 self._fail(f"read failed: {exc}")

@@ -22,11 +22,16 @@ REALISTIC_DELAYS_S: dict[str, float] = {
     "idcard.find": 0.05,  # seconds
     "idcard.select": 0.05,
     "idcard.read": 0.7,  # text + photo read, ~0.8 s with find/select
+    "idcard.sam": 0.03,  # SAM reset / status / id
+    "idcard.error": 0.01,  # answer to a damaged or unknown command
     "thermometer.read": 0.3,
     "printer.print": 1.0,
     "printer.status": 0.01,
     "qr_scanner.scan": 0.15,
+    "qr_scanner.reply": 0.02,  # answer to a command (trigger, zone-bit read/write)
     "door.command": 0.03,
+    "door.open": 0.5,  # relay boards answer an open command after the coil pulse
     "locker.command": 0.03,
+    "locker.open": 0.5,
     "card.apdu": 0.004,
 }
