@@ -161,7 +161,7 @@ def test_second_swipe_offers_a_reprint_instead_of_a_second_ticket():
     flow = CheckInFlow()
     start(flow)
     out = answer_all(flow, open_ticket="A007")
-    assert screens(out) == ["reprint_offer"] and not any(isinstance(e, IssueTicket) for e in out)
+    assert screens(out)[-1] == "reprint_offer" and not any(isinstance(e, IssueTicket) for e in out)
     again = flow.handle(ReprintChosen())
     assert any(isinstance(e, IssueTicket) for e in again)
     shown = flow.handle(TicketIssued("A007", "A", 1, 5, False, False, reprint=True))
