@@ -112,7 +112,7 @@ def test_volume_buttons_step_within_bounds(qtbot, examples_dir):
     for _ in range(3):
         window.volume_up.click()
     assert window.volume == 100
-    assert window.volume_label.text() == "音量 100%"
+    assert window.volume_label.text() == "音量\n100%"
     for _ in range(12):
         window.volume_down.click()
     assert window.volume == 0

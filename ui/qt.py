@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "QRunnable",
     "QSize",
     "QSizePolicy",
+    "QStackedWidget",
     "QThreadPool",
     "QTimer",
     "QVBoxLayout",

@@ -19,7 +19,7 @@ from ui.qt import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QSizePolicy,
+    QStackedWidget,
     Qt,
     QTimer,
     QVBoxLayout,
@@ -66,30 +66,12 @@ class KioskWindow(QMainWindow):
         header = QWidget(objectName="header")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         hl = QHBoxLayout(header)
-        hl.setContentsMargins(32, 16, 32, 16)
+        hl.setContentsMargins(24, 8, 24, 8)
+        hl.setSpacing(12)
         self.title = QLabel(objectName="title")
         self.clock = QLabel(objectName="clock")
         self.clock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        hl.addWidget(self.title, 1)
-        hl.addWidget(self.clock)
-        outer.addWidget(header)
-
-        body = QVBoxLayout()
-        body.setContentsMargins(48, 32, 48, 24)
-        body.setSpacing(24)
-        body.addStretch(1)
-        self.prompt = QLabel(objectName="prompt")
-        self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prompt.setWordWrap(True)
-        self.subprompt = QLabel(objectName="subprompt")
-        self.subprompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.subprompt.setWordWrap(True)
-        body.addWidget(self.prompt)
-        body.addWidget(self.subprompt)
-        body.addStretch(1)
-
-        controls = QHBoxLayout()
-        controls.setSpacing(24)
+        # language and volume sit in the header so every page keeps them (DESIGN §8: volume control)
         self.language_button = QPushButton(objectName="language")
         self.language_button.clicked.connect(self.toggle_language)
         self.volume_down = QPushButton(objectName="volume_down")
@@ -98,16 +80,38 @@ class KioskWindow(QMainWindow):
         self.volume_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.volume_up = QPushButton(objectName="volume_up")
         self.volume_up.clicked.connect(lambda: self.change_volume(+10))
-        for b in (self.language_button, self.volume_down, self.volume_up):
-            b.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
-        controls.addStretch(1)
-        controls.addWidget(self.language_button)
-        controls.addSpacing(48)
-        controls.addWidget(self.volume_down)
-        controls.addWidget(self.volume_label)
-        controls.addWidget(self.volume_up)
-        controls.addStretch(1)
-        body.addLayout(controls)
+        self.volume_down.setAccessibleName("音量减小 / Volume down")
+        self.volume_up.setAccessibleName("音量增大 / Volume up")
+        self.volume_label.setMinimumWidth(110)
+        hl.addWidget(self.title, 1)
+        for w in (self.language_button, self.volume_down, self.volume_label, self.volume_up):
+            hl.addWidget(w)
+        hl.addSpacing(16)
+        hl.addWidget(self.clock)
+        outer.addWidget(header)
+
+        body = QVBoxLayout()
+        body.setContentsMargins(48, 12, 48, 12)
+        body.setSpacing(24)
+        self.stack = QStackedWidget(objectName="stack")
+        self.pages: dict[str, QWidget] = {}
+        idle = QWidget(objectName="page_idle")
+        idle_layout = QVBoxLayout(idle)
+        idle_layout.addStretch(1)
+        self.prompt = QLabel(objectName="prompt")
+        self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prompt.setWordWrap(True)
+        self.subprompt = QLabel(objectName="subprompt")
+        self.subprompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.subprompt.setWordWrap(True)
+        idle_layout.addWidget(self.prompt)
+        idle_layout.addWidget(self.subprompt)
+        self.idle_extra = QVBoxLayout()  # roles add their idle controls here (service buttons…)
+        idle_layout.addLayout(self.idle_extra)
+        idle_layout.addStretch(1)
+        self.add_page("idle", idle)
+        body.addWidget(self.stack, 1)
+
         outer.addLayout(body, 1)
 
         self.strip = QWidget(objectName="strip")
@@ -120,11 +124,31 @@ class KioskWindow(QMainWindow):
         outer.addWidget(self.strip)
         self.setCentralWidget(root)
 
+    # -- pages --------------------------------------------------------------------------
+    def add_page(self, name: str, widget: QWidget) -> None:
+        """Add a role's page (ticket, refusal, counter console…) to the body."""
+        self.pages[name] = widget
+        self.stack.addWidget(widget)
+
+    def show_page(self, name: str) -> None:
+        """Bring a page to the front."""
+        self.stack.setCurrentWidget(self.pages[name])
+
+    @property
+    def current_page(self) -> str:
+        """Name of the page on screen."""
+        current = self.stack.currentWidget()
+        return next((n for n, w in self.pages.items() if w is current), "")
+
     # -- behaviour ------------------------------------------------------------------------
     def toggle_language(self) -> None:
         """Switch between Chinese and English."""
         self.language = "en" if self.language == "zh" else "zh"
         self._retranslate()
+        self.language_changed()
+
+    def language_changed(self) -> None:
+        """Hook for roles: redraw their own pages in the new language."""
 
     def change_volume(self, delta: int) -> None:
         """Change the voice volume in steps, within 0–100 %."""
@@ -148,7 +172,7 @@ class KioskWindow(QMainWindow):
         self._render_strip()
 
     def _tick(self) -> None:
-        self.clock.setText(time.strftime("%Y-%m-%d  %H:%M:%S"))
+        self.clock.setText(time.strftime("%m-%d\n%H:%M:%S"))
 
     def _retranslate(self) -> None:
         lang = self.language

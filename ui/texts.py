@@ -66,10 +66,10 @@ DOWN_WORD = ("故障", "fault")
 
 BUTTONS: dict[str, tuple[str, str]] = {
     "language": ("English", "中文"),
-    "volume_down": ("音量 −", "Volume −"),
-    "volume_up": ("音量 +", "Volume +"),
+    "volume_down": ("－", "－"),  # the label between the buttons says 音量 / Volume in words
+    "volume_up": ("＋", "＋"),
 }
-VOLUME_LABEL = ("音量 {volume}%", "Volume {volume}%")
+VOLUME_LABEL = ("音量\n{volume}%", "Volume\n{volume}%")
 VOICE_OFF_LABEL = ("语音已关闭", "Voice off")
 
 

@@ -58,6 +58,16 @@ QLabel#title, QLabel#clock {{ color: {HEADER_TEXT}; font-size: {s.title_pt}pt; f
 QLabel#prompt {{ color: {TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
 QLabel#subprompt {{ color: {MUTED_TEXT}; font-size: {s.body_pt}pt; }}
 QLabel#volume {{ color: {TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#heading {{ color: {TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
+QLabel#ticket_number {{ color: {TEXT}; font-size: {s.main_pt * 2}pt; font-weight: bold; }}
+QLabel#big_info {{ color: {TEXT}; font-size: {s.title_pt + 4}pt; }}
+QLabel#badge {{ color: {HEADER_TEXT}; background-color: {HEADER_BG}; font-size: {s.title_pt}pt; font-weight: bold;
+  padding: 6px 18px; border-radius: 8px; }}
+QLabel#warning {{ color: {DOWN_TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#step {{ color: {TEXT}; font-size: {s.title_pt}pt; }}
+QLabel#caption {{ color: {MUTED_TEXT}; font-size: {s.body_pt}pt; }}
+QPushButton#service {{ background-color: {STRIP_BG}; color: {HEADER_BG}; border: 3px solid {HEADER_BG}; }}
+QPushButton#service[chosen="true"] {{ background-color: {HEADER_BG}; color: {HEADER_TEXT}; }}
 QWidget#strip {{ background-color: {STRIP_BG}; border-top: 2px solid {STRIP_BORDER}; }}
 QLabel[state="up"] {{ color: {UP_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG}; }}
 QLabel[state="down"] {{ color: {DOWN_TEXT}; font-size: {s.status_pt}pt; font-weight: bold; background-color: {STRIP_BG}; }}
@@ -68,6 +78,11 @@ QPushButton {{
   min-width: {s.target_min_px}px; min-height: {s.target_min_px}px;
 }}
 QPushButton:pressed {{ background-color: {BUTTON_PRESSED_BG}; }}
+QPushButton#language, QPushButton#volume_down, QPushButton#volume_up {{
+  border: 2px solid {HEADER_TEXT}; min-width: {max(64, s.target_min_px - 24)}px; min-height: {max(64, s.target_min_px - 24)}px;
+  padding: 4px 12px; font-size: {s.body_pt}pt; }}
+QWidget#header QLabel#volume {{ color: {HEADER_TEXT}; }}
+QLabel#clock {{ font-size: {s.body_pt}pt; }}
 """
 
 
