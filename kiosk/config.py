@@ -147,6 +147,73 @@ class Store(_Strict):
     path: str = Field("var/{terminal_id}/terminal.db", description="database file; {terminal_id} is replaced")
 
 
+class HallServiceConfig(_Strict):
+    """One service residents queue for (see kiosk.hall.services for the meaning of each field)."""
+
+    code: str = Field(pattern=r"^[A-Z]{1,2}$", description="ticket prefix, one or two capital letters")
+    name_zh: str = Field(min_length=1, max_length=40)
+    name_en: str = Field(min_length=1, max_length=80)
+    daily_cap: int = Field(300, ge=1, le=999, description="most tickets per day")
+    hours: tuple[str, ...] = Field(("00:00-24:00",), min_length=1, description="issuing windows HH:MM-HH:MM")
+    days: tuple[int, ...] = Field((1, 2, 3, 4, 5, 6, 7), min_length=1, description="ISO weekdays open")
+    avg_handle_min: float = Field(5.0, gt=0, le=240, description="average minutes per ticket")
+
+
+DEFAULT_SERVICES = (
+    HallServiceConfig(code="A", name_zh="综合受理", name_en="General services", avg_handle_min=6),
+    HallServiceConfig(code="B", name_zh="社保医保", name_en="Social and medical insurance", avg_handle_min=8),
+    HallServiceConfig(code="C", name_zh="为老服务", name_en="Services for older residents", avg_handle_min=7),
+)
+
+
+class Hall(_Strict):
+    """The hall role's queue: services, calling rule, and its LAN service."""
+
+    services: tuple[HallServiceConfig, ...] = Field(DEFAULT_SERVICES, min_length=1)
+    rule: Literal["strict", "ratio"] = Field("ratio", description="calling rule")
+    ratio_priority: int = Field(2, ge=1, le=10, description="ratio rule: priority calls per cycle")
+    ratio_normal: int = Field(1, ge=1, le=10, description="ratio rule: normal calls per cycle")
+    max_wait_min: float | None = Field(30.0, gt=0, le=480, description="minutes after which the longest wait goes first")
+    bind: str = Field("127.0.0.1:8710", pattern=r"^[^:]+:\d{1,5}$", description="HOST:PORT of the LAN queue service")
+
+
+class Lan(_Strict):
+    """The shared secret of one hall's LAN (hall, counters, displays)."""
+
+    secret: str = Field(min_length=16, description="per-hall shared secret, at least 16 characters")
+
+
+class Counter(_Strict):
+    """A counter terminal's window."""
+
+    window: int = Field(ge=1, le=99, description="window number said in calls")
+    services: tuple[str, ...] = Field((), description="service codes served; empty = all")
+
+
+class Codes(_Strict):
+    """Health-code status: the city service and what to do when it cannot answer."""
+
+    service_url: str | None = Field(None, pattern=r"^https?://", description="city code service base URL")
+    fallback: Literal["staff_check", "refuse", "allow"] = "staff_check"
+    cache_freshness_s: float = Field(600.0, ge=0, le=3600, description="seconds a looked-up colour is reused")
+    token_skew_s: float = Field(300.0, ge=0, le=3600, description="clock skew allowed for QR tokens, seconds")
+    ca_bundle: str | None = Field(None, description="TLS certificate bundle for the city service")
+
+
+class Reference(_Strict):
+    """Reference data files (fed by sync later)."""
+
+    trust_keys: str | None = Field(None, description="trust list of code issuer keys (JSON)")
+    priority_register: str | None = Field(None, description="priority register (JSON of keyed hashes)")
+
+
+class Privacy(_Strict):
+    """Keys and retention for personal information."""
+
+    person_key_file: str | None = Field(None, description="hex file of the deployment's person-key (HMAC)")
+    visit_retention_days: int = Field(28, ge=1, le=365, description="days the visit log keeps a row")
+
+
 class TerminalConfig(_Strict):
     """The whole configuration of one terminal."""
 
@@ -161,6 +228,12 @@ class TerminalConfig(_Strict):
     screen: Screen = Screen()
     store: Store = Store()
     devices: Devices = Devices()
+    hall: Hall | None = None
+    lan: Lan | None = None
+    counter: Counter | None = None
+    codes: Codes = Codes()
+    reference: Reference = Reference()
+    privacy: Privacy = Privacy()
 
     @model_validator(mode="after")
     def _check_role_devices(self) -> TerminalConfig:
@@ -172,6 +245,12 @@ class TerminalConfig(_Strict):
         missing = sorted(ROLE_REQUIRED.get(self.role, frozenset()) - have)
         if missing:
             raise ValueError(f"devices.{missing[0]}: missing, role '{self.role}' needs it")
+        if self.role == "counter" and self.counter is None:
+            raise ValueError("counter: missing, role 'counter' needs [counter] with its window number")
+        if self.role in ("counter", "display") and not self.hall_url:
+            raise ValueError(f"hall_url: missing, role '{self.role}' needs the hall's queue service address")
+        if self.role in ("hall", "counter", "display") and self.lan is None:
+            raise ValueError(f"lan: missing, role '{self.role}' needs [lan] with the hall's shared secret")
         if self.role in ("hall", "selfservice") and not have & IDENTIFICATION_DEVICES:
             raise ValueError(
                 f"devices: role '{self.role}' needs at least one of {', '.join(sorted(IDENTIFICATION_DEVICES))}"
