@@ -33,6 +33,7 @@ class ControlTarget(Protocol):
     def traffic_lines(self, device: str, last: int) -> list[str]: ...
     def last_ticket_png(self) -> bytes | None: ...
     def persona_list(self) -> list[dict[str, Any]]: ...
+    def set_colour(self, persona_id: str, colour: str) -> dict[str, Any]: ...
 
 
 class SimCommandError(Exception):
@@ -72,6 +73,11 @@ class Clear(BaseModel):
 
 class Paper(BaseModel):
     state: str = Field(pattern="^(ok|near_end|out)$")
+
+
+class Colour(BaseModel):
+    persona: str
+    colour: str = Field(pattern="^(green|yellow|red)$")
 
 
 class Door(BaseModel):
@@ -135,6 +141,10 @@ def build_app(sim: ControlTarget) -> FastAPI:
     @app.post("/plug")
     def plug(body: Device) -> dict[str, Any]:
         return run(sim.plug, body.device)
+
+    @app.post("/code-colour")
+    def code_colour(body: Colour) -> dict[str, Any]:
+        return run(sim.set_colour, body.persona, body.colour)
 
     @app.post("/door")
     def door(body: Door) -> dict[str, Any]:

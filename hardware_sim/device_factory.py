@@ -46,6 +46,10 @@ def build_device(name: str, sim: Simulator) -> Any:
         from hardware_sim.camera import CameraSim
 
         return CameraSim(name, **common)
+    if name == "code_service":
+        from hardware_sim.code_service import CodeServiceSim
+
+        return CodeServiceSim(name, **common)
     if name in ("sscard", "ccard"):
         from hardware_sim.pcsc_slot import PcscCardSlot
         from hardware_sim.sscard import CCARD_FAULTS, SSCARD_FAULTS, make_ccard, make_sscard

@@ -14,6 +14,7 @@ from typing import Any
 from hardware_sim.faults import FaultBoard, FaultError
 from hardware_sim.pcscd import PcscdHarness
 from hardware_sim.personas import Persona
+from hardware_sim.sscard import LoggedCard
 from hardware_sim.traffic import TrafficLog
 from hardware_sim.vpcd import VirtualCard, VpcdCardConnection
 
@@ -43,6 +44,11 @@ class PcscCardSlot:
         """The reader name pyscard lists for this slot."""
         return self.harness.pyscard_name(self.reader, self.slot)
 
+    @property
+    def card_present(self) -> bool:
+        """True while a card is on the reader (False once it left, e.g. by the card_removed_mid_read fault)."""
+        return self._connection is not None and self._connection.inserted
+
     def start(self) -> None:
         """Nothing to start: pcscd and vpcd are the harness's."""
 
@@ -55,7 +61,7 @@ class PcscCardSlot:
         with self._lock:
             if self._connection is None:
                 self._connection = self.harness.card_connection(self.reader, self.slot)
-            card = self.make_card(persona, self.faults)
+            card = LoggedCard(self.make_card(persona, self.faults), self.traffic, self.name)
             self._connection.insert(card)
             self.persona_id = persona.persona_id
         self.traffic.event(self.name, f"card of {persona.persona_id} presented")
@@ -82,7 +88,7 @@ class PcscCardSlot:
     def status(self) -> dict[str, Any]:
         """State for the control API."""
         return {"kind": self.kind, "plugged": True, "reader": self.pyscard_name,
-                "card": self.persona_id, "faults": self.faults.active(),
+                "card": self.persona_id if self.card_present else None, "faults": self.faults.active(),
                 "fault_kinds": sorted(self.faults.supported)}
 
     def config_entry(self) -> dict[str, Any]:

@@ -31,7 +31,8 @@ ROLE_DEVICES: dict[str, tuple[str, ...]] = {
     "counter": ("ccard",),
     "display": (),
 }
-ALL_DEVICES = ("idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer", "printer", "door", "locker")
+ALL_DEVICES = ("idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer", "printer", "door", "locker",
+               "code_service")
 
 
 class Simulator:
@@ -138,6 +139,9 @@ class Simulator:
     def qr_payload(self, persona_id: str) -> str:
         """The signed code token the simulated city service issues for a persona."""
         p = self.persona(persona_id)
+        service = self.devices.get("code_service")
+        if service is not None:  # the city service's current colour, overrides included
+            return service.issue_token(p.persona_id)
         return SIM_ISSUER.issue(p.id_number, p.code_colour)
 
     def show_qr(self, persona_id: str | None, payload: str | None, device: str = "qr_camera") -> dict[str, Any]:
@@ -203,9 +207,24 @@ class Simulator:
         return page.png if page is not None else None
 
     # -- terminal config ------------------------------------------------------------------
-    def terminal_config(self, role: str = "hall", terminal_id: str | None = None) -> str:
-        """A terminal TOML config (the foundation's format) with this simulator's device endpoints."""
+    def set_colour(self, persona_id: str, colour: str) -> dict[str, Any]:
+        """Change a persona's code colour at the simulated city service (lookups and new QR tokens)."""
+        self.persona(persona_id)
+        self.device("code_service").set_colour(persona_id, colour)
+        return self.device("code_service").status()
+
+    def trust_list(self) -> dict[str, Any]:
+        """The simulated city service's issuer keys, as terminals load them."""
+        return self.device("code_service").trust_list()
+
+    def terminal_config(self, role: str = "hall", terminal_id: str | None = None,
+                        extra: str = "") -> str:
+        """A terminal TOML config (the foundation's format) with this simulator's device endpoints.
+
+        ``extra`` is appended as is (reference-data paths, hall settings the caller adds).
+        """
         names = [n for n in ROLE_DEVICES[role] if n in self.devices]
+        code_service = self.devices.get("code_service")
         lines = [
             f"# Written by `linfen sim` ({self.timing.value} timing); control API: {self.control_url}",
             f'role = "{role}"',
@@ -215,9 +234,11 @@ class Simulator:
         ]
         if role in ("counter", "display"):
             lines.append('hall_url = "http://127.0.0.1:8710"')
+        if code_service is not None and role in ("hall", "selfservice"):
+            lines += ["", "[codes]", f'service_url = "{code_service.url}"']
         for name in names:
             lines.append("")
             lines.append(f"[devices.{name}]")
             for key, value in self.devices[name].config_entry().items():
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + extra

@@ -53,6 +53,14 @@ class VpcdError(Exception):
     """Root of the errors raised by the vpcd card side."""
 
 
+class CardVanished(Exception):
+    """Raised by a card's :meth:`VirtualCard.apdu` to leave the reader at once, mid-command.
+
+    The connection closes its socket without answering, exactly as when a card is pulled out
+    of the field while the reader waits for its answer; vpcd then reports the card removed.
+    """
+
+
 class VirtualCard(ABC):
     """Base for a simulated card: override :meth:`atr` and :meth:`apdu`, and the power hooks if the
     card keeps state (selected file, security status…) that a power cycle or reset must clear."""
@@ -128,7 +136,8 @@ def respond(card: VirtualCard, payload: bytes) -> bytes | None:
 
     Never raises because of the card: vpcd blocks until it gets an answer to an ATR request or an
     APDU, so a failing card answers ``6F 00`` to an APDU and an empty frame to an ATR request (vpcd then
-    treats the card as removed). Unknown control bytes and empty frames are logged and ignored.
+    treats the card as removed). Unknown control bytes and empty frames are logged and ignored. The one
+    exception is :class:`CardVanished`, passed on so that the connection drops the card.
     """
     if not payload:
         log.warning("vpcd: ignoring an empty frame")
@@ -137,6 +146,8 @@ def respond(card: VirtualCard, payload: bytes) -> bytes | None:
         return _control(card, payload[0])
     try:
         reply = bytes(card.apdu(payload))
+    except CardVanished:
+        raise
     except Exception:
         log.exception("vpcd: card %r failed on APDU %s", card, payload.hex(" "))
         return SW_NO_PRECISE_DIAGNOSIS
@@ -315,6 +326,12 @@ class VpcdCardConnection:
                 reply = respond(card, payload)
                 if reply is not None:
                     sock.sendall(encode_frame(reply))
+        except CardVanished:
+            log.info("vpcd: card on port %d vanished mid-command", self.port)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # vpcd reads EOF: the card is gone
+            except OSError:
+                pass
         except OSError as exc:
             if not self._removing.is_set():
                 log.warning("vpcd: connection on port %d failed: %s", self.port, exc)

@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sim_parser(sub)
 
+    from linfen.maint_cli import add_parsers as add_maintenance_parsers
+
+    add_maintenance_parsers(sub)
+
     c = sub.add_parser("central", help="run the central sync service", description=(
         "The thin central service: sync API, volunteers (Time Bank), alerts and reports. Not built yet: "
         "issue 5."))

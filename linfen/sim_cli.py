@@ -76,6 +76,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     u.add_argument("device")
     pl = cs.add_parser("plug", help="plug a device back in")
     pl.add_argument("device")
+    co = cs.add_parser("colour", help="change a persona's code colour at the city service: colour P001 red")
+    co.add_argument("persona")
+    co.add_argument("colour", choices=["green", "yellow", "red"])
     d = cs.add_parser("door", help="someone opens or closes a door: door DEVICE LOCK open|closed")
     d.add_argument("device", choices=["door", "locker"])
     d.add_argument("lock", type=int)
@@ -122,6 +125,8 @@ def ctl_call(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
         return "POST", "/clear", {"device": args.device, "kind": args.kind}
     if c == "paper":
         return "POST", "/paper", {"state": args.state}
+    if c == "colour":
+        return "POST", "/code-colour", {"persona": args.persona, "colour": args.colour}
     if c == "door":
         return "POST", "/door", {"device": args.device, "lock": args.lock, "open": args.state == "open"}
     if c == "traffic":
@@ -166,8 +171,11 @@ def run_simulator(args: argparse.Namespace) -> int:
     for name, dev in sim.devices.items():
         print(f"  {name:12s} {json.dumps(dev.config_entry(), ensure_ascii=False)}")
     if args.config_out:
+        from linfen.reference import write_sim_reference
+
         args.config_out.parent.mkdir(parents=True, exist_ok=True)
-        args.config_out.write_text(sim.terminal_config(args.role), encoding="utf-8")
+        extra = write_sim_reference(sim, sim.workdir / "reference", args.role)
+        args.config_out.write_text(sim.terminal_config(args.role, extra=extra), encoding="utf-8")
         print(f"terminal config for role {args.role}: {args.config_out}")
     sys.stdout.flush()
     stop = threading.Event()

@@ -216,3 +216,15 @@ def test_service_choice_applies_to_the_next_swipe_then_resets():
     flow.state = "ticket"
     flow.handle(Dismissed())
     assert flow.service == "A"
+
+
+def test_the_next_resident_need_not_wait_for_the_last_ticket_screen():
+    flow = CheckInFlow()
+    start(flow)
+    answer_all(flow)
+    flow.handle(TICKET)
+    flow.handle(PrintDone(True))
+    assert flow.state == "ticket"
+    nxt = Identity("sscard", "310101195001010010", "李四")
+    assert screens(flow.handle(Identified(nxt, at=5.0))) == ["reading"]
+    assert flow.visit.identity == nxt

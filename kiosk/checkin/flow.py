@@ -42,6 +42,10 @@ from kiosk.checkin.events import (
 )
 
 
+# States in which a new resident may start: idle, or a finished resident's result still on screen.
+READY_STATES = frozenset({"idle", "ticket", "refused", "error"})
+
+
 @dataclass(frozen=True)
 class FlowSettings:
     """Thresholds and timeouts of the flow, each with its unit."""
@@ -132,7 +136,7 @@ class CheckInFlow:
 
     # -- steps ----------------------------------------------------------------------------
     def _identified(self, event: Identified) -> list[Effect]:
-        if self.state != "idle":
+        if self.state not in READY_STATES:
             return []  # another source answered first; this resident is already being served
         visit = _Visit(event.identity, event.at, self.service)
         visit.steps = {"identity": "done", "temperature": "pending", "code": "pending", "priority": "pending"}
@@ -150,7 +154,7 @@ class CheckInFlow:
         return effects + self._maybe_decide()
 
     def _identification_failed(self, event: IdentificationFailed) -> list[Effect]:
-        if self.state != "idle":
+        if self.state not in READY_STATES:
             return []
         self.state = "error"
         self._screen_since = self.now

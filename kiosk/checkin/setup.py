@@ -1,0 +1,125 @@
+"""Put the hall ticket machine together from its config: store, queue, code checks, register, devices.
+
+Everything that can be wrong at start (a missing key file, an unreadable register) stops
+with one line naming the setting, like a config error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.checkin.flow import FlowSettings
+from kiosk.checkin.terminal import HallDevices, HallServices, HallTerminal
+from kiosk.codes.city_service import CityCodeService
+from kiosk.codes.tokens import TokenVerifier, TrustList
+from kiosk.config import ConfigError, TerminalConfig
+from kiosk.devices import close_driver, open_driver
+from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+from kiosk.priority import PriorityRegister, load_key, person_key
+from kiosk.store import Store
+from kiosk.visit_log import VISIT_MIGRATIONS, PurgeScheduler, VisitLog
+from kiosk.voice import Speaker
+
+HALL_DEVICE_NAMES = ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer")
+
+
+def _startup_error(setting: str, exc: Exception) -> ConfigError:
+    return ConfigError(f"{setting}: {exc}")
+
+
+def hall_queue_parts(config: TerminalConfig) -> tuple[ServiceCatalog, CallingRule]:
+    """The service catalogue and calling rule of a hall config."""
+    hall = config.hall
+    if hall is None:
+        from kiosk.config import Hall
+
+        hall = Hall()
+    catalog = ServiceCatalog.from_data([s.model_dump() for s in hall.services])
+    rule = CallingRule(mode=hall.rule, priority_n=hall.ratio_priority, normal_m=hall.ratio_normal,
+                       max_wait_min=hall.max_wait_min)
+    return catalog, rule
+
+
+def read_person_key(config: TerminalConfig) -> bytes:
+    """The deployment's person key, or a clear error naming the setting."""
+    path = config.privacy.person_key_file
+    if not path:
+        raise ConfigError("privacy.person_key_file: missing; the hall matches people on a keyed hash and needs it")
+    try:
+        return load_key(path)
+    except Exception as exc:
+        raise _startup_error("privacy.person_key_file", exc) from None
+
+
+@dataclass
+class HallApp:
+    """A running hall ticket machine and everything it owns."""
+
+    config: TerminalConfig
+    store: Store
+    queue: HallQueue
+    terminal: HallTerminal
+    drivers: dict[str, Any]
+    speaker: Speaker
+    purge: PurgeScheduler
+    city: CityCodeService | None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the terminal, then close drivers, clients and the store."""
+        self.terminal.stop()
+        self.purge.stop()
+        for driver in self.drivers.values():
+            try:
+                close_driver(driver)
+            except Exception:  # closing must reach every driver
+                pass
+        if self.city is not None:
+            self.city.close()
+        self.speaker.close()
+        for closer in self.closers:
+            closer()
+        self.store.close()
+
+
+def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, language: Callable[[], str] | None = None,
+              **callbacks: Any) -> HallApp:
+    """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
+    key = read_person_key(config)
+    store = Store.open(config.store_path(), config.terminal_id, extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS))
+    catalog, rule = hall_queue_parts(config)
+    queue = HallQueue(store, catalog, rule)
+    trust = TrustList()
+    if config.reference.trust_keys:
+        try:
+            trust = TrustList.load(config.reference.trust_keys)
+        except Exception as exc:
+            raise _startup_error("reference.trust_keys", exc) from None
+    register = None
+    if config.reference.priority_register:
+        try:
+            register = PriorityRegister.load(config.reference.priority_register, key)
+        except Exception as exc:
+            raise _startup_error("reference.priority_register", exc) from None
+    city = None
+    if config.codes.service_url:
+        city = CityCodeService(config.codes.service_url, key, timeout_s=config.thresholds.code_lookup_timeout_s,
+                               fallback=config.codes.fallback, freshness_s=config.codes.cache_freshness_s,
+                               verify=config.codes.ca_bundle or True)
+    visits = VisitLog(store, key, config.privacy.visit_retention_days)
+    purge = PurgeScheduler(visits)
+    purge.start()
+    speaker = speaker or Speaker(config.voice.enabled, config.voice.volume)
+    drivers = {name: open_driver(name, dev) for name, dev in config.devices.configured().items()
+               if name in HALL_DEVICE_NAMES}
+    services = HallServices(
+        queue=queue, person_key=lambda id_number: person_key(id_number, key),
+        tokens=TokenVerifier(trust, skew_s=config.codes.token_skew_s), visits=visits, speaker=speaker, city=city,
+        fallback=config.codes.fallback, priority=register, terminal_id=config.terminal_id,
+        language=language or (lambda: config.language))
+    settings = FlowSettings(fever_c=config.thresholds.fever_c, default_service=catalog.codes[0])
+    terminal = HallTerminal(HallDevices(**drivers), services, settings, **callbacks)
+    terminal.start()
+    return HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
