@@ -154,6 +154,10 @@ class KioskWindow(QMainWindow):
         """Change the voice volume in steps, within 0–100 %."""
         self.volume = max(0, min(100, self.volume + delta))
         self._retranslate()
+        self.speaker_volume_changed(self.volume)
+
+    def speaker_volume_changed(self, volume: int) -> None:
+        """Hook: the role's speaker follows the volume buttons."""
 
     def refresh_status(self) -> None:
         """Probe devices and network off the GUI thread; the strip updates when the answer comes."""

@@ -41,7 +41,6 @@ from kiosk.checkin.events import (
     TicketRefusedByQueue,
 )
 
-
 # States in which a new resident may start: idle, or a finished resident's result still on screen.
 READY_STATES = frozenset({"idle", "ticket", "refused", "error"})
 

@@ -32,7 +32,7 @@ from kiosk.masking import mask_name
 from kiosk.priority import PriorityRegister, birth_from_id
 from kiosk.prompts import prompt_text
 from kiosk.visit_log import Visit, VisitLog
-from kiosk.voice import Speaker
+from kiosk.voice import Speaker, spell_ticket
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,10 @@ class HallTerminal:
         if isinstance(e, ev.Show):
             self.on_show(e)
         elif isinstance(e, ev.Say):
-            s.speaker.say(prompt_text(e.key, s.language(), e.params), s.language(), e.repeat)
+            lang = s.language()
+            spoken = {**e.params, "number": spell_ticket(str(e.params["number"]), lang)} if "number" in e.params \
+                else e.params  # numbers are called digit by digit, as halls do
+            s.speaker.say(prompt_text(e.key, lang, spoken), lang, e.repeat)
             self.on_say(e.key, e.params)
         elif isinstance(e, ev.MeasureTemperature):
             self._pool.submit(self._measure_temperature)

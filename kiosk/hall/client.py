@@ -1,0 +1,286 @@
+"""The client counters and calling displays use to reach the hall's queue service over the LAN.
+
+Every request is signed (:mod:`kiosk.hall.auth`) and has explicit timeouts.  Errors, all
+:class:`HallClientError` (a :class:`~kiosk.hall.errors.HallError`):
+
+    HallUnavailable   the service cannot be reached or did not answer in time (reason
+                      ``unreachable`` / ``timeout``): show "排队服务连接中断" and retry
+    HallAuthRefused   401: wrong hall secret, or this terminal's clock is off (reason from the server)
+    HallRefused       404/409/413/422: the service refused the action; ``reason`` and the words
+                      come from the service (``window_busy``, ``not_finished``, ...)
+    HallProtocolError the answer was not what the protocol promises (or a 5xx)
+
+:meth:`HallClient.events` reads the display push channel (SSE) and reconnects on its own with
+``Last-Event-ID``, so a display that lost the link misses no call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .auth import secret_bytes, sign_headers
+from .errors import HallError
+from .ratings import Rating
+from .tickets import Call, Counter, Snapshot, Ticket
+
+log = logging.getLogger(__name__)
+
+#: Default timeouts of one counter/display request, in seconds.
+CONNECT_TIMEOUT_S = 2.0
+REQUEST_TIMEOUT_S = 5.0
+#: The push channel's read timeout, in seconds: a few missed 15-s keep-alives mean the link is dead.
+EVENTS_READ_TIMEOUT_S = 45.0
+
+
+class HallClientError(HallError):
+    """Root of the client's errors."""
+
+
+class HallUnavailable(HallClientError):
+    """The hall service is down, unreachable, or too slow."""
+
+
+class HallAuthRefused(HallClientError):
+    """The service refused this terminal's signature (secret or clock)."""
+
+
+class HallRefused(HallClientError):
+    """The service refused the action; ``reason`` says why."""
+
+
+class HallProtocolError(HallClientError):
+    """An answer the protocol does not allow (or a server error)."""
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One push-channel event: ``call`` (with ``id``), ``counts``, or the client's own markers
+    ``connected`` (subscribed; every later call will arrive) and ``disconnected`` (``data["error"]``)."""
+
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    @property
+    def call(self) -> Call | None:
+        """The call carried by a ``call`` event."""
+        return _call(self.data) if self.event == "call" else None
+
+
+def _ticket(data: dict[str, Any]) -> Ticket:
+    fields = {k: data[k] for k in Ticket.__dataclass_fields__}
+    return Ticket(**{**fields, "priority_reasons": tuple(fields["priority_reasons"])})
+
+
+def _call(data: dict[str, Any]) -> Call:
+    return Call(**{k: data[k] for k in Call.__dataclass_fields__})
+
+
+class HallClient:
+    """A counter's or display's connection to the hall queue service."""
+
+    def __init__(self, base_url: str, secret: str | bytes, *, timeout: httpx.Timeout | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """``base_url`` like ``http://192.168.1.10:8710``; ``secret`` is the per-hall shared secret."""
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret_bytes(secret)
+        self._timeout = timeout or httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        if transport is None:  # headers and body go out in two writes: without NODELAY each POST waits ~40 ms
+            transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        self._http = httpx.Client(base_url=self.base_url, timeout=self._timeout, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> HallClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _build(self, method: str, path: str, body: dict[str, Any] | None = None,
+               params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Request:
+        request = self._http.build_request(method, path, json=body, params=params, headers=headers)
+        request.headers.update(sign_headers(self._secret, method, request.url.raw_path, request.content))
+        return request
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 params: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            response = self._http.send(self._build(method, path, body, params))
+        except httpx.TimeoutException as exc:
+            raise HallUnavailable("timeout", f"the hall service at {self.base_url} did not answer in time: {exc}",
+                                  "排队服务无响应，请稍后重试") from exc
+        except httpx.TransportError as exc:
+            raise HallUnavailable("unreachable", f"cannot reach the hall service at {self.base_url}: {exc}",
+                                  "无法连接排队服务，请检查网络") from exc
+        return self._answer(response)
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code == 200 and isinstance(data, dict):
+            return data
+        error = data if isinstance(data, dict) and "error" in data else {}
+        reason = str(error.get("error", f"http_{response.status_code}"))
+        en = str(error.get("words_en", f"hall service answered HTTP {response.status_code}"))
+        zh = str(error.get("words_zh", "排队服务出错"))
+        if response.status_code == 401:
+            raise HallAuthRefused(reason, en, zh)
+        if response.status_code in (404, 409, 413, 422, 400):
+            raise HallRefused(reason, en, zh)
+        raise HallProtocolError(reason, en, zh)
+
+    # -- counter ----------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Service status: ``ok``, ``day``, ``rule``, ``services`` (also checks the secret)."""
+        return self._request("GET", "/v1/health")
+
+    def login(self, window: int, staff_id: str, services: Sequence[str]) -> Counter:
+        """Log ``staff_id`` in at ``window`` serving ``services``."""
+        data = self._request("POST", f"/v1/counters/{window}/login",
+                             {"staff_id": staff_id, "services": list(services)})["counter"]
+        return Counter(data["window"], data["staff_id"], tuple(data["services"]), data["since"])
+
+    def logout(self, window: int) -> None:
+        """Log the window out."""
+        self._request("POST", f"/v1/counters/{window}/logout")
+
+    def counter(self, window: int) -> tuple[Counter, Ticket | None]:
+        """Who is logged in at ``window`` and its current ticket."""
+        data = self._request("GET", f"/v1/counters/{window}")
+        c = data["counter"]
+        current = _ticket(data["current"]) if data["current"] else None
+        return Counter(c["window"], c["staff_id"], tuple(c["services"]), c["since"]), current
+
+    def call_next(self, window: int) -> Call | None:
+        """Call the next ticket to ``window``; None when nobody waits."""
+        data = self._request("POST", f"/v1/counters/{window}/next")["call"]
+        return _call(data) if data else None
+
+    def recall(self, window: int) -> Call:
+        """Call the window's ticket again."""
+        return _call(self._request("POST", f"/v1/counters/{window}/recall")["call"])
+
+    def call_specific(self, window: int, number: str) -> Call:
+        """Call ticket ``number`` to ``window``."""
+        return _call(self._request("POST", f"/v1/counters/{window}/call", {"number": number})["call"])
+
+    def start(self, window: int) -> Ticket:
+        """The resident arrived: start serving."""
+        return _ticket(self._request("POST", f"/v1/counters/{window}/start")["ticket"])
+
+    def no_show(self, window: int) -> Ticket:
+        """Mark the called ticket as not shown."""
+        return _ticket(self._request("POST", f"/v1/counters/{window}/no_show")["ticket"])
+
+    def transfer(self, window: int, service: str) -> Ticket:
+        """Transfer the window's ticket to ``service``; returns the new waiting ticket."""
+        return _ticket(self._request("POST", f"/v1/counters/{window}/transfer", {"service": service})["ticket"])
+
+    def finish(self, window: int) -> Ticket:
+        """Finish the window's ticket."""
+        return _ticket(self._request("POST", f"/v1/counters/{window}/finish")["ticket"])
+
+    def rate(self, window: int, ticket_id: int, level: str | int) -> Rating:
+        """Send the resident's rating of a ticket finished at ``window``."""
+        data = self._request("POST", f"/v1/counters/{window}/rate", {"ticket_id": ticket_id, "level": level})
+        return Rating(**{k: data["rating"][k] for k in Rating.__dataclass_fields__})
+
+    # -- display ----------------------------------------------------------------------------------------
+    def snapshot(self, recent: int = 5) -> Snapshot:
+        """Current calls, the last ``recent`` calls, waiting counts and services."""
+        d = self._request("GET", "/v1/display/snapshot", params={"recent": recent})
+        return Snapshot(d["day"], tuple(_call(c) for c in d["current"]), tuple(_call(c) for c in d["recent"]),
+                        dict(d["waiting"]), int(d["last_call_id"]), tuple(d["services"]))
+
+    def events(self, after: int | None = None, stop: threading.Event | None = None, retry_s: float = 0.5,
+               max_retry_s: float = 10.0, read_timeout_s: float = EVENTS_READ_TIMEOUT_S) -> Iterator[ServerEvent]:
+        """Yield push-channel events until ``stop`` is set (checked between events and while waiting to retry).
+
+        ``after``: replay the calls after this call id (e.g. a snapshot's ``last_call_id``); None:
+        from now.  On a dropped link a ``disconnected`` event is yielded, then the client retries
+        with a doubling delay from ``retry_s`` up to ``max_retry_s`` seconds, resuming after the
+        last call it saw.  A refused signature raises :class:`HallAuthRefused` (retrying cannot help).
+        """
+        stop = stop or threading.Event()
+        last = after
+        delay = retry_s
+        timeout = httpx.Timeout(read_timeout_s, connect=self._timeout.connect)
+        while not stop.is_set():
+            params = {"after": last} if last is not None else None
+            try:
+                request = self._build("GET", "/v1/display/events", params=params,
+                                      headers={"Accept": "text/event-stream"})
+                request.extensions["timeout"] = timeout.as_dict()
+                response = self._http.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
+                        response.read()
+                        self._answer(response)
+                        raise HallProtocolError("bad_stream", f"events answered HTTP {response.status_code}")
+                    if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                        raise HallProtocolError("bad_stream", "events did not answer text/event-stream")
+                    for event in _parse_sse(response.iter_lines()):
+                        if event.event == "hello":  # the service has subscribed us: nothing after this is lost
+                            delay = retry_s
+                            if last is None and isinstance(event.data.get("after"), int):
+                                last = event.data["after"]
+                            yield ServerEvent("connected", {"after": last})
+                            continue
+                        if event.id is not None:
+                            last = event.id
+                        yield event
+                        if stop.is_set():
+                            return
+                    error = "the hall service closed the stream"
+                finally:
+                    response.close()
+            except (httpx.TransportError, HallProtocolError) as exc:  # down, dropped, or a 5xx: try again
+                error = f"{type(exc).__name__}: {exc}"
+            if stop.is_set():
+                return
+            log.warning("hall events from %s lost (%s); retrying in %.1f s", self.base_url, error, delay)
+            yield ServerEvent("disconnected", {"error": error, "retry_s": delay})
+            if stop.wait(delay):
+                return
+            delay = min(delay * 2, max_retry_s)
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[ServerEvent]:
+    """Server-sent events from text lines (WHATWG rules: ``field: value``, blank line dispatches)."""
+    event, data, event_id = "message", [], None
+    for line in lines:
+        if line == "":
+            if data:
+                try:
+                    payload = json.loads("\n".join(data))
+                except ValueError:
+                    log.warning("hall events: dropped an event whose data is not JSON")
+                    payload = None
+                if isinstance(payload, dict):
+                    yield ServerEvent(event, payload, event_id)
+            event, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id" and value.isdigit():
+            event_id = int(value)

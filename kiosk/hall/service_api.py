@@ -1,0 +1,291 @@
+"""The hall's LAN queue service: counters and calling displays talk to the ticket machine's queue.
+
+A FastAPI app over one :class:`~kiosk.hall.queue.HallQueue`.  Every request must be signed with
+the per-hall shared secret (HMAC, see :mod:`kiosk.hall.auth`).  Counter endpoints are synchronous
+functions (FastAPI runs them on its thread pool); each queue action is one ``BEGIN IMMEDIATE``
+transaction, so two clerks pressing "next" together get different tickets.
+
+    GET  /v1/health                          {"ok": true, "day", "rule", "services"}
+    POST /v1/counters/{window}/login         {"staff_id", "services": ["A", ...]} -> {"counter"}
+    POST /v1/counters/{window}/logout        -> {"ok": true}
+    GET  /v1/counters/{window}               -> {"counter", "current": ticket | null}
+    POST /v1/counters/{window}/next          -> {"call": call | null}
+    POST /v1/counters/{window}/recall        -> {"call"}
+    POST /v1/counters/{window}/call          {"number": "A012"} -> {"call"}
+    POST /v1/counters/{window}/start         -> {"ticket"}
+    POST /v1/counters/{window}/no_show       -> {"ticket"}
+    POST /v1/counters/{window}/transfer      {"service": "B"} -> {"ticket"}   (the new waiting row)
+    POST /v1/counters/{window}/finish        -> {"ticket"}
+    POST /v1/counters/{window}/rate          {"ticket_id", "level"} -> {"rating"}
+    GET  /v1/display/snapshot?recent=5       -> current calls, last calls, waiting counts, services
+    GET  /v1/display/events?after=ID         SSE: "hello" {"after"}, then "call" (id: call id) and "counts"
+
+Errors are JSON ``{"error": reason, "words_en", "words_zh"}`` with 401 (auth), 404, 409 (state),
+413 (body too large), 422 (malformed request) or 503 (store unavailable).  The push channel
+replays the calls after ``Last-Event-ID`` (or ``?after=``) on reconnect, so a display that lost
+its connection misses no call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiosk.store import StoreError
+
+from .auth import MAX_SKEW_S, Verifier
+from .errors import HallError
+from .queue import HallQueue
+from .tickets import Call, QueueChange
+
+#: Largest request body accepted, in bytes.
+MAX_BODY_BYTES = 16 * 1024
+#: Seconds between SSE keep-alive comments (clients time out after a few missed ones).
+KEEPALIVE_S = 15.0
+
+Window = Annotated[int, Path(ge=1, le=99, description="window (counter) number")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    """A clerk logs in at a window."""
+
+    staff_id: str = Field(min_length=1, max_length=32)
+    services: list[str] = Field(min_length=1, max_length=20)
+
+
+class NumberBody(_Body):
+    """Call a specific ticket number."""
+
+    number: str = Field(min_length=2, max_length=8)
+
+
+class TransferBody(_Body):
+    """Transfer the window's ticket to another service."""
+
+    service: str = Field(min_length=1, max_length=2)
+
+
+class RateBody(_Body):
+    """The resident's rating of a finished ticket."""
+
+    ticket_id: int = Field(ge=1)
+    level: str | int
+
+
+class CallHub:
+    """Fans committed queue changes out to the SSE streams (thread-safe publish, asyncio consumers)."""
+
+    def __init__(self) -> None:
+        """No subscribers yet."""
+        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[QueueChange | None]]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def subscribe(self) -> asyncio.Queue[QueueChange | None]:
+        """A new queue of changes for the calling coroutine's event loop (ended at once once closed)."""
+        q: asyncio.Queue[QueueChange | None] = asyncio.Queue()
+        with self._lock:
+            if self._closed:
+                q.put_nowait(None)
+            else:
+                self._subs.add((asyncio.get_running_loop(), q))
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[QueueChange | None]) -> None:
+        """Forget a subscriber."""
+        with self._lock:
+            self._subs = {s for s in self._subs if s[1] is not q}
+
+    def publish(self, change: QueueChange | None) -> None:
+        """Hand ``change`` to every subscriber (None ends their streams); callable from any thread."""
+        with self._lock:
+            subs = list(self._subs)
+        for loop, q in subs:
+            try:
+                loop.call_soon_threadsafe(q.put_nowait, change)
+            except RuntimeError:  # that loop has closed: the stream is gone
+                self.unsubscribe(q)
+
+    def close(self) -> None:
+        """End every open stream and every stream opened from now on (the server is stopping)."""
+        with self._lock:
+            self._closed = True
+        self.publish(None)
+
+
+class BodyLimit:
+    """ASGI guard: refuse a body over :data:`MAX_BODY_BYTES` (or of unknown length) before it is read."""
+
+    def __init__(self, app: Any) -> None:
+        """Wrap the ASGI ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Answer 413 at once for an oversized or chunked body; pass everything else on."""
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            length = headers.get(b"content-length")
+            chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+            if chunked or (length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)):
+                answer = JSONResponse({"error": "too_large", "words_en": f"request body over {MAX_BODY_BYTES} "
+                                       "bytes or of unknown length", "words_zh": "请求过大"}, status_code=413)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def create_app(queue: HallQueue, secret: str | bytes, *, keepalive_s: float = KEEPALIVE_S,
+               max_skew_s: float = MAX_SKEW_S) -> FastAPI:
+    """The hall service app over ``queue``; ``secret`` is the per-hall shared secret (≥ 16 bytes)."""
+    verifier = Verifier(secret, max_skew_s)
+    hub = CallHub()
+    queue.add_listener(hub.publish)
+
+    async def authenticated(request: Request) -> None:
+        body = await request.body()  # BodyLimit has already refused anything oversized
+        target = request.scope.get("raw_path") or request.url.path.encode()
+        if request.scope.get("query_string"):
+            target += b"?" + request.scope["query_string"]
+        verifier.verify(request.method, target, request.headers, body)
+
+    app = FastAPI(title="Linfen hall queue service", version="1", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit)
+    app.state.hub = hub
+    app.state.queue = queue
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)])
+
+    @app.exception_handler(HallError)
+    async def _hall_error(_request: Request, exc: HallError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"error": "store", "words_en": f"the hall queue store is unavailable: {exc}",
+                             "words_zh": "排队系统暂时不可用"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "malformed request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": "bad_request", "words_en": f"{where}: {first.get('msg')}",
+                             "words_zh": "请求格式错误"}, status_code=422)
+
+    @v1.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "day": queue.today(), "rule": queue.rule.describe(), "services": list(queue.services.codes)}
+
+    @v1.post("/counters/{window}/login")
+    def login(window: Window, body: LoginBody) -> dict[str, Any]:
+        return {"counter": queue.login(window, body.staff_id, body.services).to_dict()}
+
+    @v1.post("/counters/{window}/logout")
+    def logout(window: Window) -> dict[str, Any]:
+        queue.logout(window)
+        return {"ok": True}
+
+    @v1.get("/counters/{window}")
+    def counter(window: Window) -> dict[str, Any]:
+        current = queue.current(window)
+        return {"counter": queue.counter(window).to_dict(), "current": current.to_dict() if current else None}
+
+    @v1.post("/counters/{window}/next")
+    def call_next(window: Window) -> dict[str, Any]:
+        call = queue.call_next(window)
+        return {"call": call.to_dict() if call else None}
+
+    @v1.post("/counters/{window}/recall")
+    def recall(window: Window) -> dict[str, Any]:
+        return {"call": queue.recall(window).to_dict()}
+
+    @v1.post("/counters/{window}/call")
+    def call_specific(window: Window, body: NumberBody) -> dict[str, Any]:
+        return {"call": queue.call_specific(window, body.number).to_dict()}
+
+    @v1.post("/counters/{window}/start")
+    def start(window: Window) -> dict[str, Any]:
+        return {"ticket": queue.start(window).to_dict()}
+
+    @v1.post("/counters/{window}/no_show")
+    def no_show(window: Window) -> dict[str, Any]:
+        return {"ticket": queue.no_show(window).to_dict()}
+
+    @v1.post("/counters/{window}/transfer")
+    def transfer(window: Window, body: TransferBody) -> dict[str, Any]:
+        return {"ticket": queue.transfer(window, body.service).to_dict()}
+
+    @v1.post("/counters/{window}/finish")
+    def finish(window: Window) -> dict[str, Any]:
+        return {"ticket": queue.finish(window).to_dict()}
+
+    @v1.post("/counters/{window}/rate")
+    def rate(window: Window, body: RateBody) -> dict[str, Any]:
+        return {"rating": queue.rate(body.ticket_id, body.level, window).to_dict()}
+
+    @v1.get("/display/snapshot")
+    def snapshot(recent: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+        return queue.snapshot(recent).to_dict()
+
+    @v1.get("/display/events")
+    async def events(request: Request, after: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:
+        header = request.headers.get("last-event-id", "").strip()
+        if after is None and header.isdigit():
+            after = int(header)
+
+        async def stream() -> AsyncIterator[str]:
+            subscription = hub.subscribe()  # before reading the backlog: no call can fall in between
+            getter: asyncio.Future[QueueChange | None] | None = None
+            try:
+                backlog: list[Call] = []
+                if after is None:
+                    last = (await run_in_threadpool(queue.snapshot, 1)).last_call_id
+                else:
+                    last = after
+                    backlog = await run_in_threadpool(queue.calls_after, after, 1000)
+                yield "retry: 1000\n" + _sse("hello", {"after": last})  # subscribed: calls after `last` follow
+                for call in backlog:
+                    yield _sse("call", call.to_dict(), call.id)
+                    last = call.id
+                yield _sse("counts", {"waiting": await run_in_threadpool(queue.waiting_counts)})
+                while True:
+                    if getter is None:
+                        getter = asyncio.ensure_future(subscription.get())
+                    # asyncio.wait, not wait_for: a change arriving as the keep-alive fires is not lost
+                    done, _pending = await asyncio.wait({getter}, timeout=keepalive_s)
+                    if not done:
+                        yield ": keep-alive\n\n"
+                        continue
+                    change, getter = getter.result(), None
+                    if change is None:
+                        return
+                    if change.call is not None and change.call.id > last:
+                        yield _sse("call", change.call.to_dict(), change.call.id)
+                        last = change.call.id
+                    yield _sse("counts", {"waiting": change.waiting})
+            finally:
+                if getter is not None:
+                    getter.cancel()
+                hub.unsubscribe(subscription)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    app.include_router(v1)
+    return app

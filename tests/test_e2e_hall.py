@@ -1,0 +1,173 @@
+"""End to end: the simulator's devices, the hall terminal and its window (offscreen), resident by resident.
+
+Every device speaks over its real transport (ptys, pcscd + vpcd, MJPEG over HTTP, the
+city code service over HTTP); the window is the real one, driven by the terminal.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hardware_sim import personas
+from hardware_sim.runner import SSCARD_READER, Simulator
+from hardware_sim.timing import Timing
+from kiosk.config import Store as StoreConfig
+from kiosk.config import load_config
+from kiosk.voice import Speaker
+from linfen.reference import write_sim_reference
+from ui.hall_app import HallUi
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+HALL_DEVICES = ("idcard", "sscard", "qr_camera", "thermometer", "printer", "code_service")
+
+
+def persona_where(**want):
+    for p in personas.load():
+        if all(getattr(p, k) == v for k, v in want.items()) and (p.age_on() < 80 or want.get("old")):
+            return p
+    raise LookupError(want)
+
+
+@pytest.fixture(scope="module")
+def sim(pcscd, tmp_path_factory):
+    work = tmp_path_factory.mktemp("hall-sim")
+    simulator = Simulator(work, Timing.FAST, harness=pcscd, devices=HALL_DEVICES, sscard_reader=SSCARD_READER)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def hall(sim, qtbot, tmp_path):
+    sim.clear("all")
+    sim.paper("ok")
+    sim.set_temperature(36.5)
+    for device in ("idcard", "sscard", "qr_camera"):
+        sim.remove(device)
+    sim.devices["code_service"].clear_colour()
+    extra = write_sim_reference(sim, tmp_path / "ref")
+    (tmp_path / "hall.toml").write_text(sim.terminal_config("hall", extra=extra), encoding="utf-8")
+    config = load_config(tmp_path / "hall.toml")
+    config = config.model_copy(update={"store": StoreConfig(path=str(tmp_path / "hall.db"))})
+    speaker = Speaker(volume=60, player=None)
+    ui = HallUi(config, speaker=speaker)
+    qtbot.addWidget(ui.window)
+    ui.window.resize(1280, 800)
+    ui.window.show()
+    ui.spoken = speaker.history
+    yield ui
+    ui.close()
+
+
+def wait_screen(qtbot, ui, screen, timeout=8000, **data):
+    def check():
+        show = ui.window._last_show
+        assert show.screen == screen, f"on {show.screen} {show.data}"
+        for k, v in data.items():
+            assert show.data.get(k) == v, show.data
+    qtbot.waitUntil(check, timeout=timeout)
+    return ui.window._last_show
+
+
+def test_green_id_card_resident_gets_a_printed_ticket(sim, hall, qtbot, screens_dir):
+    p = persona_where(code_colour="green", veteran=False, special_care=False, disabled=False)
+    pages = sim.devices["printer"].pages_printed
+    sim.present("idcard", p.persona_id)
+    show = wait_screen(qtbot, hall, "ticket", printed=True)
+    assert show.data["number"] == "A001" and show.data["priority"] is False
+    assert sim.devices["printer"].wait_for_tickets(pages + 1, 5)
+    page = sim.devices["printer"].last_ticket()
+    assert "A001" in page.text and (p.name[0] + "*") in page.text and p.id_number not in page.text
+    assert "请取走号票" in hall.window.ticket_print.text()
+    qtbot.waitUntil(lambda: any("A零零一" in s for s in hall.spoken), timeout=5000)
+    hall.window.grab().save(str(screens_dir / "e2e-hall-ticket.png"))
+
+
+def test_second_swipe_offers_a_reprint(sim, hall, qtbot):
+    p = persona_where(code_colour="green")
+    sim.present("idcard", p.persona_id)
+    wait_screen(qtbot, hall, "ticket", printed=True)
+    sim.remove("idcard")
+    time.sleep(0.2)
+    sim.present("idcard", p.persona_id)
+    wait_screen(qtbot, hall, "reprint_offer", number="A001")
+    hall.window.offer_yes.click()
+    show = wait_screen(qtbot, hall, "ticket", printed=True)
+    assert show.data["reprint"] is True and show.data["number"] == "A001"
+
+
+@pytest.mark.parametrize("colour", ["yellow", "red"])
+def test_yellow_or_red_code_is_refused_in_words_and_voice(sim, hall, qtbot, colour, screens_dir):
+    p = persona_where(code_colour=colour)
+    sim.present("idcard", p.persona_id)
+    wait_screen(qtbot, hall, "refused", reason=f"code_{colour}")
+    words = hall.window.refused_words.text()
+    assert ("黄码" if colour == "yellow" else "红码") in words
+    qtbot.waitUntil(lambda: any(("黄码" if colour == "yellow" else "红码") in s for s in hall.spoken), timeout=5000)
+    hall.window.grab().save(str(screens_dir / f"e2e-hall-refused-{colour}.png"))
+
+
+def test_fever_is_retested_then_refused(sim, hall, qtbot):
+    sim.set_temperature(38.2)
+    sim.present("idcard", persona_where(code_colour="green").persona_id)
+    wait_screen(qtbot, hall, "refused", reason="fever")
+    assert "38.2" in hall.window.refused_words.text()
+    assert any("再测一次" in s for s in hall.spoken)
+
+
+def test_social_security_card_works_too(sim, hall, qtbot):
+    p = persona_where(code_colour="green")
+    sim.present("sscard", p.persona_id)
+    show = wait_screen(qtbot, hall, "ticket", printed=True)
+    assert show.data["number"].startswith("A")
+
+
+def test_qr_code_gives_a_ticket_and_bad_tokens_are_refused(sim, hall, qtbot):
+    service = sim.devices["code_service"]
+    p = persona_where(code_colour="green")
+    sim.show_qr(p.persona_id, None)
+    wait_screen(qtbot, hall, "ticket", printed=True)
+    sim.remove("qr_camera")
+    expired = service.issue_token(p.persona_id, issued_at=time.time() - 3 * 86400)
+    sim.show_qr(None, expired)
+    wait_screen(qtbot, hall, "error", reason="token_expired")
+    assert "过期" in hall.window.refused_words.text()
+    sim.remove("qr_camera")
+    good = service.issue_token(p.persona_id)
+    head, body, sig = good.split(".")
+    forged = ".".join([head, body, ("A" if sig[0] != "A" else "B") + sig[1:]])
+    sim.show_qr(None, forged)
+    wait_screen(qtbot, hall, "error", reason="token_forged")
+
+
+def test_city_service_down_gives_a_staff_check_ticket(sim, hall, qtbot):
+    sim.fault("code_service", "down")
+    sim.present("idcard", persona_where(code_colour="green").persona_id)
+    show = wait_screen(qtbot, hall, "ticket", printed=True)
+    assert show.data["staff_check"] is True
+    assert "服务台" in hall.window.ticket_badges.text()
+
+
+def test_paper_out_keeps_the_ticket_on_screen(sim, hall, qtbot, screens_dir):
+    sim.paper("out")
+    sim.present("idcard", persona_where(code_colour="green").persona_id)
+    show = wait_screen(qtbot, hall, "ticket", printing=False)
+    assert show.data["printed"] is False
+    assert "缺纸" in hall.window.ticket_print.text()
+    hall.window.grab().save(str(screens_dir / "e2e-hall-paper-out.png"))
+
+
+def test_unplugged_reader_is_reported_and_the_next_resident_is_served(sim, hall, qtbot):
+    sim.fault("idcard", "unplug_mid_read", count=1)
+    sim.present("idcard", persona_where(code_colour="green").persona_id)
+    wait_screen(qtbot, hall, "error", reason="device")
+    assert "读卡" in hall.window.refused_words.text()
+    sim.plug("idcard")
+    sim.remove("idcard")
+    hall.window.refused_ok.click()
+    nxt = [p for p in personas.load() if p.code_colour == "green"][3]
+    sim.present("idcard", nxt.persona_id)
+    wait_screen(qtbot, hall, "ticket", printed=True, timeout=15000)

@@ -1,0 +1,52 @@
+"""Glue between the hall terminal (plain Python, its own threads) and the hall window (GUI thread).
+
+The terminal's callbacks arrive on its threads; a :class:`Bridge` re-emits them as Qt
+signals, which Qt queues to the GUI thread, where the window is updated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall
+from kiosk.config import TerminalConfig
+from ui.hall import HallService, HallWindow
+from ui.qt import QObject, Signal
+
+
+class Bridge(QObject):
+    """Carries the terminal's callbacks to the GUI thread."""
+
+    show = Signal(object)
+    say = Signal(str, object)
+
+
+class HallUi:
+    """The hall window driven by a running :class:`~kiosk.checkin.setup.HallApp`."""
+
+    def __init__(self, config: TerminalConfig, **open_kwargs: Any):
+        catalog, _ = hall_queue_parts(config)
+        services = [HallService(s.code, s.name_zh, s.name_en) for s in (catalog.get(c) for c in catalog.codes)]
+        self.bridge = Bridge()
+        self.app: HallApp | None = None
+        self.window = HallWindow(config, services, self._send)
+        self.bridge.show.connect(self.window.apply)
+        self.bridge.say.connect(self.window.caption)
+        self.app = open_hall(config, language=lambda: self.window.language,
+                             on_show=self.bridge.show.emit, on_say=self.bridge.say.emit, **open_kwargs)
+        self.window.speaker_volume_changed = self._volume
+
+    def _send(self, command: str) -> None:
+        if self.app is not None:
+            self.app.terminal.ui(command)
+
+    def _volume(self, volume: int) -> None:
+        if self.app is not None:
+            self.app.speaker.volume = volume
+
+    def close(self) -> None:
+        """Close the window and stop the terminal."""
+        self.window.close()
+        if self.app is not None:
+            self.app.close()
+
