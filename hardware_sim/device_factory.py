@@ -6,6 +6,7 @@ the PC/SC cards get a slot on the simulator's pcscd; the camera gets an MJPEG se
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def build_device(name: str, sim: Simulator) -> Any:
         from hardware_sim.sscard import CCARD_FAULTS, SSCARD_FAULTS, make_ccard, make_sscard
 
         make, faults = (make_sscard, SSCARD_FAULTS) if name == "sscard" else (make_ccard, CCARD_FAULTS)
+        make = functools.partial(make, timing=sim.timing)  # realistic mode: real cards' APDU pace
         assert sim.harness is not None, "PC/SC devices need the simulator's pcscd"
         return PcscCardSlot(name, sim.harness, sim.readers[name], make, faults, sim.traffic)
     raise ValueError(f"no simulated device called {name!r}")

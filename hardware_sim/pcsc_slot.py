@@ -61,6 +61,9 @@ class PcscCardSlot:
         with self._lock:
             if self._connection is None:
                 self._connection = self.harness.card_connection(self.reader, self.slot)
+            elif self._connection.inserted:  # a different card: the old one leaves first
+                self._connection.remove()
+                self.harness.wait_card(self.reader, present=False, slot=self.slot)
             card = LoggedCard(self.make_card(persona, self.faults), self.traffic, self.name)
             self._connection.insert(card)
             self.persona_id = persona.persona_id
