@@ -1,0 +1,127 @@
+"""The simulator as maintenance staff use it: `linfen sim`, `linfen sim ctl …`, `linfen read`, `linfen doctor`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hardware_sim import personas
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def linfen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "linfen", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def running_sim(pcscd, tmp_path_factory):
+    work = tmp_path_factory.mktemp("sim-cli")
+    port = _free_port()
+    config = work / "hall.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "linfen", "sim", "--fast", "--port", str(port), "--workdir",
+                             str(work), "--config-out", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not config.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"simulator did not start: {proc.stderr.read()}")
+        time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    os.environ["LINFEN_SIM_URL"] = url
+    yield {"url": url, "config": str(config), "proc": proc}
+    os.environ.pop("LINFEN_SIM_URL", None)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+
+
+def ctl(*args: str) -> dict:
+    result = linfen("sim", "ctl", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else {}
+
+
+def test_status_lists_every_device(running_sim):
+    status = ctl("status")
+    assert set(status["devices"]) >= {"idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer",
+                                      "printer", "door", "locker", "code_service"}
+    assert status["timing"] == "fast" and status["personas"] == 60
+
+
+def test_read_shows_what_the_terminal_sees_masked(running_sim):
+    p = personas.by_id("P001")
+    ctl("present", "idcard", "P001")
+    result = linfen("read", "idcard", "--config", running_sim["config"], "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["id_number"] == p.id_number[:3] + "*" * 11 + p.id_number[-4:]
+    assert data["name"].startswith(p.name[0]) and "*" in data["name"]
+    assert p.id_number not in result.stdout
+    ctl("present", "sscard", "P002")
+    result = linfen("read", "sscard", "--config", running_sim["config"], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id_number"].endswith(personas.by_id("P002").id_number[-4:])
+
+
+def test_temperature_and_qr_reach_their_drivers(running_sim):
+    ctl("temperature", "37.9")
+    result = linfen("read", "thermometer", "--config", running_sim["config"], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["celsius"] == pytest.approx(37.9)
+    ctl("show-qr", "P003")
+    result = linfen("read", "qr_camera", "--config", running_sim["config"], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["text"].startswith("LFHC1.")
+
+
+def test_doctor_says_what_is_wrong_in_words(running_sim):
+    ctl("clear", "all")
+    ctl("paper", "ok")
+    ok = linfen("doctor", "--config", running_sim["config"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "devices working" in ok.stdout
+    ctl("paper", "out")
+    ctl("fault", "idcard", "sam_failure", "66")
+    bad = linfen("doctor", "--config", running_sim["config"])
+    assert bad.returncode == 1
+    lines = {ln.split()[1]: ln for ln in bad.stdout.splitlines() if ln.startswith(("OK", "DOWN"))}
+    assert lines["printer"].startswith("DOWN") and "paper out" in lines["printer"]
+    assert lines["idcard"].startswith("DOWN") and "authoris" in lines["idcard"]
+    assert lines["thermometer"].startswith("OK")
+    ctl("unplug", "thermometer")
+    unplugged = linfen("doctor", "--config", running_sim["config"])
+    assert "not found" in [ln for ln in unplugged.stdout.splitlines() if "thermometer" in ln][0]
+    ctl("plug", "thermometer")
+    ctl("clear", "all")
+    ctl("paper", "ok")
+
+
+def test_ctl_refusals_are_one_clear_line(running_sim):
+    result = linfen("sim", "ctl", "present", "idcard", "P999")
+    assert result.returncode == 2 and "no persona 'P999'" in result.stderr
+    result = linfen("sim", "ctl", "fault", "printer", "melted")
+    assert result.returncode == 2 and "has no fault 'melted'" in result.stderr
+    result = linfen("sim", "ctl", "--url", "http://127.0.0.1:1", "status")
+    assert result.returncode == 2 and "no simulator answers" in result.stderr
+
+
+def test_traffic_log_is_hex_with_timestamps(running_sim):
+    ctl("present", "idcard", "P004")
+    linfen("read", "idcard", "--config", running_sim["config"])
+    result = linfen("sim", "ctl", "traffic", "idcard", "--last", "20")
+    assert result.returncode == 0
+    assert any("host>dev aa aa aa 96 69" in line for line in result.stdout.splitlines())
