@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.config import TerminalConfig
@@ -39,9 +40,21 @@ def application() -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def role_window(config: TerminalConfig) -> tuple[KioskWindow, Callable[[], None]]:
+    """The role's window and what to call when it closes (the hall also runs its terminal)."""
+    if config.role == "hall":
+        from ui.hall_app import HallUi
+
+        hall = HallUi(config)
+        return hall.window, hall.close
+    window = KioskWindow(config)
+    return window, window.close
+
+
 def open_window(config: TerminalConfig, windowed: bool) -> KioskWindow:
     """Create and show a role's window, full screen unless ``windowed``."""
-    window = KioskWindow(config)
+    window, closer = role_window(config)
+    window.closer = closer  # type: ignore[attr-defined]
     if windowed or not config.screen.fullscreen or not has_display():
         window.resize(*WINDOWED_SIZE)
         window.show()
@@ -73,7 +86,10 @@ def run_kiosk(config: TerminalConfig, windowed: bool = False, screenshot: Path |
         print(f"screenshot of role {config.role}: {saved}")
         _dispose(window)
         return 0
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        _dispose(window)
 
 
 def render_roles(configs: list[TerminalConfig], out_dir: Path) -> list[Path]:
@@ -88,8 +104,8 @@ def render_roles(configs: list[TerminalConfig], out_dir: Path) -> list[Path]:
 
 
 def _dispose(window: KioskWindow) -> None:
-    """Close a window and delete it on the Qt side, after background probes have finished."""
-    window.close()
+    """Close a window (and its terminal) and delete it on the Qt side, after background probes have finished."""
+    getattr(window, "closer", window.close)()
     QThreadPool.globalInstance().waitForDone(5000)
     app = QApplication.instance()
     app.processEvents()

@@ -51,9 +51,16 @@ class _Task(QRunnable):
             value = self._fn()
         except Exception as exc:  # every failure is delivered, never lost on the pool thread
             log.exception("background task failed")
-            self._relay.failed.emit(exc)
+            self._emit(self._relay.failed, exc)
         else:
-            self._relay.succeeded.emit(value)
+            self._emit(self._relay.succeeded, value)
+
+    @staticmethod
+    def _emit(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the window closed while the task ran: nobody is left to tell
+            log.debug("background result dropped: its receiver is gone")
 
 
 def _log_failure(exc: BaseException) -> None:

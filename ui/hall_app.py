@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall
+from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.config import TerminalConfig
 from ui.hall import HallService, HallWindow
 from ui.qt import QObject, Signal
@@ -25,6 +25,7 @@ class HallUi:
     """The hall window driven by a running :class:`~kiosk.checkin.setup.HallApp`."""
 
     def __init__(self, config: TerminalConfig, **open_kwargs: Any):
+        read_person_key(config)  # a missing key stops here, before any window or thread exists
         catalog, _ = hall_queue_parts(config)
         services = [HallService(s.code, s.name_zh, s.name_en) for s in (catalog.get(c) for c in catalog.codes)]
         self.bridge = Bridge()
