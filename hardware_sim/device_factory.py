@@ -50,7 +50,7 @@ def build_device(name: str, sim: Simulator) -> Any:
     if name == "code_service":
         from hardware_sim.code_service import CodeServiceSim
 
-        return CodeServiceSim(name, **common)
+        return CodeServiceSim(name, people=sim.population, **common)
     if name in ("sscard", "ccard"):
         from hardware_sim.pcsc_slot import PcscCardSlot
         from hardware_sim.sscard import CCARD_FAULTS, SSCARD_FAULTS, make_ccard, make_sscard

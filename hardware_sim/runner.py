@@ -40,7 +40,8 @@ class Simulator:
 
     def __init__(self, workdir: Path | None = None, timing: Timing = Timing.FAST,
                  harness: PcscdHarness | None = None, devices: tuple[str, ...] = ALL_DEVICES,
-                 sscard_reader: str = SSCARD_READER, ccard_reader: str = CCARD_READER):
+                 sscard_reader: str = SSCARD_READER, ccard_reader: str = CCARD_READER,
+                 population: tuple[personas.Persona, ...] | None = None):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="linfen-sim-"))
         self.timing = timing
         self.traffic = TrafficLog(self.workdir / "traffic")
@@ -50,6 +51,8 @@ class Simulator:
         self.readers = {"sscard": sscard_reader, "ccard": ccard_reader}
         self.devices: dict[str, Any] = {}
         self.control_url: str | None = None
+        self.population = tuple(population) if population is not None else personas.load()
+        self._by_id = {p.persona_id: p for p in self.population}
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> Simulator:
@@ -89,13 +92,13 @@ class Simulator:
         except KeyError:
             raise SimCommandError(f"no device {name!r}; devices: {', '.join(self.devices)}") from None
 
-    @staticmethod
-    def persona(persona_id: str) -> personas.Persona:
-        """A persona by id, or a clear error."""
+    def persona(self, persona_id: str) -> personas.Persona:
+        """A persona of this simulator's population by id, or a clear error."""
         try:
-            return personas.by_id(persona_id)
-        except KeyError as exc:
-            raise SimCommandError(str(exc).strip("'\"")) from None
+            return self._by_id[persona_id]
+        except KeyError:
+            raise SimCommandError(f"no persona {persona_id!r} (there are {len(self.population)}, "
+                                  f"{self.population[0].persona_id}..{self.population[-1].persona_id})") from None
 
     # -- commands (the control API calls these) -------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -104,18 +107,17 @@ class Simulator:
             "timing": self.timing.value,
             "control_url": self.control_url,
             "workdir": str(self.workdir),
-            "personas": len(personas.load()),
+            "personas": len(self.population),
             "devices": {name: dev.status() for name, dev in self.devices.items()},
         }
 
-    @staticmethod
-    def persona_list() -> list[dict[str, Any]]:
+    def persona_list(self) -> list[dict[str, Any]]:
         """Every persona with what staff need to pick one (no ID numbers)."""
         return [
             {"id": p.persona_id, "name": p.name, "age": p.age_on(), "code_colour": p.code_colour,
              "veteran": p.veteran, "special_care": p.special_care, "disabled": p.disabled,
              "lives_alone": p.lives_alone}
-            for p in personas.load()
+            for p in self.population
         ]
 
     def present(self, device: str, persona_id: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from hardware_sim import personas
 from kiosk.priority import write_register
 
 DEMO_SECRET = "linfen-demo-hall-secret-0001"  # the simulated hall's LAN secret (demo and tests only)
@@ -28,7 +27,7 @@ def write_sim_reference(sim: Any, folder: Path, role: str = "hall") -> str:
     key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
     trust = folder / "trust-keys.json"
     trust.write_text(json.dumps(sim.trust_list(), ensure_ascii=False, indent=1), encoding="utf-8")
-    register = write_register(folder / "priority-register.json", personas.load(), key)
+    register = write_register(folder / "priority-register.json", sim.population, key)
     lines = [
         "",
         "[reference]",

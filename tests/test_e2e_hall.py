@@ -13,6 +13,7 @@ import pytest
 from hardware_sim import personas
 from hardware_sim.runner import SSCARD_READER, Simulator
 from hardware_sim.timing import Timing
+from kiosk.config import Hall
 from kiosk.config import Store as StoreConfig
 from kiosk.config import load_config
 from kiosk.voice import Speaker
@@ -51,7 +52,8 @@ def hall(sim, qtbot, tmp_path):
     extra = write_sim_reference(sim, tmp_path / "ref")
     (tmp_path / "hall.toml").write_text(sim.terminal_config("hall", extra=extra), encoding="utf-8")
     config = load_config(tmp_path / "hall.toml")
-    config = config.model_copy(update={"store": StoreConfig(path=str(tmp_path / "hall.db"))})
+    config = config.model_copy(update={"store": StoreConfig(path=str(tmp_path / "hall.db")),
+                                       "hall": Hall(bind="127.0.0.1:0")})
     speaker = Speaker(volume=60, player=None)
     ui = HallUi(config, speaker=speaker)
     qtbot.addWidget(ui.window)

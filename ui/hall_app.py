@@ -6,8 +6,10 @@ signals, which Qt queues to the GUI thread, where the window is updated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from kiosk.checkin.events import Show
 from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.config import TerminalConfig
 from ui.hall import HallService, HallWindow
@@ -24,7 +26,7 @@ class Bridge(QObject):
 class HallUi:
     """The hall window driven by a running :class:`~kiosk.checkin.setup.HallApp`."""
 
-    def __init__(self, config: TerminalConfig, **open_kwargs: Any):
+    def __init__(self, config: TerminalConfig, observer: Callable[[Show], None] | None = None, **open_kwargs: Any):
         read_person_key(config)  # a missing key stops here, before any window or thread exists
         catalog, _ = hall_queue_parts(config)
         services = [HallService(s.code, s.name_zh, s.name_en) for s in (catalog.get(c) for c in catalog.codes)]
@@ -33,8 +35,13 @@ class HallUi:
         self.window = HallWindow(config, services, self._send)
         self.bridge.show.connect(self.window.apply)
         self.bridge.say.connect(self.window.caption)
-        self.app = open_hall(config, language=lambda: self.window.language,
-                             on_show=self.bridge.show.emit, on_say=self.bridge.say.emit, **open_kwargs)
+        def on_show(show: Show) -> None:
+            if observer is not None:
+                observer(show)  # on the terminal's thread (the headless demo watches outcomes here)
+            self.bridge.show.emit(show)
+
+        self.app = open_hall(config, language=lambda: self.window.language, on_show=on_show,
+                             on_say=self.bridge.say.emit, **open_kwargs)
         self.window.speaker_volume_changed = self._volume
 
     def _send(self, command: str) -> None:

@@ -17,6 +17,7 @@ from kiosk.codes.tokens import TokenVerifier, TrustList
 from kiosk.config import ConfigError, TerminalConfig
 from kiosk.devices import close_driver, open_driver
 from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+from kiosk.hall.service_server import serve_hall
 from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.store import Store
 from kiosk.visit_log import VISIT_MIGRATIONS, PurgeScheduler, VisitLog
@@ -65,6 +66,7 @@ class HallApp:
     speaker: Speaker
     purge: PurgeScheduler
     city: CityCodeService | None
+    service_url: str | None = None  # the LAN queue service counters and displays use
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -85,7 +87,7 @@ class HallApp:
 
 
 def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, language: Callable[[], str] | None = None,
-              **callbacks: Any) -> HallApp:
+              serve_lan: bool = True, **callbacks: Any) -> HallApp:
     """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
     key = read_person_key(config)
     store = Store.open(config.store_path(), config.terminal_id, extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS))
@@ -121,5 +123,15 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
         language=language or (lambda: config.language))
     settings = FlowSettings(fever_c=config.thresholds.fever_c, default_service=catalog.codes[0])
     terminal = HallTerminal(HallDevices(**drivers), services, settings, **callbacks)
+    app = HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
+    if config.lan is not None and serve_lan:
+        host, port = (config.hall.bind if config.hall else "127.0.0.1:8710").rsplit(":", 1)
+        try:
+            server = serve_hall(queue, config.lan.secret, host, int(port))
+        except Exception as exc:
+            app.close()
+            raise _startup_error("hall.bind", exc) from None
+        app.service_url = server.url
+        app.closers.append(server.stop)
     terminal.start()
-    return HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
+    return app
