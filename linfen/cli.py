@@ -8,6 +8,7 @@ a missing file) end in one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -30,24 +31,23 @@ def _cmd_kiosk(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    configs = [load_config(EXAMPLES / f"{role}.toml") for role in ROLES]
-    from ui.app import has_display, render_roles
+    from ui.app import has_display
 
-    if has_display() and not args.offscreen:
-        from ui.app import application, open_window
+    if args.headless or not has_display():
+        from linfen.demo import run_headless
 
-        app = application()
-        windows = [open_window(c, windowed=True) for c in configs]
-        print(f"demo: {len(windows)} terminal windows open ({', '.join(ROLES)}); close them to stop")
-        return app.exec()
-    import os
+        report_path = args.report or (args.out / "report.json")
+        if not args.headless:
+            print("demo: no display here, so the demo runs offscreen and saves what the screens showed")
+        report = run_headless(args.residents, args.timing, report_path, args.out)
+        print(json.dumps({k: v for k, v in report.items() if k != "screenshots"}, ensure_ascii=False))
+        print(f"demo: report {report_path}; screens:")
+        for path in report["screenshots"].values():
+            print(f"  {path}")
+        return 0 if report["tickets"] > 0 and not report["terminal_errors"] else 1
+    from linfen.demo_windows import run_windows
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    paths = render_roles(configs, args.out)
-    print("demo: no display here, so each role's screen was rendered offscreen:")
-    for p in paths:
-        print(f"  {p}")
-    return 0
+    return run_windows(args.timing)
 
 
 def _cmd_not_built(what: str, issue: str) -> int:
@@ -86,10 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=lambda a: _cmd_not_built("the central service", "issue 5"))
 
     d = sub.add_parser("demo", help="run every role's terminal together", description=(
-        "Open every role's terminal with the example configs. On a machine with a display each opens in a "
-        "window; without one, each screen is rendered offscreen and saved as PNG."))
-    d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the screenshots (no display)")
-    d.add_argument("--offscreen", action="store_true", help="render screenshots even when a display exists")
+        "Start the hardware simulator, the hall ticket machine, two counters and the calling display together. "
+        "With a display they open in windows (with the maintenance console to present residents); without one, "
+        "or with --headless, residents are driven through the whole stack offscreen and a JSON report and "
+        "screenshots are written."))
+    d.add_argument("--headless", action="store_true", help="drive residents through the stack offscreen")
+    d.add_argument("--residents", type=int, default=12, help="residents to drive through (headless; default 12)")
+    d.add_argument("--timing", choices=["fast", "realistic"], default="realistic",
+                   help="device timing: realistic (default) or zero-delay")
+    d.add_argument("--report", type=Path, help="where to write the JSON report (headless)")
+    d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for screenshots (headless)")
     d.set_defaults(func=_cmd_demo)
     return p
 

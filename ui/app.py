@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kiosk.config import TerminalConfig
 from ui import theme
-from ui.qt import QApplication, QFont, QThreadPool
+from ui.qt import QApplication, QFont, QThreadPool, qInstallMessageHandler
 from ui.shell import KioskWindow
 
 WINDOWED_SIZE = (1280, 800)  # px, the windowed size and the offscreen screenshot size
@@ -29,9 +29,18 @@ def ensure_platform() -> str:
     return os.environ.get("QT_QPA_PLATFORM", "xcb")
 
 
+QUIET_QT_WARNINGS = ("propagateSizeHints",)  # offscreen-platform chatter, not a problem of ours
+
+
+def _qt_messages(mode: object, context: object, message: str) -> None:
+    if not any(q in message for q in QUIET_QT_WARNINGS):
+        print(message, file=sys.stderr)
+
+
 def application() -> QApplication:
     """The process's QApplication, created once with the theme's font."""
     ensure_platform()
+    qInstallMessageHandler(_qt_messages)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     font = QFont()
     font.setFamilies(theme.FONT_FAMILIES)

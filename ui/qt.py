@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
     Slot,
+    qInstallMessageHandler,
 )
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
@@ -62,4 +63,5 @@ __all__ = [
     "Qt",
     "Signal",
     "Slot",
+    "qInstallMessageHandler",
 ]

@@ -1,0 +1,333 @@
+"""``linfen demo``: the simulator, the hall ticket machine, two counters and a display, together.
+
+Headless (``--headless``, or any run without a display) drives residents through the
+whole stack offscreen: each is presented at a reader (ID card, social-security card,
+or a code at the camera or scanner), the thermometer answers, the hall decides and
+prints; two counters call, serve and finish over the hall's LAN service, the resident
+rates; a display follows the push channel.  The JSON report has the figures issue 4
+names.  With a display, the same stack opens in windows for people to use.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hardware_sim import personas
+from hardware_sim.runner import Simulator
+from hardware_sim.timing import Timing
+from kiosk.checkin.events import Show
+from kiosk.checkin.terminal import VisitTiming
+from kiosk.config import Hall, HallServiceConfig, TerminalConfig, load_config
+from kiosk.hall.client import HallClient
+from kiosk.voice import Speaker
+from linfen.reference import write_sim_reference
+
+HALL_DEVICES = ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer", "code_service")
+DEMO_SERVICES = (
+    HallServiceConfig(code="A", name_zh="综合受理", name_en="General services", daily_cap=999, avg_handle_min=6),
+    HallServiceConfig(code="B", name_zh="社保医保", name_en="Social and medical insurance", daily_cap=999,
+                      avg_handle_min=8),
+    HallServiceConfig(code="C", name_zh="为老服务", name_en="Services for older residents", daily_cap=999,
+                      avg_handle_min=7),
+)
+OUTCOME_TIMEOUT_S = 15.0  # longest wait for one resident's outcome, in seconds
+POPULATION_SEED = 7  # demo residents are generated, distinct from the 60 shared personas
+LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (from /proc)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentiles(values: list[float], names: tuple[str, ...] = ("p50", "p95", "p99")) -> dict[str, float]:
+    """Named percentiles (and max) of a list of numbers, rounded to 0.1."""
+    if not values:
+        return {n: 0.0 for n in names}
+    ordered = sorted(values)
+    out = {}
+    for n in names:
+        if n == "max":
+            out[n] = round(ordered[-1], 1)
+            continue
+        q = int(n[1:]) / 100
+        out[n] = round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 1)
+    return out
+
+
+@dataclass
+class Outcome:
+    """What happened to one resident."""
+
+    kind: str = ""  # "ticket", or the refusal/error reason
+    timing: VisitTiming | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Stack:
+    """The simulator and the hall (window offscreen or on screen) wired together."""
+
+    def __init__(self, workdir: Path, timing: str, population: tuple[personas.Persona, ...], voice: bool = False):
+        self.sim = Simulator(workdir, Timing(timing), devices=HALL_DEVICES, population=population).start()
+        extra = write_sim_reference(self.sim, workdir / "reference")
+        path = workdir / "hall.toml"
+        path.write_text(self.sim.terminal_config("hall", "hall-demo", extra=extra), encoding="utf-8")
+        config: TerminalConfig = load_config(path)
+        self.config = config.model_copy(update={"hall": Hall(services=DEMO_SERVICES, bind="127.0.0.1:0")})
+        self.current = Outcome()
+        from ui.hall_app import HallUi
+
+        self.hall = HallUi(self.config, observer=self._observe, on_visit_done=self._visit_done,
+                           speaker=Speaker(enabled=voice, volume=self.config.voice.volume))
+        assert self.hall.app is not None and self.hall.app.service_url
+        self.service_url = self.hall.app.service_url
+        self.secret = self.config.lan.secret if self.config.lan else ""
+
+    def _observe(self, show: Show) -> None:
+        if show.screen in ("refused", "error"):
+            self.current.kind = str(show.data.get("reason", show.screen))
+            self.current.done.set()
+
+    def _visit_done(self, timing: VisitTiming) -> None:
+        self.current.kind = "ticket"
+        self.current.timing = timing
+        self.current.done.set()
+
+    def close(self) -> None:
+        """Stop the hall and the simulator."""
+        self.hall.close()
+        self.sim.stop()
+
+
+def _source_for(i: int) -> str:
+    slot = i % 20
+    return "idcard" if slot < 13 else "sscard" if slot < 16 else "qr_camera" if slot < 19 else "qr_scanner"
+
+
+class Residents(threading.Thread):
+    """Presents each resident in turn and records what happened."""
+
+    def __init__(self, stack: Stack, people: list[personas.Persona], seed: int = 1):
+        super().__init__(name="demo-residents", daemon=True)
+        self.stack = stack
+        self.people = people
+        self.rng = random.Random(seed)
+        self.swipe_ms: list[float] = []
+        self.software_ms: list[float] = []
+        self.outcomes: Counter[str] = Counter()
+        self.first: dict[str, int] = {}  # outcome kind -> resident index, for screenshots
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for i, person in enumerate(self.people):
+                self._one(i, person)
+        finally:
+            self.finished.set()
+
+    def _one(self, i: int, person: personas.Persona) -> None:
+        sim, terminal = self.stack.sim, self.stack.hall.app.terminal  # type: ignore[union-attr]
+        terminal.ui(f"service:{'ABC'[i % 3]}")
+        sim.set_temperature(38.1 if i % 50 == 7 else round(self.rng.uniform(36.0, 37.1), 1))
+        outcome = self.stack.current = Outcome()
+        source = _source_for(i)
+        t0 = time.monotonic()
+        if source in ("idcard", "sscard"):
+            sim.devices[source].present(person)
+        else:
+            token = sim.devices["code_service"].issue_token(person.persona_id)
+            if source == "qr_camera":
+                sim.devices["qr_camera"].show(token)
+            else:
+                sim.devices["qr_scanner"].scan(token.encode())
+        if not outcome.done.wait(OUTCOME_TIMEOUT_S):
+            outcome.kind = "no_outcome"
+        self.outcomes[outcome.kind] += 1
+        self.first.setdefault(outcome.kind, i)
+        if outcome.timing is not None:
+            t = outcome.timing
+            self.swipe_ms.append((t.finished_at - t0) * 1000)
+            self.software_ms.append(max(0.0, t.finished_at - t.identified_at - t.device_s) * 1000)
+        if source in ("idcard", "sscard"):
+            sim.devices[source].remove()
+        elif source == "qr_camera":
+            sim.devices["qr_camera"].clear()
+        time.sleep(0.12)  # the next resident steps up (lets the reader see the card go)
+
+
+class Counters:
+    """Two counter clerks calling, serving, finishing; the resident rates each service."""
+
+    def __init__(self, url: str, secret: str, windows: tuple[int, ...] = (1, 2), handle_s: float = 0.0):
+        self.clients = {w: HallClient(url, secret) for w in windows}
+        self.handle_s = handle_s
+        self.calls = 0
+        self.rated = 0
+        self.pressed: dict[int, float] = {}  # call id -> time.monotonic() the clerk pressed "next"
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._work, args=(w,), daemon=True) for w in windows]
+        self._lock = threading.Lock()
+        self.rng = random.Random(3)
+
+    def start(self) -> None:
+        for w, client in self.clients.items():
+            client.login(w, f"S{w:03d}", ["A", "B", "C"])
+        for t in self.threads:
+            t.start()
+
+    def _work(self, window: int) -> None:
+        client = self.clients[window]
+        while not self.stop.is_set():
+            try:
+                pressed = time.monotonic()
+                call = client.call_next(window)
+                if call is None:
+                    self.stop.wait(0.05)
+                    continue
+                with self._lock:
+                    self.pressed[call.id] = pressed
+                    self.calls += 1
+                client.start(window)
+                self.stop.wait(self.handle_s)
+                ticket = client.finish(window)
+                client.rate(window, ticket.id, self.rng.choice(LEVELS[:3] * 3 + LEVELS[3:]))
+                with self._lock:
+                    self.rated += 1
+            except Exception as exc:  # a demo clerk notes the problem and carries on
+                self.errors.append(f"window {window}: {exc}")
+                self.stop.wait(0.2)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=5)
+        for client in self.clients.values():
+            client.close()
+
+
+class Display(threading.Thread):
+    """The calling display's feed: measures how long a call takes to arrive after the clerk pressed."""
+
+    def __init__(self, url: str, secret: str, counters: Counters):
+        super().__init__(name="demo-display", daemon=True)
+        self.client = HallClient(url, secret)
+        self.counters = counters
+        self.stop = threading.Event()
+        self.latency_ms: list[float] = []
+        self.seen = 0
+
+    def run(self) -> None:
+        for event in self.client.events(stop=self.stop):
+            if event.event != "call":
+                continue
+            arrived = time.monotonic()
+            call_id = _call_id(event)
+            self.seen += 1
+            deadline = arrived + 1.0
+            while call_id not in self.counters.pressed and time.monotonic() < deadline:
+                time.sleep(0.001)  # the clerk's HTTP answer may land just after the push
+            if call_id in self.counters.pressed:
+                self.latency_ms.append((arrived - self.counters.pressed[call_id]) * 1000)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.join(timeout=5)
+        self.client.close()
+
+
+def _call_id(event: Any) -> int | None:
+    data = event.data if isinstance(event.data, dict) else {}
+    return data.get("id")
+
+
+def run_headless(residents: int, timing: str, report_path: Path | None, out_dir: Path,
+                 workdir: Path | None = None) -> dict[str, Any]:
+    """Drive ``residents`` through the whole stack offscreen; return (and write) the report."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.app import application
+
+    app = application()
+    work = workdir or Path(tempfile.mkdtemp(prefix="linfen-demo-"))
+    population = tuple(personas.generate(max(residents, 1), seed=POPULATION_SEED))
+    stack = Stack(work, timing, population)
+    stack.hall.window.resize(1280, 800)
+    stack.hall.window.show()
+    counters = Counters(stack.service_url, stack.secret, handle_s=0.0 if timing == "fast" else 0.5)
+    display = Display(stack.service_url, stack.secret, counters)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shots: dict[str, Path] = {}
+    try:
+        display.start()
+        counters.start()
+        for _ in range(20):  # let the window settle and the device probes answer
+            app.processEvents()
+            time.sleep(0.01)
+        rss_start = rss_mb()
+        started = time.monotonic()
+        driver = Residents(stack, list(population[:residents]))
+        driver.start()
+        while not driver.finished.is_set():
+            app.processEvents()
+            _maybe_screenshot(stack, driver, shots, out_dir)
+            time.sleep(0.005)
+        duration = time.monotonic() - started
+        drain_until = time.monotonic() + (10 if timing == "fast" else 60)
+        while counters.rated < driver.outcomes["ticket"] and time.monotonic() < drain_until:
+            app.processEvents()
+            time.sleep(0.02)
+        rss_end = rss_mb()
+    finally:
+        counters.close()
+        display.close()
+        stack.close()
+    refused = {k: v for k, v in driver.outcomes.items() if k != "ticket"}
+    report = {
+        "residents": residents,
+        "timing": timing,
+        "checkins": sum(driver.outcomes.values()),
+        "tickets": driver.outcomes["ticket"],
+        "refused": refused,
+        "swipe_to_ticket_ms": percentiles(driver.swipe_ms, ("p50", "p95", "p99", "max")),
+        "software_ms": percentiles(driver.software_ms),
+        "calls": counters.calls,
+        "rated": counters.rated,
+        "call_to_display_ms": percentiles(display.latency_ms, ("p50", "p95", "max")),
+        "rss_mb_start": round(rss_start, 1),
+        "rss_mb_end": round(rss_end, 1),
+        "duration_s": round(duration, 1),
+        "counter_errors": len(counters.errors),
+        "terminal_errors": len(stack.hall.app.terminal.errors) if stack.hall.app else 0,
+        "screenshots": {k: str(v) for k, v in shots.items()},
+    }
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return report
+
+
+def _maybe_screenshot(stack: Stack, driver: Residents, shots: dict[str, Path], out_dir: Path) -> None:
+    """Save the hall window the first time it shows each kind of screen."""
+    show = stack.hall.window._last_show
+    name = show.screen if show.screen != "refused" else f"refused-{show.data.get('reason')}"
+    if show.screen == "ticket" and show.data.get("printing"):
+        return
+    if name not in shots and show.screen != "idle":
+        path = out_dir / f"hall-{name}.png"
+        stack.hall.window.grab().save(str(path))
+        shots[name] = path
+
