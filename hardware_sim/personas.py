@@ -21,6 +21,7 @@ DATA_FILE = Path(__file__).with_name("data") / "personas.json"
 REFERENCE_DATE = dt.date(2026, 12, 1)  # ages in the data file are as of this day
 DEFAULT_COUNT = 60
 DEFAULT_SEED = 20261201
+MIN_COUNT = 20  # smallest population with every age band, group and code colour
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -82,6 +83,14 @@ _NATIONS = ["01"] * 40 + ["03", "02", "05", "06", "08", "10", "11"]
 _DISTRICT_CODES = ["310106", "310108", "310109", "310107", "310113"]
 
 
+def _add_years(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def _birth_for_age(rng: random.Random, age: int) -> dt.date:
     start = REFERENCE_DATE.replace(year=REFERENCE_DATE.year - age - 1) + dt.timedelta(days=1)
     return start + dt.timedelta(days=rng.randrange(365))
@@ -99,7 +108,9 @@ def _ages(rng: random.Random, n: int) -> list[int]:
 
 
 def generate(n: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[Persona]:
-    """Make ``n`` personas deterministically from ``seed``."""
+    """Make ``n`` personas (at least ``MIN_COUNT``) deterministically from ``seed``."""
+    if n < MIN_COUNT:
+        raise ValueError(f"a population needs at least {MIN_COUNT} people to have every group, not {n}")
     rng = random.Random(seed)
     reds, yellows = max(2, round(n * 0.04)), max(3, round(n * 0.08))
     colours = ["red"] * reds + ["yellow"] * yellows + ["green"] * (n - reds - yellows)
@@ -117,7 +128,7 @@ def generate(n: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[Persona]:
             valid_to = "长期"
         else:
             years = 20 if age_at_issue >= 26 else 10
-            valid_to = f"{issued.replace(year=issued.year + years):%Y%m%d}"
+            valid_to = f"{_add_years(issued, years):%Y%m%d}"
         generation = rng.choices(["3.00", "2.00", "1.00"], weights=[5, 4, 1])[0]
         ss_issued = REFERENCE_DATE - dt.timedelta(days=rng.randrange(100, 3000))
         uid = ""
@@ -142,7 +153,7 @@ def generate(n: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[Persona]:
                 ss_card_id_code=f"310000D156{rng.randrange(16**22):022X}",
                 ss_spec_version=generation,
                 ss_issue_date=f"{ss_issued:%Y%m%d}",
-                ss_expiry_date=f"{ss_issued.replace(year=ss_issued.year + 10):%Y%m%d}",
+                ss_expiry_date=f"{_add_years(ss_issued, 10):%Y%m%d}",
                 ccard_uid=uid,
                 code_colour=colours[i - 1],
                 veteran=False,

@@ -39,7 +39,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         report_path = args.report or (args.out / "report.json")
         if not args.headless:
             print("demo: no display here, so the demo runs offscreen and saves what the screens showed")
-        report = run_headless(args.residents, args.timing, report_path, args.out)
+        report = run_headless(args.residents, args.timing, report_path, args.out, args.workdir)
         print(json.dumps({k: v for k, v in report.items() if k != "screenshots"}, ensure_ascii=False))
         print(f"demo: report {report_path}; screens:")
         for path in report["screenshots"].values():
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device timing: realistic (default) or zero-delay")
     d.add_argument("--report", type=Path, help="where to write the JSON report (headless)")
     d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for screenshots (headless)")
+    d.add_argument("--workdir", type=Path, help="folder for the simulator and the hall's store (default: a temp dir)")
     d.set_defaults(func=_cmd_demo)
     return p
 

@@ -263,7 +263,7 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
 
     app = application()
     work = workdir or Path(tempfile.mkdtemp(prefix="linfen-demo-"))
-    population = tuple(personas.generate(max(residents, 1), seed=POPULATION_SEED))
+    population = tuple(personas.generate(max(residents, 60), seed=POPULATION_SEED))
     stack = Stack(work, timing, population)
     stack.hall.window.resize(1280, 800)
     stack.hall.window.show()

@@ -13,9 +13,8 @@ import pytest
 from hardware_sim import personas
 from hardware_sim.runner import SSCARD_READER, Simulator
 from hardware_sim.timing import Timing
-from kiosk.config import Hall
+from kiosk.config import Hall, load_config
 from kiosk.config import Store as StoreConfig
-from kiosk.config import load_config
 from kiosk.voice import Speaker
 from linfen.reference import write_sim_reference
 from ui.hall_app import HallUi

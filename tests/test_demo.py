@@ -1,0 +1,43 @@
+"""`linfen demo --headless`: residents through the whole stack; the report; no raw ID number anywhere."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hardware_sim import personas
+from linfen.demo import POPULATION_SEED
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+
+def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    report_path = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "linfen", "demo", "--headless", "--residents", "16", "--timing", "fast",
+         "--report", str(report_path), "--out", str(out), "--workdir", str(work)],
+        capture_output=True, text=True, timeout=200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(report_path.read_text())
+    for key in ("checkins", "tickets", "refused", "swipe_to_ticket_ms", "software_ms", "calls", "rss_mb_start",
+                "rss_mb_end"):
+        assert key in report
+    assert report["checkins"] == 16
+    assert report["tickets"] + sum(report["refused"].values()) == 16
+    assert report["tickets"] > 0 and report["calls"] == report["tickets"] == report["rated"]
+    assert set(report["swipe_to_ticket_ms"]) == {"p50", "p95", "p99", "max"}
+    assert report["terminal_errors"] == 0 and report["counter_errors"] == 0
+    assert (out / "hall-ticket.png").exists()
+
+    people = personas.generate(60, seed=POPULATION_SEED)[:16]
+    stored = [p for p in work.rglob("*") if p.is_file() and (".db" in p.name or p.suffix in (".log", ".json"))]
+    assert any(p.name.startswith("terminal.db") for p in stored)
+    blobs = [p.read_bytes() for p in stored if "reference" not in p.parts and "traffic" not in p.parts]
+    blobs.append((result.stdout + result.stderr).encode())
+    for person in people:
+        for form in (person.id_number.encode(), person.id_number.encode("utf-16-le")):
+            assert not any(form in blob for blob in blobs), f"raw ID number of {person.persona_id} found"
