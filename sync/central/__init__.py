@@ -1,0 +1,1 @@
+"""The central service: sync API, storage, volunteers, alerts, reports."""
