@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from hardware_sim import personas
-from hardware_sim.runner import Simulator
-from hardware_sim.timing import Timing
 from kiosk.checkin.events import Show
 from kiosk.checkin.terminal import VisitTiming
 from kiosk.config import Hall, HallServiceConfig, TerminalConfig, load_config
 from kiosk.hall.client import HallClient
 from kiosk.voice import Speaker
-from linfen.reference import write_sim_reference
 
 HALL_DEVICES = ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer", "code_service")
 DEMO_SERVICES = (
@@ -39,6 +36,7 @@ DEMO_SERVICES = (
                       avg_handle_min=7),
 )
 OUTCOME_TIMEOUT_S = 15.0  # longest wait for one resident's outcome, in seconds
+SIM_START_TIMEOUT_S = 60.0  # longest wait for the simulator process to write its config, in seconds
 POPULATION_SEED = 7  # demo residents are generated, distinct from the 60 shared personas
 LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
 
@@ -76,21 +74,71 @@ class Outcome:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class Stack:
-    """The simulator and the hall (window offscreen or on screen) wired together."""
+class SimProcess:
+    """The hardware simulator as its own process (as maintenance staff run it), driven over its control API."""
 
-    def __init__(self, workdir: Path, timing: str, population: tuple[personas.Persona, ...], voice: bool = False):
-        self.sim = Simulator(workdir, Timing(timing), devices=HALL_DEVICES, population=population).start()
-        extra = write_sim_reference(self.sim, workdir / "reference")
-        path = workdir / "hall.toml"
-        path.write_text(self.sim.terminal_config("hall", "hall-demo", extra=extra), encoding="utf-8")
-        config: TerminalConfig = load_config(path)
+    def __init__(self, workdir: Path, timing: str, population: int):
+        import socket
+        import subprocess
+        import sys
+
+        import httpx
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.config_path = workdir / "hall.toml"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = open(workdir / "sim.log", "w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "linfen", "sim", f"--{timing}", "--port", str(port), "--workdir", str(workdir),
+             "--config-out", str(self.config_path), "--population", str(population), "--population-seed",
+             str(POPULATION_SEED)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + SIM_START_TIMEOUT_S
+        while not self.config_path.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the simulator did not start; see {workdir / 'sim.log'}")
+            time.sleep(0.05)
+        self.http = httpx.Client(base_url=self.url, timeout=10.0)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One control command; a refusal is an error."""
+        response = self.http.post(path, json=body)
+        if response.status_code >= 400:
+            raise RuntimeError(f"simulator refused {path}: {response.text}")
+        return response.json()
+
+    def stop(self) -> None:
+        """Stop the simulator process (SIGTERM, then kill)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+        if hasattr(self, "http"):
+            self.http.close()
+        self.log.close()
+
+
+class Stack:
+    """The simulator (its own process) and the hall (window offscreen or on screen) wired together."""
+
+    def __init__(self, workdir: Path, timing: str, population: int, voice: bool = False):
+        self.sim = SimProcess(workdir, timing, population)
+        config: TerminalConfig = load_config(self.sim.config_path)
         self.config = config.model_copy(update={"hall": Hall(services=DEMO_SERVICES, bind="127.0.0.1:0")})
         self.current = Outcome()
         from ui.hall_app import HallUi
 
-        self.hall = HallUi(self.config, observer=self._observe, on_visit_done=self._visit_done,
-                           speaker=Speaker(enabled=voice, volume=self.config.voice.volume))
+        try:
+            self.hall = HallUi(self.config, observer=self._observe, on_visit_done=self._visit_done,
+                               speaker=Speaker(enabled=voice, volume=self.config.voice.volume))
+        except Exception:
+            self.sim.stop()
+            raise
         assert self.hall.app is not None and self.hall.app.service_url
         self.service_url = self.hall.app.service_url
         self.secret = self.config.lan.secret if self.config.lan else ""
@@ -140,18 +188,14 @@ class Residents(threading.Thread):
     def _one(self, i: int, person: personas.Persona) -> None:
         sim, terminal = self.stack.sim, self.stack.hall.app.terminal  # type: ignore[union-attr]
         terminal.ui(f"service:{'ABC'[i % 3]}")
-        sim.set_temperature(38.1 if i % 50 == 7 else round(self.rng.uniform(36.0, 37.1), 1))
+        sim.post("/temperature", {"celsius": 38.1 if i % 50 == 7 else round(self.rng.uniform(36.0, 37.1), 1)})
         outcome = self.stack.current = Outcome()
         source = _source_for(i)
         t0 = time.monotonic()
         if source in ("idcard", "sscard"):
-            sim.devices[source].present(person)
+            sim.post("/present", {"device": source, "persona": person.persona_id})
         else:
-            token = sim.devices["code_service"].issue_token(person.persona_id)
-            if source == "qr_camera":
-                sim.devices["qr_camera"].show(token)
-            else:
-                sim.devices["qr_scanner"].scan(token.encode())
+            sim.post("/show-qr", {"persona": person.persona_id, "device": source})
         if not outcome.done.wait(OUTCOME_TIMEOUT_S):
             outcome.kind = "no_outcome"
         self.outcomes[outcome.kind] += 1
@@ -160,10 +204,8 @@ class Residents(threading.Thread):
             t = outcome.timing
             self.swipe_ms.append((t.finished_at - t0) * 1000)
             self.software_ms.append(max(0.0, t.finished_at - t.identified_at - t.device_s) * 1000)
-        if source in ("idcard", "sscard"):
-            sim.devices[source].remove()
-        elif source == "qr_camera":
-            sim.devices["qr_camera"].clear()
+        if source in ("idcard", "sscard", "qr_camera"):
+            sim.post("/remove", {"device": source})
         time.sleep(0.12)  # the next resident steps up (lets the reader see the card go)
 
 
@@ -264,7 +306,7 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
     app = application()
     work = workdir or Path(tempfile.mkdtemp(prefix="linfen-demo-"))
     population = tuple(personas.generate(max(residents, 60), seed=POPULATION_SEED))
-    stack = Stack(work, timing, population)
+    stack = Stack(work, timing, len(population))
     stack.hall.window.resize(1280, 800)
     stack.hall.window.show()
     counters = Counters(stack.service_url, stack.secret, handle_s=0.0 if timing == "fast" else 0.5)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hardware_sim import personas
-from hardware_sim.control_api import ControlServer
 from kiosk.config import Counter, TerminalConfig
 from linfen.demo import Stack
 
@@ -28,11 +26,9 @@ def run_windows(timing: str) -> int:
     from ui.sim_console import SimConsole
 
     app = application()
-    stack = Stack(Path(tempfile.mkdtemp(prefix="linfen-demo-")), timing, personas.load(), voice=True)
-    control = ControlServer(stack.sim)
-    stack.sim.control_url = control.start()
+    stack = Stack(Path(tempfile.mkdtemp(prefix="linfen-demo-")), timing, 0, voice=True)
     windows = [stack.hall.window]
-    console = SimConsole(stack.sim.control_url)
+    console = SimConsole(stack.sim.url)
     windows.append(console)
     try:
         from ui.counter import open_counter
@@ -49,12 +45,11 @@ def run_windows(timing: str) -> int:
         w.resize(1280, 800)
         w.move(40 * i, 30 * i)
         w.show()
-    print(f"demo: simulator control API {stack.sim.control_url}; hall queue service {stack.service_url}")
+    print(f"demo: simulator control API {stack.sim.url}; hall queue service {stack.service_url}")
     print("demo: use the maintenance console to present a resident's card or code; close the hall window to stop")
     try:
         return app.exec()
     finally:
         for w in windows[1:]:
             w.close()
-        control.stop()
         stack.close()

@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=DEFAULT_CONTROL_PORT, help="control API port on 127.0.0.1")
     s.add_argument("--workdir", type=Path, help="folder for ptys, traffic logs and printed tickets")
     s.add_argument("--gui", action="store_true", help="also open the maintenance console")
+    s.add_argument("--population", type=int, default=0, metavar="N",
+                   help="play N generated residents instead of the 60 shared personas (demo, load tests)")
+    s.add_argument("--population-seed", type=int, default=7, help="seed of the generated residents")
     s.set_defaults(func=run_simulator)
     ctl_parsers = s.add_subparsers(dest="sim_command", metavar="ctl")
     c = ctl_parsers.add_parser("ctl", help="send a command to a running simulator", description=(
@@ -158,7 +161,10 @@ def run_simulator(args: argparse.Namespace) -> int:
     if args.role not in ROLE_DEVICES:
         print(f"linfen sim: --role must be one of {', '.join(ROLE_DEVICES)}", file=sys.stderr)
         return 2
-    sim = Simulator(args.workdir, Timing(args.timing))
+    from hardware_sim import personas
+
+    population = personas.generate(args.population, seed=args.population_seed) if args.population else None
+    sim = Simulator(args.workdir, Timing(args.timing), population=tuple(population) if population else None)
     try:
         sim.start()
         server = ControlServer(sim, port=args.port)
@@ -175,7 +181,9 @@ def run_simulator(args: argparse.Namespace) -> int:
 
         args.config_out.parent.mkdir(parents=True, exist_ok=True)
         extra = write_sim_reference(sim, sim.workdir / "reference", args.role)
-        args.config_out.write_text(sim.terminal_config(args.role, extra=extra), encoding="utf-8")
+        tmp = args.config_out.with_name(args.config_out.name + ".tmp")
+        tmp.write_text(sim.terminal_config(args.role, extra=extra), encoding="utf-8")
+        tmp.replace(args.config_out)  # whoever waits for the file sees it whole
         print(f"terminal config for role {args.role}: {args.config_out}")
     sys.stdout.flush()
     stop = threading.Event()
