@@ -56,6 +56,16 @@ def role_window(config: TerminalConfig) -> tuple[KioskWindow, Callable[[], None]
 
         hall = HallUi(config)
         return hall.window, hall.close
+    if config.role == "counter":
+        from ui.counter import open_counter
+
+        counter = open_counter(config)
+        return counter, counter.close
+    if config.role == "display":
+        from ui.display import open_display
+
+        display = open_display(config)
+        return display, display.close
     window = KioskWindow(config)
     return window, window.close
 

@@ -39,6 +39,8 @@ UP_TEXT = "#0B5D1E"
 DOWN_TEXT = "#9B0000"
 STRIP_BG = "#FFFFFF"
 STRIP_BORDER = "#5A5A5A"
+PANEL_BG = "#FFFFFF"  # counter and display panels
+OFFLINE_BG = "#5A5A5A"  # a button that cannot act (service down); white text on it is 6.9:1
 
 
 def sizes(elder_mode: bool) -> Sizes:
@@ -83,6 +85,30 @@ QPushButton#language, QPushButton#volume_down, QPushButton#volume_up {{
   padding: 4px 12px; font-size: {s.body_pt}pt; }}
 QWidget#header QLabel#volume {{ color: {HEADER_TEXT}; }}
 QLabel#clock {{ font-size: {s.body_pt}pt; }}
+QFrame#panel {{ background-color: {PANEL_BG}; border: 2px solid {STRIP_BORDER}; border-radius: 12px; }}
+QLabel#panel_heading {{ color: {HEADER_BG}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#recent_call {{ color: {TEXT}; font-size: {s.title_pt}pt; }}
+QLabel#waiting_name {{ color: {TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#waiting_count {{ color: {TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#call_big {{ color: {TEXT}; font-size: {s.main_pt * 2 - 8}pt; font-weight: bold; }}
+QLabel#info_text {{ color: {TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
+QLabel#tag {{ color: {HEADER_TEXT}; background-color: {HEADER_BG}; font-size: {s.body_pt}pt; font-weight: bold;
+  padding: 4px 12px; border-radius: 8px; }}
+QLabel#entry {{ color: {TEXT}; background-color: {PANEL_BG}; border: 3px solid {HEADER_BG}; border-radius: 8px;
+  font-size: {s.main_pt}pt; font-weight: bold; padding: 4px 12px; }}
+QLabel#notice {{ color: {TEXT}; font-size: {s.body_pt}pt; font-weight: bold; }}
+QLabel#notice[tone="warning"] {{ color: {DOWN_TEXT}; }}
+QLabel#banner {{ color: {DOWN_TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
+QPushButton#action, QPushButton#login, QPushButton#call_go, QPushButton#cancel, QPushButton#rate_level,
+QPushButton#more_time, QPushButton#skip, QPushButton#service_toggle, QPushButton#transfer_to {{
+  min-height: {max(64, s.target_min_px - 24)}px; padding: 6px 16px; }}
+QPushButton#service_toggle, QPushButton#transfer_to {{ background-color: {PANEL_BG}; color: {HEADER_BG};
+  border: 3px solid {HEADER_BG}; }}
+QPushButton#transfer_to {{ min-width: 520px; }}
+QPushButton#service_toggle[chosen="true"] {{ background-color: {HEADER_BG}; color: {HEADER_TEXT}; }}
+QPushButton#key {{ font-size: {s.title_pt + 4}pt; padding: 4px 8px; min-height: {max(64, s.target_min_px - 24)}px; }}
+QPushButton#action[offline="true"] {{ background-color: {OFFLINE_BG}; font-size: {s.body_pt}pt; }}
+QPushButton#rate_level {{ font-size: {s.title_pt}pt; }}
 """
 
 

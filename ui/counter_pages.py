@@ -1,0 +1,376 @@
+"""The counter console's pages (login, console, transfer, call a number) and the words they show.
+
+Only layout and words live here; :mod:`ui.counter` drives the pages from the hall service's
+answers.  Every state is told in words (priority, staff check, service down), never by colour alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.hall.tickets import Counter, Ticket
+from ui.hall import PRIORITY_NAMES
+from ui.keypad import Keypad
+from ui.qt import QGridLayout, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.widgets import label, panel, set_property
+
+WORDS: dict[str, tuple[str, str]] = {
+    "login_heading": ("{window} 号窗口 · 请输入工号登录", "Window {window} · enter your staff number"),
+    "staff_placeholder": ("工号", "Staff number"),
+    "services_caption": ("本窗口办理的业务（点按选择）", "Services at this window (tap to choose)"),
+    "services_loading": ("正在读取业务列表…", "Loading the services…"),
+    "login": ("登录", "Log in"),
+    "logging_in": ("正在登录…", "Logging in…"),
+    "need_staff": ("请先用数字键输入工号", "Please type your staff number on the keypad"),
+    "need_service": ("请至少选择一项业务", "Please choose at least one service"),
+    "counter_info": ("{window} 号窗口 · 工号 {staff} · 办理业务 {services}",
+                     "Window {window} · staff {staff} · serving {services}"),
+    "current": ("当前号码", "Current ticket"),
+    "no_ticket_number": ("—", "—"),
+    "state_none": ("暂无号码\n请按「叫号」", "No ticket\nPress “Next”"),
+    "details_none": ("叫号后，这里显示业务、姓名、优先类别和计时", "After a call: service, name, priority and timer"),
+    "state_called": ("已叫号，等候居民到来", "Called, waiting for the resident"),
+    "state_serving": ("正在办理", "Serving"),
+    "service": ("业务：{service}", "Service: {service}"),
+    "name": ("姓名：{name}", "Name: {name}"),
+    "calls": ("已呼叫 {calls} 次", "Called {calls} time(s)"),
+    "timer_called": ("叫号后 {elapsed}", "Called {elapsed} ago"),
+    "timer_serving": ("办理用时 {elapsed}", "Serving for {elapsed}"),
+    "priority": ("优先号：{reasons}", "Priority: {reasons}"),
+    "staff_check": ("需工作人员核验健康码", "Staff must check the health code"),
+    "waiting_heading": ("等候人数", "Waiting"),
+    "waiting_stale": ("等候人数（未更新）", "Waiting (not updated)"),
+    "waiting_name": ("{code} {name}", "{code} {name}"),
+    "waiting_count": ("{count} 人", "{count}"),
+    "next": ("叫号", "Next"),
+    "recall": ("重呼", "Recall"),
+    "start": ("开始办理", "Start"),
+    "no_show": ("过号", "No-show"),
+    "transfer": ("转移", "Transfer"),
+    "call_number": ("指定叫号", "Call number"),
+    "finish": ("办结", "Finish"),
+    "logout": ("退出登录", "Log out"),
+    "unavailable": ("暂不可用", "unavailable"),
+    "cancel": ("取消", "Cancel"),
+    "transfer_heading": ("把 {number} 号转到哪项业务？", "Transfer {number} to which service?"),
+    "transfer_none": ("当前没有可转移的号码", "There is no ticket to transfer"),
+    "call_heading": ("指定叫号", "Call a number"),
+    "call_hint": ("先按业务字母，再按数字，如 A 1 2 → A012", "Press the letter, then the digits: A 1 2 → A012"),
+    "call_placeholder": ("号码", "Number"),
+    "call_go": ("叫这个号", "Call it"),
+    "need_number": ("请输入完整号码：字母加数字", "Please enter a full number: letter and digits"),
+    "down": ("大厅叫号服务无法连接，按钮暂时无效，正在自动重试…",
+             "The hall queue service cannot be reached; buttons do nothing until it is back. Retrying…"),
+    "down_action": ("大厅叫号服务无法连接：「{action}」未执行，正在自动重试…",
+                    "The hall queue service cannot be reached: “{action}” was not done. Retrying…"),
+    "auth": ("大厅叫号服务拒绝了本机：{words}。请联系管理员", "The hall queue service refused this counter: {words}. "
+             "Please call the administrator"),
+    "busy": ("正在处理上一个操作，请稍候", "Still doing the last action, please wait"),
+    "back_online": ("大厅叫号服务已恢复", "The hall queue service is back"),
+    "logged_in": ("已登录，可以叫号", "Logged in: you can call the next resident"),
+    "nobody": ("目前没有人排队", "Nobody is waiting"),
+    "called": ("已叫 {number} 号到 {window} 号窗口", "Called {number} to window {window}"),
+    "recalled": ("已重呼 {number} 号（第 {calls} 次）", "Called {number} again (call {calls})"),
+    "started": ("开始办理 {number} 号", "Serving {number}"),
+    "no_showed": ("{number} 号已过号", "{number} marked as not shown"),
+    "transferred": ("{number} 号已转到「{service}」，按原取号时间排队",
+                    "{number} moved to “{service}”, queued by its original time"),
+    "finished": ("{number} 号已办结，请居民在评价器上评价", "{number} finished: the resident can rate us on the pad"),
+    "rated": ("{number} 号居民评价：{level}", "{number} rated us: {level}"),
+    "rate_failed": ("{number} 号的评价未保存：{words}", "The rating of {number} was not saved: {words}"),
+    "not_rated": ("{number} 号居民未评价", "{number} left without a rating"),
+    "logged_out": ("已退出登录", "Logged out"),
+    "error": ("出现故障：{words}", "Something went wrong: {words}"),
+}
+
+
+def words(key: str, language: str, **params: object) -> str:
+    """The words ``key`` in ``language`` with ``params`` filled in."""
+    pair = WORDS[key]
+    return (pair[0] if language == "zh" else pair[1]).format(**params)
+
+
+def elapsed_text(since_iso: str | None, now: datetime | None = None) -> str:
+    """``mm:ss`` (or ``h:mm:ss``) since an ISO-8601 time; ``00:00`` when unknown or in the future."""
+    if not since_iso:
+        return "00:00"
+    seconds = max(0, int(((now or datetime.now(UTC)) - datetime.fromisoformat(since_iso)).total_seconds()))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the counter's pages show: the window's state as last read from the service."""
+
+    language: str
+    window: int
+    services: list[dict[str, Any]]  # the hall's services: code, name_zh, name_en
+    chosen: frozenset[str]  # services ticked on the login page
+    services_loaded: bool
+    counter: Counter | None
+    ticket: Ticket | None
+    waiting: dict[str, int]
+    online: bool | None  # None until the first answer
+    message: tuple[str, str, str] | None  # tone ("info" / "warning"), zh, en
+
+    def t(self, key: str, **params: object) -> str:
+        """The words ``key`` in the view's language."""
+        return words(key, self.language, **params)
+
+    def service_name(self, code: str) -> str:
+        """A service's name in the view's language (its code when unknown)."""
+        svc = next((s for s in self.services if s["code"] == code), None)
+        return str(svc[f"name_{self.language}"]) if svc else code
+
+    def message_text(self) -> str:
+        """The page message with a ✔ / ✘ mark, so its tone is not told by colour alone."""
+        if not self.message:
+            return ""
+        tone, zh, en = self.message
+        return ("✘ " if tone == "warning" else "✔ ") + (zh if self.language == "zh" else en)
+
+
+def show_message(lbl: QLabel, view: View) -> None:
+    """Put the view's message on a page's message label, styled by its tone."""
+    lbl.setText(view.message_text())
+    set_property(lbl, "tone", view.message[0] if view.message else "info")
+
+
+class LoginPage(QWidget):
+    """Staff number on a large keypad, the services served here as toggles, the login button."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_login")
+        outer = QVBoxLayout(self)
+        outer.setSpacing(10)
+        self.heading = label("heading")
+        outer.addWidget(self.heading)
+        row = QHBoxLayout()
+        row.setSpacing(32)
+        left = QVBoxLayout()
+        left.setSpacing(10)
+        self.services_caption = label("caption")
+        left.addWidget(self.services_caption)
+        self.service_box = QGridLayout()
+        self.service_box.setSpacing(8)
+        left.addLayout(self.service_box)
+        self.service_buttons: dict[str, QPushButton] = {}
+        self.message = label("notice")
+        left.addWidget(self.message)
+        left.addStretch(1)
+        self.login_button = QPushButton(objectName="login")
+        left.addWidget(self.login_button)
+        row.addLayout(left, 3)
+        self.keypad = Keypad(max_length=8, placeholder=WORDS["staff_placeholder"])
+        row.addWidget(self.keypad, 2)
+        outer.addLayout(row, 1)
+
+    def render(self, view: View) -> None:
+        """Heading, service toggles (✔ chosen / ○ not), keypad and message."""
+        self.heading.setText(view.t("login_heading", window=view.window))
+        self.services_caption.setText(view.t("services_caption" if view.services_loaded or view.services
+                                             else "services_loading"))
+        for code, button in self.service_buttons.items():
+            chosen = code in view.chosen
+            button.setText(f"{'✔' if chosen else '○'} {code} {view.service_name(code)}")
+            set_property(button, "chosen", "true" if chosen else "false")
+        self.keypad.retranslate(view.language)
+        self.login_button.setText(view.t("login"))
+        show_message(self.message, view)
+
+    def set_services(self, codes: list[str]) -> None:
+        """One toggle button per service code (texts are set by the window); two columns past three."""
+        for button in self.service_buttons.values():
+            self.service_box.removeWidget(button)
+            button.deleteLater()
+        self.service_buttons = {}
+        columns = 1 if len(codes) <= 3 else 2
+        for i, code in enumerate(codes):
+            button = QPushButton(objectName="service_toggle")
+            self.service_buttons[code] = button
+            self.service_box.addWidget(button, i // columns, i % columns)
+
+
+class ConsolePage(QWidget):
+    """The current ticket, its timer and badges, waiting counts, and the clerk's buttons."""
+
+    ACTIONS = ("next", "recall", "start", "no_show", "transfer", "call_number", "finish", "logout")
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_console")
+        outer = QVBoxLayout(self)
+        outer.setSpacing(10)
+        self.info = label("caption", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        outer.addWidget(self.info)
+
+        row = QHBoxLayout()
+        row.setSpacing(16)
+        ticket, tl = panel()
+        self.current_caption = label("caption")
+        self.number = label("ticket_number", wrap=False)
+        self.state = label("big_info")
+        tl.addWidget(self.current_caption)
+        tl.addWidget(self.number, 1)
+        tl.addWidget(self.state)
+        row.addWidget(ticket, 3)
+        details, dl = panel()
+        self.service = label("detail")
+        self.name = label("detail")
+        self.timer = label("big_info")
+        self.priority = label("tag")
+        self.staff_check = label("tag")
+        for w in (self.service, self.name, self.timer, self.priority, self.staff_check):
+            dl.addWidget(w)
+        dl.addStretch(1)
+        row.addWidget(details, 5)
+        waiting, wl = panel()
+        self.waiting_heading = label("panel_heading")
+        wl.addWidget(self.waiting_heading)
+        self.waiting_grid = QGridLayout()
+        self.waiting_grid.setHorizontalSpacing(10)
+        self.waiting_grid.setColumnStretch(0, 1)
+        wl.addLayout(self.waiting_grid)
+        wl.addStretch(1)
+        self.waiting_labels: dict[str, tuple[QLabel, QLabel]] = {}
+        row.addWidget(waiting, 4)
+        outer.addLayout(row, 1)
+
+        self.message = label("notice")
+        outer.addWidget(self.message)
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        self.buttons: dict[str, QPushButton] = {}
+        for i, action in enumerate(self.ACTIONS):
+            button = QPushButton(objectName="action")
+            button.setProperty("action", action)
+            self.buttons[action] = button
+            grid.addWidget(button, i // 4, i % 4)
+        outer.addLayout(grid)
+
+    def render(self, view: View) -> None:
+        """The ticket, its details and timer, the waiting counts, the buttons (marked when the service is down)."""
+        zh = view.language == "zh"
+        sep = "、" if zh else ", "
+        if view.counter is not None:
+            self.info.setText(view.t("counter_info", window=view.window, staff=view.counter.staff_id,
+                                     services=sep.join(view.counter.services)))
+        self.current_caption.setText(view.t("current"))
+        t = view.ticket
+        self.number.setText(t.number if t else view.t("no_ticket_number"))
+        self.state.setText(view.t("state_serving" if t and t.state == "serving" else
+                                  "state_called" if t else "state_none"))
+        self.service.setText(view.t("service", service=view.service_name(t.service)) if t else view.t("details_none"))
+        lines = [view.t("name", name=t.masked_name)] if t and t.masked_name else []
+        self.name.setText("\n".join([*lines, view.t("calls", calls=t.calls)]) if t else "")
+        reasons = sep.join(PRIORITY_NAMES.get(r, (r, r))[0 if zh else 1] for r in (t.priority_reasons if t else ()))
+        self.priority.setText(view.t("priority", reasons=reasons))
+        self.priority.setVisible(bool(t and t.priority))
+        self.staff_check.setText(view.t("staff_check"))
+        self.staff_check.setVisible(bool(t and t.staff_check))
+        self.render_timer(view)
+        self.waiting_heading.setText(view.t("waiting_stale" if view.online is False else "waiting_heading"))
+        for svc in view.services:
+            name, count = self.waiting_row(svc["code"])
+            name.setText(view.t("waiting_name", code=svc["code"], name=view.service_name(svc["code"])))
+            count.setText(view.t("waiting_count", count=view.waiting.get(svc["code"], 0)))
+        down = view.online is False
+        for action, button in self.buttons.items():
+            button.setText(f"{view.t(action)}\n{view.t('unavailable')}" if down else view.t(action))
+            set_property(button, "offline", "true" if down else "false")
+        show_message(self.message, view)
+
+    def render_timer(self, view: View) -> None:
+        """Time since the call, or since serving started."""
+        t = view.ticket
+        if t is None:
+            self.timer.setText("")
+        elif t.state == "serving":
+            self.timer.setText(view.t("timer_serving", elapsed=elapsed_text(t.serving_at)))
+        else:
+            self.timer.setText(view.t("timer_called", elapsed=elapsed_text(t.called_at)))
+
+    def waiting_row(self, code: str) -> tuple[QLabel, QLabel]:
+        """The name and count labels of service ``code`` in the waiting panel, made on first use."""
+        if code not in self.waiting_labels:
+            name = label("waiting_name", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            count = label("waiting_count", wrap=False,
+                          align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            row = len(self.waiting_labels)
+            self.waiting_grid.addWidget(name, row, 0)
+            self.waiting_grid.addWidget(count, row, 1)
+            self.waiting_labels[code] = (name, count)
+        return self.waiting_labels[code]
+
+
+class TransferPage(QWidget):
+    """Pick the service to transfer the current ticket to."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_transfer")
+        outer = QVBoxLayout(self)
+        outer.setSpacing(14)
+        outer.addStretch(1)
+        self.heading = label("heading")
+        outer.addWidget(self.heading)
+        self.service_box = QVBoxLayout()
+        self.service_box.setSpacing(10)
+        outer.addLayout(self.service_box)
+        self.service_buttons: dict[str, QPushButton] = {}
+        self.cancel = QPushButton(objectName="cancel")
+        outer.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(1)
+
+    def render(self, view: View) -> None:
+        """Heading with the ticket number, one button per target service, cancel."""
+        self.heading.setText(view.t("transfer_heading", number=view.ticket.number if view.ticket else ""))
+        for code, button in self.service_buttons.items():
+            button.setText(f"{code} {view.service_name(code)}")
+        self.cancel.setText(view.t("cancel"))
+
+    def set_services(self, codes: list[str]) -> None:
+        """One button per service the ticket can move to."""
+        for button in self.service_buttons.values():
+            self.service_box.removeWidget(button)
+            button.deleteLater()
+        self.service_buttons = {}
+        for code in codes:
+            button = QPushButton(objectName="transfer_to")
+            self.service_buttons[code] = button
+            self.service_box.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+
+
+class CallNumberPage(QWidget):
+    """Type a ticket number (letter keys for the prefixes, then digits) and call it."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_call_number")
+        row = QHBoxLayout(self)
+        row.setSpacing(32)
+        left = QVBoxLayout()
+        left.setSpacing(12)
+        self.heading = label("heading")
+        self.hint = label("caption")
+        self.message = label("notice")
+        left.addWidget(self.heading)
+        left.addWidget(self.hint)
+        left.addWidget(self.message)
+        left.addStretch(1)
+        self.go = QPushButton(objectName="call_go")
+        self.cancel = QPushButton(objectName="cancel")
+        left.addWidget(self.go)
+        left.addWidget(self.cancel)
+        row.addLayout(left, 3)
+        self.keypad = Keypad(max_length=5, placeholder=WORDS["call_placeholder"])
+        row.addWidget(self.keypad, 2)
+
+    def render(self, view: View) -> None:
+        """Heading, hint, keypad, buttons and message."""
+        self.heading.setText(view.t("call_heading"))
+        self.hint.setText(view.t("call_hint"))
+        self.keypad.retranslate(view.language)
+        self.go.setText(view.t("call_go"))
+        self.cancel.setText(view.t("cancel"))
+        show_message(self.message, view)
