@@ -22,6 +22,9 @@ from hardware_sim.traffic import TrafficLog
 SSCARD_READER = "Linfen SS VPCD"  # vpcd reader FRIENDLYNAMEs of the simulator's PC/SC cards
 CCARD_READER = "Linfen CC VPCD"
 SIM_READERS = (SSCARD_READER, CCARD_READER)
+# Every pcscd this project starts gets the same readers, so the simulator and a test session can
+# share the one pcscd a machine can run (Debian's pcscd has one fixed socket).
+PCSC_READERS = (*SIM_READERS, "Test VPCD", "Canteen VPCD")
 
 ROLE_DEVICES: dict[str, tuple[str, ...]] = {
     "hall": ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer"),
@@ -58,7 +61,7 @@ class Simulator:
     def start(self) -> Simulator:
         """Start pcscd (when needed and not given) and every device."""
         if self._own_harness:
-            self.harness = PcscdHarness(SIM_READERS).start()
+            self.harness = PcscdHarness(PCSC_READERS).start()
         from hardware_sim.device_factory import build_device
 
         for name in self.wanted:

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from hardware_sim.pcscd import PcscdHarness
-from hardware_sim.runner import SIM_READERS
+from hardware_sim.runner import PCSC_READERS
 from hardware_sim.vpcd import VirtualCard, VpcdCardConnection
 
 __all__ = ["PCSC_TEST_READERS", "VirtualCardSlots", "pcscd", "virtual_cards"]
 
-PCSC_TEST_READERS: tuple[str, ...] = ("Test VPCD", "Canteen VPCD", *SIM_READERS)
+PCSC_TEST_READERS: tuple[str, ...] = PCSC_READERS
 """Reader FRIENDLYNAMEs the session's pcscd gets (at most 8); pyscard shows "<name> 00 00"/"… 00 01"."""
 
 CARD_SEEN_TIMEOUT = 5.0  # seconds for pcscd (polling every ~0.4 s) to see a card arrive or leave

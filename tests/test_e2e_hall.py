@@ -15,6 +15,7 @@ from hardware_sim.runner import SSCARD_READER, Simulator
 from hardware_sim.timing import Timing
 from kiosk.config import Hall, load_config
 from kiosk.config import Store as StoreConfig
+from kiosk.hall.client import HallClient
 from kiosk.voice import Speaker
 from linfen.reference import write_sim_reference
 from ui.hall_app import HallUi
@@ -41,7 +42,13 @@ def sim(pcscd, tmp_path_factory):
 
 
 @pytest.fixture
-def hall(sim, qtbot, tmp_path):
+def hall_settings():
+    """The [hall] settings of the hall under test (tests override the calling rule)."""
+    return {"bind": "127.0.0.1:0"}
+
+
+@pytest.fixture
+def hall(sim, qtbot, tmp_path, hall_settings):
     sim.clear("all")
     sim.paper("ok")
     sim.set_temperature(36.5)
@@ -52,7 +59,7 @@ def hall(sim, qtbot, tmp_path):
     (tmp_path / "hall.toml").write_text(sim.terminal_config("hall", extra=extra), encoding="utf-8")
     config = load_config(tmp_path / "hall.toml")
     config = config.model_copy(update={"store": StoreConfig(path=str(tmp_path / "hall.db")),
-                                       "hall": Hall(bind="127.0.0.1:0")})
+                                       "hall": Hall(**hall_settings)})
     speaker = Speaker(volume=60, player=None)
     ui = HallUi(config, speaker=speaker)
     qtbot.addWidget(ui.window)
@@ -172,3 +179,59 @@ def test_unplugged_reader_is_reported_and_the_next_resident_is_served(sim, hall,
     nxt = [p for p in personas.load() if p.code_colour == "green"][3]
     sim.present("idcard", nxt.persona_id)
     wait_screen(qtbot, hall, "ticket", printed=True, timeout=15000)
+
+
+def _priority_people(n):
+    found = [p for p in personas.load() if p.code_colour == "green" and
+             (p.veteran or p.special_care or p.disabled or p.age_on() >= 80)]
+    assert len(found) >= n
+    return found[:n]
+
+
+def _take_tickets(sim, hall, qtbot, people):
+    numbers = []
+    for p in people:
+        sim.present("idcard", p.persona_id)
+        numbers.append(wait_screen(qtbot, hall, "ticket", printed=True).data["number"])
+        sim.remove("idcard")
+        qtbot.wait(150)
+    return numbers
+
+
+def _calls(hall, count):
+    client = HallClient(hall.app.service_url, hall.app.config.lan.secret)
+    try:
+        client.login(1, "S001", ["A"])
+        order = []
+        for _ in range(count):
+            call = client.call_next(1)
+            order.append(call.number)
+            client.start(1)
+            client.finish(1)
+        return order
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(("hall_settings", "expected"), [
+    ({"bind": "127.0.0.1:0", "rule": "strict", "max_wait_min": None}, ["P1", "P2", "P3", "N1"]),
+    ({"bind": "127.0.0.1:0", "rule": "ratio", "ratio_priority": 2, "ratio_normal": 1, "max_wait_min": None},
+     ["P1", "P2", "N1", "P3"]),
+], ids=["strict", "ratio"])
+def test_priority_residents_are_called_by_the_configured_rule(sim, hall, qtbot, expected):
+    normal = next(p for p in personas.load() if p.code_colour == "green" and p.age_on() < 80 and
+                  not (p.veteran or p.special_care or p.disabled))
+    people = [normal, *_priority_people(3)]
+    numbers = dict(zip(["N1", "P1", "P2", "P3"], _take_tickets(sim, hall, qtbot, people), strict=True))
+    assert _calls(hall, 4) == [numbers[k] for k in expected]
+
+
+@pytest.mark.parametrize("hall_settings", [{"bind": "127.0.0.1:0", "rule": "strict", "max_wait_min": 0.02}],
+                         ids=["strict-max-wait"])
+def test_max_wait_lets_a_normal_ticket_go_first(sim, hall, qtbot):
+    normal = next(p for p in personas.load() if p.code_colour == "green" and p.age_on() < 80 and
+                  not (p.veteran or p.special_care or p.disabled))
+    (n1,) = _take_tickets(sim, hall, qtbot, [normal])
+    qtbot.wait(1500)  # the normal ticket waits past max_wait (1.2 s) before the priority resident arrives
+    (p1,) = _take_tickets(sim, hall, qtbot, _priority_people(1))
+    assert _calls(hall, 2) == [n1, p1]
