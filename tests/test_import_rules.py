@@ -61,7 +61,8 @@ def test_loading_every_core_module_loads_no_qt():
         "for pkg in ('kiosk', 'drivers', 'hardware_sim', 'sync'):\n"
         "    mod = importlib.import_module(pkg)\n"
         "    for info in pkgutil.walk_packages(mod.__path__, pkg + '.'):\n"
-        "        importlib.import_module(info.name)\n"
+        "        if not info.name.endswith('__main__'):  # running a package is not importing it\n"
+        "            importlib.import_module(info.name)\n"
         "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'ui'))\n"
         "print(','.join(qt))\n"
     )
