@@ -207,6 +207,13 @@ class Reference(_Strict):
     priority_register: str | None = Field(None, description="priority register (JSON of keyed hashes)")
 
 
+class Sync(_Strict):
+    """The terminal's link to the central service (credentials from `linfen central enrol`)."""
+
+    token_file: str | None = Field(None, description="file holding this terminal's bearer token")
+    ca_bundle: str | None = Field(None, description="TLS certificate bundle for the central service")
+
+
 class Privacy(_Strict):
     """Keys and retention for personal information."""
 
@@ -234,6 +241,7 @@ class TerminalConfig(_Strict):
     codes: Codes = Codes()
     reference: Reference = Reference()
     privacy: Privacy = Privacy()
+    sync: Sync = Sync()
 
     @model_validator(mode="after")
     def _check_role_devices(self) -> TerminalConfig:

@@ -50,10 +50,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_windows(args.timing)
 
 
-def _cmd_not_built(what: str, issue: str) -> int:
-    raise CommandError(f"{what} is not built yet (it arrives with {issue}); nothing to run")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand and its help."""
     p = argparse.ArgumentParser(
@@ -80,10 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_maintenance_parsers(sub)
 
-    c = sub.add_parser("central", help="run the central sync service", description=(
-        "The thin central service: sync API, volunteers (Time Bank), alerts and reports. Not built yet: "
-        "issue 5."))
-    c.set_defaults(func=lambda a: _cmd_not_built("the central service", "issue 5"))
+    from sync.central.cli import add_parser as add_central_parser
+
+    add_central_parser(sub)
 
     d = sub.add_parser("demo", help="run every role's terminal together", description=(
         "Start the hardware simulator, the hall ticket machine, two counters and the calling display together. "

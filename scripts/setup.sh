@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   libzbar0                                       # pyzbar's QR decoder
   fonts-wqy-microhei                             # a CJK font for the screens and tickets
   espeak-ng                                      # offline voice (Mandarin)
+  postgresql                                     # the central service's PostgreSQL tests
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt offscreen
 )
 

@@ -1,6 +1,7 @@
 """Shared fixtures: Qt offscreen, raw pty pairs, example configs.
 
-PC/SC fixtures (pcscd with the tests' own vpcd readers) live in ``tests/pcsc_fixtures.py``.
+PC/SC fixtures (pcscd with the tests' own vpcd readers) live in ``tests/pcsc_fixtures.py``;
+PostgreSQL and the central service's fixtures in ``tests/pg_fixtures.py`` and ``tests/central_fixtures.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from tests.central_fixtures import central  # noqa: F401  (fixture)
 from tests.pcsc_fixtures import pcscd, virtual_cards  # noqa: F401  (fixtures)
+from tests.pg_fixtures import central_db_url, pg_url  # noqa: F401  (fixtures)
 from tests.pty_fixtures import raw_pty  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

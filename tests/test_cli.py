@@ -26,10 +26,3 @@ def test_kiosk_help_lists_every_role():
     out = _linfen("kiosk", "--help").stdout
     for role in ("hall", "counter", "display", "selfservice", "canteen", "cinema"):
         assert role in out
-
-
-@pytest.mark.parametrize(("sub", "issue"), [("central", "issue 5")])
-def test_unbuilt_commands_refuse_honestly(sub, issue):
-    result = _linfen(sub)
-    assert result.returncode == 2
-    assert "not built yet" in result.stderr and issue in result.stderr

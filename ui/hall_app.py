@@ -12,6 +12,7 @@ from typing import Any
 from kiosk.checkin.events import Show
 from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.config import TerminalConfig
+from kiosk.status import ComponentStatus, check_terminal
 from ui.hall import HallService, HallWindow
 from ui.qt import QObject, Signal
 
@@ -32,7 +33,7 @@ class HallUi:
         services = [HallService(s.code, s.name_zh, s.name_en) for s in (catalog.get(c) for c in catalog.codes)]
         self.bridge = Bridge()
         self.app: HallApp | None = None
-        self.window = HallWindow(config, services, self._send)
+        self.window = HallWindow(config, services, self._send, checker=self._check)
         self.bridge.show.connect(self.window.apply)
         self.bridge.say.connect(self.window.caption)
         def on_show(show: Show) -> None:
@@ -43,6 +44,16 @@ class HallUi:
         self.app = open_hall(config, language=lambda: self.window.language, on_show=on_show,
                              on_say=self.bridge.say.emit, **open_kwargs)
         self.window.speaker_volume_changed = self._volume
+
+    def _check(self, config: TerminalConfig) -> list[ComponentStatus]:
+        """Devices as probed; the network entry says what the sync client knows, when it runs."""
+        statuses = check_terminal(config)
+        sync = self.app.sync if self.app is not None else None
+        if sync is None:
+            return statuses
+        state = sync.status()
+        return [ComponentStatus("central", state.up, "ok" if state.up else state.state, state.text)
+                if s.key == "central" else s for s in statuses]
 
     def _send(self, command: str) -> None:
         if self.app is not None:

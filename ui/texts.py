@@ -61,6 +61,9 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "not reachable": ("离线", "offline"),
     "no permission": ("无权限", "no permission"),
     "pcsc service not running": ("读卡服务未运行", "card service not running"),
+    "offline": ("离线，数据已保存待上传", "offline, data kept for upload"),
+    "auth refused": ("中心拒绝登录，请联系管理员", "central refused this terminal"),
+    "starting": ("连接中", "connecting"),
 }
 DOWN_WORD = ("故障", "fault")
 

@@ -22,6 +22,8 @@ from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.store import Store
 from kiosk.visit_log import VISIT_MIGRATIONS, PurgeScheduler, VisitLog
 from kiosk.voice import Speaker
+from sync.apply import MIGRATIONS as SYNC_MIGRATIONS
+from sync.client import SyncClient
 
 HALL_DEVICE_NAMES = ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer")
 
@@ -67,6 +69,7 @@ class HallApp:
     purge: PurgeScheduler
     city: CityCodeService | None
     service_url: str | None = None  # the LAN queue service counters and displays use
+    sync: SyncClient | None = None  # pushes the outbox to the central service when enrolled
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -90,7 +93,8 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
               serve_lan: bool = True, **callbacks: Any) -> HallApp:
     """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
     key = read_person_key(config)
-    store = Store.open(config.store_path(), config.terminal_id, extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS))
+    store = Store.open(config.store_path(), config.terminal_id,
+                       extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, SYNC_MIGRATIONS))
     catalog, rule = hall_queue_parts(config)
     queue = HallQueue(store, catalog, rule)
     trust = TrustList()
@@ -133,5 +137,31 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
             raise _startup_error("hall.bind", exc) from None
         app.service_url = server.url
         app.closers.append(server.stop)
+    app.sync = start_sync(config, store)
+    if app.sync is not None:
+        app.closers.insert(0, app.sync.stop)
     terminal.start()
     return app
+
+
+def read_token(config: TerminalConfig) -> str | None:
+    """This terminal's bearer token for the central service, or None when it is not enrolled."""
+    if not config.sync.token_file:
+        return None
+    try:
+        token = open(config.sync.token_file, encoding="utf-8").read().strip()
+    except OSError as exc:
+        raise _startup_error("sync.token_file", exc) from None
+    if not token:
+        raise ConfigError(f"sync.token_file: {config.sync.token_file} is empty")
+    return token
+
+
+def start_sync(config: TerminalConfig, store: Store) -> SyncClient | None:
+    """Start pushing the outbox and pulling reference data, if the terminal is enrolled."""
+    token = read_token(config)
+    if token is None:
+        return None
+    client = SyncClient(store, config.central_url, token, verify=config.sync.ca_bundle or True)
+    client.start()
+    return client

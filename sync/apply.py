@@ -1,0 +1,264 @@
+"""The terminal's copy of the central's reference data, and the one place pages of the feed land.
+
+DESIGN §6: reference data (priority register, cards and blacklist, balances, menus, ...) reaches a
+terminal as a change feed with a cursor.  Each page is applied in ONE local transaction together
+with the new cursor, so a crash mid-page leaves the old rows and the old cursor (the page is simply
+fetched again), never half a page, and a restart resumes from the cursor instead of reprocessing
+the whole feed (the lost-checkpoint failure seen in Couchbase Lite).
+
+The tables live in the terminal's own store, added by the migration set :data:`MIGRATIONS`
+(``Migrations("sync")``)::
+
+    store = Store.open(path, terminal_id, extra_migrations=[..., sync.apply.MIGRATIONS])
+
+* ``reference_data(kind, key, data, cursor)``: the current row of every reference item;
+* ``sync_state(name, value)``: the feed cursor and other small sync facts;
+* ``sync_quarantine(event_id, seq, reason, detail, at)``: outbox events the central refused for
+  good (a ``conflict``, or an event protocol v1 cannot carry); they stay in the outbox, reported,
+  and are no longer pushed.
+
+Everything here writes through :meth:`kiosk.store.Store.action`, so it is serialised with the
+terminal's own business actions and never sees one of them half done.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from kiosk.store import Store, StoreError, utc_now_iso
+from sync.protocol import ChangesResponse
+
+MIGRATIONS = Migrations("sync")
+
+#: ``sync_state`` row holding the position reached in the site's change feed.
+CURSOR_KEY = "reference_cursor"
+
+#: Rows between two calls of an ``apply_page`` progress callback.
+PROGRESS_EVERY = 1000
+
+
+@MIGRATIONS()
+def sync_m001_reference_data(db: sqlite_utils.Database) -> None:
+    """Create ``reference_data`` (one row per kind and key) and ``sync_state`` (cursor and facts)."""
+    db.execute(
+        """
+        CREATE TABLE reference_data (
+            kind   TEXT    NOT NULL,
+            key    TEXT    NOT NULL,
+            data   TEXT    NOT NULL CHECK (json_valid(data)),
+            cursor INTEGER NOT NULL CHECK (cursor >= 1),
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE sync_state (
+            name  TEXT NOT NULL PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def sync_m002_quarantine(db: sqlite_utils.Database) -> None:
+    """Create ``sync_quarantine``: outbox events the central refused for good, kept and reported."""
+    db.execute(
+        """
+        CREATE TABLE sync_quarantine (
+            event_id TEXT    NOT NULL PRIMARY KEY,
+            seq      INTEGER NOT NULL,
+            reason   TEXT    NOT NULL CHECK (reason IN ('conflict', 'rejected')),
+            detail   TEXT    NOT NULL,
+            at       TEXT    NOT NULL
+        )
+        """
+    )
+
+
+class StaleCursor(StoreError):
+    """A page was fetched from a cursor the store has moved past (another client applied it)."""
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """An outbox event the central will never accept as it is; it needs a person to look at it."""
+
+    event_id: str
+    seq: int
+    reason: str  # "conflict" (same id, different body) or "rejected" (not valid under protocol v1)
+    detail: str
+    at: str
+
+
+def check_schema(store: Store) -> None:
+    """Raise :class:`StoreError` unless the store was opened with :data:`MIGRATIONS`."""
+    if MIGRATIONS.pending(store.db):
+        raise StoreError(
+            "the store lacks the sync tables: open it with "
+            "Store.open(path, terminal_id, extra_migrations=[..., sync.apply.MIGRATIONS])"
+        )
+
+
+def read_cursor(store: Store) -> int:
+    """The position reached in the change feed (0 before the first page)."""
+    with store.action() as act:
+        row = act.db.execute("SELECT value FROM sync_state WHERE name = ?", [CURSOR_KEY]).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def apply_page(
+    store: Store,
+    page: ChangesResponse,
+    from_cursor: int,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Apply one page of the feed and move the cursor to ``page.cursor``, all in one transaction.
+
+    ``from_cursor`` is the cursor the page was fetched with: if the store's cursor is no longer
+    that (another client got there first), nothing is written and :class:`StaleCursor` is raised.
+    A page whose cursor goes backwards, or whose changes lie outside ``(from_cursor, page.cursor]``,
+    is refused with :class:`StoreError` before anything is written.  ``progress`` is called with the
+    number of rows written so far every :data:`PROGRESS_EVERY` rows (inside the transaction).
+    Returns the number of changes applied.
+    """
+    _check_page(page, from_cursor)
+    runs = _runs(page)
+    with store.action() as act:
+        conn = act.db.conn
+        row = conn.execute("SELECT value FROM sync_state WHERE name = ?", [CURSOR_KEY]).fetchone()
+        current = 0 if row is None else int(row[0])
+        if current != from_cursor:
+            raise StaleCursor(f"the feed cursor is {current}, this page starts at {from_cursor}")
+        done = 0
+        # Runs keep feed order: a key changed twice in one page ends as its last change.
+        for op, rows in runs:
+            for start in range(0, len(rows), PROGRESS_EVERY):
+                chunk = rows[start : start + PROGRESS_EVERY]
+                conn.executemany(_UPSERT if op == "upsert" else _DELETE, chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done)
+        _set_state(conn, CURSOR_KEY, str(page.cursor))
+    return len(page.changes)
+
+
+_UPSERT = (
+    "INSERT INTO reference_data (kind, key, data, cursor) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, cursor = excluded.cursor"
+)
+_DELETE = "DELETE FROM reference_data WHERE kind = ? AND key = ?"
+
+
+def _runs(page: ChangesResponse) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The page's changes as runs of consecutive upserts or deletes, rows ready for ``executemany``."""
+    runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for change in page.changes:
+        if change.op == "upsert":
+            row: tuple[Any, ...] = (change.kind, change.key, _json(change.data or {}), change.cursor)
+        else:
+            row = (change.kind, change.key)
+        if runs and runs[-1][0] == change.op:
+            runs[-1][1].append(row)
+        else:
+            runs.append((change.op, [row]))
+    return runs
+
+
+def _check_page(page: ChangesResponse, from_cursor: int) -> None:
+    if page.cursor < from_cursor:
+        raise StoreError(f"the central sent a page whose cursor {page.cursor} is behind {from_cursor}")
+    last = from_cursor
+    for change in page.changes:
+        if not last < change.cursor <= page.cursor:
+            raise StoreError(
+                f"the central sent change {change.kind}/{change.key} at cursor {change.cursor}, "
+                f"outside ({from_cursor}, {page.cursor}] or out of order"
+            )
+        last = change.cursor
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _set_state(conn: Any, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO sync_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
+
+
+def write_state(store: Store, values: dict[str, str]) -> None:
+    """Record small sync facts (e.g. the last successful push time) in ``sync_state``."""
+    with store.action() as act:
+        for name, value in values.items():
+            _set_state(act.db.conn, name, value)
+
+
+def read_state(store: Store) -> dict[str, str]:
+    """Every ``sync_state`` row, name to value."""
+    with store.action() as act:
+        return dict(act.db.execute("SELECT name, value FROM sync_state").fetchall())
+
+
+def reference_get(store: Store, kind: str, key: str) -> dict[str, Any] | None:
+    """The current data of one reference item, or ``None`` if the terminal has no such item."""
+    with store.action() as act:
+        row = act.db.execute("SELECT data FROM reference_data WHERE kind = ? AND key = ?", [kind, key]).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def reference_count(store: Store, kind: str | None = None) -> int:
+    """How many reference items the terminal holds (of one ``kind``, or of every kind)."""
+    with store.action() as act:
+        if kind is None:
+            row = act.db.execute("SELECT count(*) FROM reference_data").fetchone()
+        else:
+            row = act.db.execute("SELECT count(*) FROM reference_data WHERE kind = ?", [kind]).fetchone()
+    return int(row[0])
+
+
+def quarantine(store: Store, items: Iterable[tuple[str, int, str, str]]) -> int:
+    """Record outbox events ``(event_id, seq, reason, detail)`` the central refused for good.
+
+    Each is also marked failed in the outbox (``attempts`` + 1, ``last_error``), so the outbox row
+    itself says why it is still there.  Returns how many were newly quarantined.
+    """
+    rows = [(event_id, seq, reason, detail, utc_now_iso()) for event_id, seq, reason, detail in items]
+    if not rows:
+        return 0
+    with store.action() as act:
+        before = act.db.conn.total_changes
+        act.db.conn.executemany(
+            "INSERT INTO sync_quarantine (event_id, seq, reason, detail, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            rows,
+        )
+        added = act.db.conn.total_changes - before
+    for event_id, _seq, reason, detail, _at in rows:
+        store.mark_failed([event_id], f"{reason}: {detail}")
+    return added
+
+
+def quarantined(store: Store) -> list[Quarantined]:
+    """Every quarantined event, by ``seq``."""
+    with store.action() as act:
+        rows = act.db.execute(
+            "SELECT event_id, seq, reason, detail, at FROM sync_quarantine ORDER BY seq"
+        ).fetchall()
+    return [Quarantined(*row) for row in rows]
+
+
+def queue_length(store: Store) -> int:
+    """Outbox events still waiting for the central's acknowledgement (quarantined ones included)."""
+    with store.action() as act:
+        row = act.db.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()
+    return int(row[0])
