@@ -23,7 +23,7 @@ from typing import Any
 from hardware_sim import personas
 from kiosk.checkin.events import Show
 from kiosk.checkin.terminal import VisitTiming
-from kiosk.config import Hall, HallServiceConfig, TerminalConfig, load_config
+from kiosk.config import Hall, HallServiceConfig, Sync, TerminalConfig, load_config
 from kiosk.hall.client import HallClient
 from kiosk.voice import Speaker
 
@@ -129,8 +129,12 @@ class Stack:
     def __init__(self, workdir: Path, timing: str, population: int, voice: bool = False):
         self.sim = SimProcess(workdir, timing, population)
         config: TerminalConfig = load_config(self.sim.config_path)
-        self.config = config.model_copy(update={"hall": Hall(services=DEMO_SERVICES, bind="127.0.0.1:0")})
+        self.central_url, self.stop_central, token_file = _central_for(workdir, config)
+        self.config = config.model_copy(update={
+            "hall": Hall(services=DEMO_SERVICES, bind="127.0.0.1:0"), "central_url": self.central_url,
+            "sync": Sync(token_file=str(token_file))})
         self.current = Outcome()
+        self.central_db = workdir / "central.db"
         from ui.hall_app import HallUi
 
         try:
@@ -138,6 +142,7 @@ class Stack:
                                speaker=Speaker(enabled=voice, volume=self.config.voice.volume))
         except Exception:
             self.sim.stop()
+            self.stop_central()
             raise
         assert self.hall.app is not None and self.hall.app.service_url
         self.service_url = self.hall.app.service_url
@@ -154,9 +159,40 @@ class Stack:
         self.current.done.set()
 
     def close(self) -> None:
-        """Stop the hall and the simulator."""
+        """Stop the hall, the simulator and the central service."""
         self.hall.close()
         self.sim.stop()
+        self.stop_central()
+
+    def synced(self) -> tuple[int, int]:
+        """(events written by the hall, events the central has stored from it)."""
+        from sync.central.storage import CentralStore
+
+        app = self.hall.app
+        written = app.store.last_seq() if app else 0
+        central = CentralStore.open(str(self.central_db))
+        try:
+            return written, central.event_count()
+        finally:
+            central.close()
+
+
+def _central_for(workdir: Path, config: TerminalConfig) -> tuple[str, Any, Path]:
+    """Start a central service on SQLite in ``workdir`` and enrol the hall; (url, stop, token file)."""
+    from sync.central.server import start_central
+    from sync.central.storage import CentralStore
+
+    db = workdir / "central.db"
+    store = CentralStore.open(str(db))
+    try:
+        token = store.enrol(config.role, config.site, config.terminal_id).token
+    finally:
+        store.close()
+    token_file = workdir / "hall-token"
+    token_file.write_text(token + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    url, stop = start_central(db)
+    return url, stop, token_file
 
 
 def _source_for(i: int) -> str:
@@ -333,6 +369,12 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
             app.processEvents()
             time.sleep(0.02)
         rss_end = rss_mb()
+        sync_until = time.monotonic() + 20
+        written, stored = stack.synced()
+        while stored < written and time.monotonic() < sync_until:
+            stack.hall.app.sync.wake()  # type: ignore[union-attr]
+            time.sleep(0.3)
+            written, stored = stack.synced()
     finally:
         counters.close()
         display.close()
@@ -352,6 +394,8 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         "rss_mb_start": round(rss_start, 1),
         "rss_mb_end": round(rss_end, 1),
         "duration_s": round(duration, 1),
+        "events_written": written,
+        "events_at_central": stored,
         "counter_errors": len(counters.errors),
         "terminal_errors": len(stack.hall.app.terminal.errors) if stack.hall.app else 0,
         "screenshots": {k: str(v) for k, v in shots.items()},
