@@ -32,8 +32,9 @@ def persona_where(**want):
     raise LookupError(want)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sim(pcscd, tmp_path_factory):
+    """A fresh simulator per test: no card, code or fault left over from another test."""
     work = tmp_path_factory.mktemp("hall-sim")
     simulator = Simulator(work, Timing.FAST, harness=pcscd, devices=HALL_DEVICES, sscard_reader=SSCARD_READER)
     simulator.start()
@@ -123,7 +124,7 @@ def test_fever_is_retested_then_refused(sim, hall, qtbot):
     sim.present("idcard", persona_where(code_colour="green").persona_id)
     wait_screen(qtbot, hall, "refused", reason="fever")
     assert "38.2" in hall.window.refused_words.text()
-    assert any("再测一次" in s for s in hall.spoken)
+    qtbot.waitUntil(lambda: any("再测一次" in s for s in hall.spoken), timeout=5000)
 
 
 def test_social_security_card_works_too(sim, hall, qtbot):
@@ -189,10 +190,19 @@ def _priority_people(n):
 
 
 def _take_tickets(sim, hall, qtbot, people):
-    numbers = []
+    numbers: list[str] = []
+    terminal = hall.app.terminal
     for p in people:
+        done_before = terminal.visits_done
         sim.present("idcard", p.persona_id)
-        numbers.append(wait_screen(qtbot, hall, "ticket", printed=True).data["number"])
+
+        def new_ticket(before=done_before):
+            assert terminal.visits_done > before
+            show = hall.window._last_show
+            assert show.screen == "ticket" and show.data.get("printed")
+
+        qtbot.waitUntil(new_ticket, timeout=8000)
+        numbers.append(hall.window._last_show.data["number"])
         sim.remove("idcard")
         qtbot.wait(150)
     return numbers
@@ -205,6 +215,7 @@ def _calls(hall, count):
         order = []
         for _ in range(count):
             call = client.call_next(1)
+            assert call is not None, f"nobody waiting after {order}: {hall.app.queue.snapshot()}"
             order.append(call.number)
             client.start(1)
             client.finish(1)
@@ -223,7 +234,8 @@ def test_priority_residents_are_called_by_the_configured_rule(sim, hall, qtbot, 
                   not (p.veteran or p.special_care or p.disabled))
     people = [normal, *_priority_people(3)]
     numbers = dict(zip(["N1", "P1", "P2", "P3"], _take_tickets(sim, hall, qtbot, people), strict=True))
-    assert _calls(hall, 4) == [numbers[k] for k in expected]
+    tickets = {hall.app.queue.ticket(i).number: hall.app.queue.ticket(i).priority_reasons for i in range(1, 5)}
+    assert _calls(hall, 4) == [numbers[k] for k in expected], (numbers, tickets)
 
 
 @pytest.mark.parametrize("hall_settings", [{"bind": "127.0.0.1:0", "rule": "strict", "max_wait_min": 0.02}],
