@@ -29,7 +29,7 @@ from drivers.sscard import SocialSecurityCardReader
 from hardware_sim.faults import FaultBoard
 from hardware_sim.pcscd import PcscdHarness
 from hardware_sim.personas import by_id
-from hardware_sim.runner import CCARD_READER, SIM_READERS, SSCARD_READER
+from hardware_sim.runner import CCARD_READER, PCSC_READERS, SSCARD_READER
 from hardware_sim.sscard import CCARD_FAULTS, SSCARD_FAULTS, make_ccard, make_sscard
 
 GEN3_PERSONA = "P002"
@@ -96,7 +96,7 @@ def _ccard_figures(harness: PcscdHarness, runs: int) -> dict[str, float]:
 def run(quick: bool = False) -> dict[str, float]:
     """Measure the figures; ``quick`` takes fewer samples."""
     runs = 20 if quick else 300
-    with PcscdHarness(SIM_READERS) as harness:
+    with PcscdHarness(PCSC_READERS) as harness:
         figures = _sscard_figures(harness, runs)
         figures.update(_ccard_figures(harness, runs))
     return figures
