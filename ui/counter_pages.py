@@ -18,7 +18,7 @@ from ui.widgets import label, panel, set_property
 
 WORDS: dict[str, tuple[str, str]] = {
     "login_heading": ("{window} 号窗口 · 请输入工号登录", "Window {window} · enter your staff number"),
-    "staff_placeholder": ("工号", "Staff number"),
+    "staff_hint": ("工号", "Staff number"),
     "services_caption": ("本窗口办理的业务（点按选择）", "Services at this window (tap to choose)"),
     "services_loading": ("正在读取业务列表…", "Loading the services…"),
     "login": ("登录", "Log in"),
@@ -58,7 +58,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "transfer_none": ("当前没有可转移的号码", "There is no ticket to transfer"),
     "call_heading": ("指定叫号", "Call a number"),
     "call_hint": ("先按业务字母，再按数字，如 A 1 2 → A012", "Press the letter, then the digits: A 1 2 → A012"),
-    "call_placeholder": ("号码", "Number"),
+    "call_entry_hint": ("号码", "Number"),
     "call_go": ("叫这个号", "Call it"),
     "need_number": ("请输入完整号码：字母加数字", "Please enter a full number: letter and digits"),
     "down": ("大厅叫号服务无法连接，按钮暂时无效，正在自动重试…",
@@ -164,7 +164,7 @@ class LoginPage(QWidget):
         self.login_button = QPushButton(objectName="login")
         left.addWidget(self.login_button)
         row.addLayout(left, 3)
-        self.keypad = Keypad(max_length=8, placeholder=WORDS["staff_placeholder"])
+        self.keypad = Keypad(max_length=8, hint=WORDS["staff_hint"])
         row.addWidget(self.keypad, 2)
         outer.addLayout(row, 1)
 
@@ -363,7 +363,7 @@ class CallNumberPage(QWidget):
         left.addWidget(self.go)
         left.addWidget(self.cancel)
         row.addLayout(left, 3)
-        self.keypad = Keypad(max_length=5, placeholder=WORDS["call_placeholder"])
+        self.keypad = Keypad(max_length=5, hint=WORDS["call_entry_hint"])
         row.addWidget(self.keypad, 2)
 
     def render(self, view: View) -> None:

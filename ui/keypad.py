@@ -16,13 +16,13 @@ KEY_WORDS = {"clear": ("清除", "Clear"), "back": ("退格", "Delete")}
 class Keypad(QWidget):
     """Digits 0–9 (plus optional letter keys), Delete and Clear, with an entry showing the value."""
 
-    def __init__(self, max_length: int = 8, letters: Sequence[str] = (), placeholder: tuple[str, str] = ("", ""),
+    def __init__(self, max_length: int = 8, letters: Sequence[str] = (), hint: tuple[str, str] = ("", ""),
                  on_change: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.max_length = max_length
         self.value = ""
         self.language = "zh"
-        self._placeholder = placeholder
+        self._hint = hint
         self.on_change = on_change  # called with the new value after each key
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -88,5 +88,5 @@ class Keypad(QWidget):
         self._render()
 
     def _render(self) -> None:
-        placeholder = self._placeholder[0 if self.language == "zh" else 1]
-        self.entry.setText(self.value or placeholder)
+        hint = self._hint[0 if self.language == "zh" else 1]
+        self.entry.setText(self.value or hint)
