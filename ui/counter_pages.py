@@ -14,7 +14,7 @@ from kiosk.hall.tickets import Counter, Ticket
 from ui.hall import PRIORITY_NAMES
 from ui.keypad import Keypad
 from ui.qt import QGridLayout, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
-from ui.widgets import label, panel, set_property
+from ui.widgets import grid_row, label, panel, set_property
 
 WORDS: dict[str, tuple[str, str]] = {
     "login_heading": ("{window} 号窗口 · 请输入工号登录", "Window {window} · enter your staff number"),
@@ -294,15 +294,7 @@ class ConsolePage(QWidget):
 
     def waiting_row(self, code: str) -> tuple[QLabel, QLabel]:
         """The name and count labels of service ``code`` in the waiting panel, made on first use."""
-        if code not in self.waiting_labels:
-            name = label("waiting_name", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            count = label("waiting_count", wrap=False,
-                          align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            row = len(self.waiting_labels)
-            self.waiting_grid.addWidget(name, row, 0)
-            self.waiting_grid.addWidget(count, row, 1)
-            self.waiting_labels[code] = (name, count)
-        return self.waiting_labels[code]
+        return grid_row(self.waiting_grid, self.waiting_labels, code, "waiting_name", "waiting_count")
 
 
 class TransferPage(QWidget):

@@ -29,14 +29,13 @@ from ui.qt import (
     QLabel,
     QObject,
     QStackedWidget,
-    Qt,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ui.shell import KioskWindow
-from ui.widgets import label, panel
+from ui.widgets import grid_row, label, panel
 
 CALL_HOLD_S = 60.0  # seconds a call stays on the calls panel (big, or under "other windows")
 ROTATE_S = 8.0  # seconds each info item stays
@@ -346,15 +345,7 @@ class DisplayWindow(KioskWindow):
 
     def waiting_row(self, code: str) -> tuple[QLabel, QLabel]:
         """The name and count labels of service ``code``, made on first use."""
-        if code not in self.waiting_labels:
-            name = label("recent_call", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            count = label("waiting_count", wrap=False,
-                          align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            row = len(self.waiting_labels)
-            self.waiting_grid.addWidget(name, row, 0)
-            self.waiting_grid.addWidget(count, row, 1)
-            self.waiting_labels[code] = (name, count)
-        return self.waiting_labels[code]
+        return grid_row(self.waiting_grid, self.waiting_labels, code, "recent_call", "waiting_count")
 
     def language_changed(self) -> None:
         """Redraw in the new language."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.qt import QFrame, QLabel, QPushButton, Qt, QVBoxLayout
+from ui.qt import QFrame, QGridLayout, QLabel, QPushButton, Qt, QVBoxLayout
 
 
 def label(name: str, wrap: bool = True, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter) -> QLabel:
@@ -28,3 +28,16 @@ def set_property(widget: QLabel | QPushButton, name: str, value: str) -> None:
         widget.setProperty(name, value)
         widget.style().unpolish(widget)
         widget.style().polish(widget)
+
+
+def grid_row(grid: QGridLayout, rows: dict[str, tuple[QLabel, QLabel]], key: str,
+             name_style: str, value_style: str) -> tuple[QLabel, QLabel]:
+    """The (name, value) labels of row ``key`` in a two-column grid, added as a new row on first use."""
+    if key not in rows:
+        name = label(name_style, align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        value = label(value_style, wrap=False, align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row = len(rows)
+        grid.addWidget(name, row, 0)
+        grid.addWidget(value, row, 1)
+        rows[key] = (name, value)
+    return rows[key]

@@ -29,7 +29,7 @@ from kiosk.codes.city_service import CityCodeService
 from kiosk.hall.errors import HallError
 from kiosk.hall.queue import HallQueue
 from kiosk.masking import mask_name
-from kiosk.priority import PriorityRegister, birth_from_id
+from kiosk.priority import PriorityRegister, age_on, birth_from_id, parse_birth
 from kiosk.prompts import prompt_text
 from kiosk.visit_log import Visit, VisitLog
 from kiosk.voice import Speaker, spell_ticket
@@ -241,9 +241,8 @@ class HallTerminal:
         register = self.services.priority
         today = dt.date.today()
         if register is None:  # no register loaded: only the age rule, from the card or the ID number
-            birth = birth_from_id(identity.id_number)
-            return ("age80",) if birth and (today.year - birth.year - ((today.month, today.day) <
-                                                                     (birth.month, birth.day))) >= 80 else ()
+            birth = parse_birth(identity.birth or None) or birth_from_id(identity.id_number)
+            return ("age80",) if birth and age_on(birth, today) >= 80 else ()
         return register.lookup(identity.id_number, identity.birth or None, today).reasons
 
     def _lookup_code(self, identity: ev.Identity) -> None:
