@@ -143,9 +143,10 @@ class QrScannerSim(SerialSimDevice):
         elif kind != 0x09:  # 09 saves zone bits to flash; other kinds are unknown
             self.traffic.event(self.name, f"unknown command type {kind:02X} ignored")
             return
-        self.send(reply_frame(0x00, b"\x00"), "qr_scanner.reply")
-        if kind == 0x08 and address == TRIGGER_ADDRESS and data[:1] == b"\x01":
+        triggered = kind == 0x08 and address == TRIGGER_ADDRESS and data[:1] == b"\x01"
+        if triggered:  # counted before the reply goes out: whoever sees the reply sees the count
             self.triggers += 1
             self.zone_bits[TRIGGER_ADDRESS] = 0  # the scan starts; the bit does not stay set
-            if self._held is not None:
-                self.scan(self._held)
+        self.send(reply_frame(0x00, b"\x00"), "qr_scanner.reply")
+        if triggered and self._held is not None:
+            self.scan(self._held)
