@@ -227,7 +227,7 @@ class TerminalConfig(_Strict):
     role: Role
     terminal_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     site: str = Field(min_length=1, max_length=64)
-    central_url: str = Field("http://127.0.0.1:8700", pattern=r"^https?://")
+    central_url: str = Field("http://127.0.0.1:8720", pattern=r"^https?://")
     hall_url: str | None = Field(None, pattern=r"^https?://", description="the hall's queue service (counter, display)")
     language: Literal["zh", "en"] = "zh"
     voice: Voice = Voice()

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kiosk.config import ROLES
+
 DEFAULT_CONTROL_PORT = 8790  # the control API's loopback port when none is given
 CONTROL_URL_ENV = "LINFEN_SIM_URL"
 
@@ -41,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="answer with real devices' delays (the default)")
     s.set_defaults(timing="realistic")
     s.add_argument("--config-out", type=Path, metavar="FILE", help="write a terminal config for these devices")
-    s.add_argument("--role", default="hall", help="role of the written config (default hall)")
+    s.add_argument("--role", default="hall", choices=ROLES, help="role of the written config (default hall)")
     s.add_argument("--port", type=int, default=DEFAULT_CONTROL_PORT, help="control API port on 127.0.0.1")
     s.add_argument("--workdir", type=Path, help="folder for ptys, traffic logs and printed tickets")
     s.add_argument("--gui", action="store_true", help="also open the maintenance console")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +129,54 @@ def test_traffic_log_is_hex_with_timestamps(running_sim):
     result = linfen("sim", "ctl", "traffic", "idcard", "--last", "20")
     assert result.returncode == 0
     assert any("host>dev aa aa aa 96 69" in line for line in result.stdout.splitlines())
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _tickets(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM hall_tickets").fetchone()[0]
+        except sqlite3.OperationalError:  # the terminal has not made its tables yet
+            return 0
+
+
+def test_hall_kiosk_on_the_sim_config_serves_a_resident_and_stops_on_sigterm(running_sim, tmp_path):
+    """`linfen kiosk` as systemd runs it: up on the simulator's config, a ticket, then SIGTERM closes it cleanly."""
+    ctl("clear", "all")
+    ctl("paper", "ok")
+    lan_port = _free_port()
+    config = tmp_path / "hall.toml"
+    text = Path(running_sim["config"]).read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^store = .*$", f'store = {{ path = "{tmp_path}/terminal.db" }}', text)
+    config.write_text(text + f'\n[hall]\nbind = "127.0.0.1:{lan_port}"\n', encoding="utf-8")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "linfen", "kiosk", "--role", "hall", "--config", str(config),
+                             "--windowed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert "running" in proc.stdout.readline(), proc.stderr.read() if proc.poll() is not None else ""
+        deadline = time.monotonic() + 30
+        while not _accepts(lan_port):
+            assert time.monotonic() < deadline, "the hall's LAN queue service did not open its port"
+            time.sleep(0.1)
+        ctl("present", "idcard", "P001")  # green, no priority: a ticket
+        while _tickets(tmp_path / "terminal.db") < 1:
+            assert proc.poll() is None and time.monotonic() < deadline + 30, "no ticket was issued"
+            time.sleep(0.1)
+        ctl("remove", "idcard")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert "SIGTERM received, closing" in err and "closed" in out
+    assert not _accepts(lan_port), "the LAN queue service still listens after the kiosk closed"
+    assert _tickets(tmp_path / "terminal.db") == 1

@@ -10,11 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from drivers.idcard.fields import mask_id as driver_mask_id
-from drivers.idcard.fields import mask_name as driver_mask_name
 from hardware_sim import personas
 from kiosk.masking import mask_id, mask_name
 from kiosk.priority import person_key
@@ -72,17 +68,11 @@ def events(store: Store, type_: str) -> list[dict]:
 @pytest.mark.parametrize(("name", "masked"), [("张三明", "张*明"), ("张三", "张*"), ("欧阳小明", "欧**明"),
                                               ("王", "*"), ("", "")])
 def test_names_are_masked_like_the_id_driver_does(name: str, masked: str) -> None:
-    assert mask_name(name) == masked == driver_mask_name(name)
+    assert mask_name(name) == masked
 
 
 def test_id_numbers_are_masked_to_first_three_and_last_four() -> None:
-    assert mask_id("310107199606147247") == "310***********7247" == driver_mask_id("310107199606147247")
-
-
-@given(st.text(max_size=40))
-def test_kiosk_masking_is_identical_to_the_driver_masking(text: str) -> None:
-    assert mask_id(text) == driver_mask_id(text)
-    assert mask_name(text) == driver_mask_name(text)
+    assert mask_id("310107199606147247") == "310***********7247"
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -10,11 +11,13 @@ from pathlib import Path
 
 from kiosk.config import TerminalConfig
 from ui import theme
-from ui.qt import QApplication, QFont, QThreadPool, qInstallMessageHandler
+from ui.qt import QApplication, QFont, QThreadPool, QTimer, qInstallMessageHandler
 from ui.shell import KioskWindow
 
 WINDOWED_SIZE = (1280, 800)  # px, the windowed size and the offscreen screenshot size
 SCREENSHOT_WAIT_MS = 4000  # longest wait for the first status probe before a screenshot, in ms
+SIGNAL_POLL_MS = 200  # how often Qt's loop hands Python a moment to run signal handlers, in ms
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def has_display() -> bool:
@@ -105,10 +108,32 @@ def run_kiosk(config: TerminalConfig, windowed: bool = False, screenshot: Path |
         print(f"screenshot of role {config.role}: {saved}")
         _dispose(window)
         return 0
+    ticker = quit_on_stop_signals(app)
+    print(f"linfen kiosk: {config.role} terminal {config.terminal_id} running (pid {os.getpid()})", flush=True)
     try:
         return app.exec()
     finally:
+        ticker.stop()
         _dispose(window)
+        print(f"linfen kiosk: {config.role} terminal {config.terminal_id} closed", flush=True)
+
+
+def quit_on_stop_signals(app: QApplication) -> QTimer:
+    """Make SIGTERM (``systemctl stop``), SIGINT and SIGHUP end the event loop, so the terminal closes cleanly.
+
+    Python runs a signal handler only when the interpreter gets control, which Qt's loop never
+    gives while idle; the returned timer wakes it every :data:`SIGNAL_POLL_MS` ms.
+    """
+    def stop(signum: int, _frame: object) -> None:
+        print(f"linfen kiosk: {signal.Signals(signum).name} received, closing", file=sys.stderr, flush=True)
+        app.quit()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stop)
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(SIGNAL_POLL_MS)
+    return ticker
 
 
 def render_roles(configs: list[TerminalConfig], out_dir: Path) -> list[Path]:

@@ -11,12 +11,9 @@ reports a bind failure at once as a :class:`~kiosk.hall.errors.HallError` that n
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
-import uvicorn
 from fastapi import FastAPI
+
+from sync.threaded_server import ServerStartError, ThreadedServer, listening_socket
 
 from .errors import HallError
 from .queue import HallQueue
@@ -34,56 +31,35 @@ class HallServer:
         self.app = app
         self.host = host
         self.port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self._error: BaseException | None = None
+        self._runner: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
         """``http://host:port`` of the running service."""
-        if self._sock is None:
+        if self._runner is None:
             raise HallError("not_started", "the hall service is not running")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> str:
         """Bind, start uvicorn in a thread, wait until it serves; returns the URL."""
-        if self._thread is not None:
+        if self._runner is not None:
             return self.url
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted sockets inherit NODELAY: without it uvicorn's body write waits ~40 ms behind its header write.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            sock.bind((self.host, self.port))
-            sock.listen(128)
+            sock = listening_socket(self.host, self.port, backlog=128)
         except OSError as exc:
-            sock.close()
             raise HallError("bind_failed", f"cannot listen on {self.host}:{self.port}: {exc}",
                             "排队服务端口被占用") from exc
-        self._sock = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, timeout_keep_alive=30)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"hall-service-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise HallError("start_failed", f"the hall service did not start on {self.host}:{self.port}: "
-                                f"{self._error or 'timed out'}", "排队服务启动失败")
-            time.sleep(0.005)
-        return self.url
-
-    def _run(self) -> None:
-        assert self._server is not None and self._sock is not None
+        runner = ThreadedServer(self.app, sock, f"hall-service-{self.port}", lifespan="off",
+                                graceful_s=2, keep_alive_s=30)
         try:
-            self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # reported by start(); the thread must not die silently
-            self._error = exc
+            runner.start(timeout_s)
+        except ServerStartError as exc:
+            raise HallError("start_failed", f"the hall service did not start on {self.host}:{self.port}: {exc}",
+                            "排队服务启动失败") from None
+        self._runner = runner
+        return self.url
 
     def stop(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """End the push streams, stop uvicorn and close the socket (idempotent)."""
@@ -93,18 +69,9 @@ class HallServer:
             queue = getattr(self.app.state, "queue", None)
             if queue is not None:
                 queue.remove_listener(hub.publish)
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive() and self._server is not None:
-                self._server.force_exit = True
-                self._thread.join(timeout_s)
-        if self._sock is not None:
-            self._sock.close()
-        self._thread = None
-        self._server = None
-        self._sock = None
+        if self._runner is not None:
+            self._runner.stop(timeout_s)
+        self._runner = None
 
     def __enter__(self) -> HallServer:
         self.start()

@@ -29,7 +29,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from ..threaded_server import ServerStartError, ThreadedServer, listening_socket
 from .app import DB_ENV, LOG_LEVEL_ENV, create_app
 from .auth import ADMIN_TOKEN_ENV, validate_admin_token
 from .errors import CentralError
@@ -92,17 +92,11 @@ def check_bind(host: str, tls: bool, insecure_lan: bool) -> None:
                            "accept the risk on a closed network")
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket with ``TCP_NODELAY`` (inherited by accepted connections)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket for the central, inheritable by uvicorn's worker processes; CentralError when taken."""
     try:
-        sock.bind((host, port))
-        sock.listen(1024)
+        sock = listening_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise CentralError("bind_failed", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
@@ -119,10 +113,7 @@ class CentralServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve ``app`` on ``host``:``port`` (0: any free port) once :meth:`start` is called."""
         self.app, self.host, self.port = app, host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self._error: BaseException | None = None
+        self._runner: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -132,41 +123,22 @@ class CentralServer:
     def start(self, timeout_s: float = START_TIMEOUT_S) -> str:
         """Bind, start uvicorn in a thread and wait until it serves; returns the URL."""
         check_bind(self.host, tls=False, insecure_lan=False)
-        self._sock = listening_socket(self.host, self.port)
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, timeout_keep_alive=KEEP_ALIVE_S)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"central-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise CentralError("start_failed", f"the central did not start on {self.host}:{self.port}: "
-                                   f"{self._error or 'timed out'}")
-            time.sleep(0.005)
-        return self.url
-
-    def _run(self) -> None:
-        assert self._server is not None and self._sock is not None
+        sock = bind_socket(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        runner = ThreadedServer(self.app, sock, f"central-{self.port}", lifespan="on",
+                                graceful_s=GRACEFUL_SHUTDOWN_S, keep_alive_s=KEEP_ALIVE_S)
         try:
-            self._server.run(sockets=[self._sock])
-        except BaseException as exc:  # reported by start(); the thread must not die silently
-            self._error = exc
+            runner.start(timeout_s)
+        except ServerStartError as exc:
+            raise CentralError("start_failed", f"the central did not start on {self.host}:{self.port}: {exc}") from None
+        self._runner = runner
+        return self.url
 
     def stop(self, timeout_s: float = GRACEFUL_SHUTDOWN_S + START_TIMEOUT_S) -> None:
         """Graceful stop: requests in flight finish, then the socket closes (idempotent)."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive() and self._server is not None:
-                self._server.force_exit = True
-                self._thread.join(START_TIMEOUT_S)
-        if self._sock is not None:
-            self._sock.close()
-        self._thread = self._server = self._sock = None
+        if self._runner is not None:
+            self._runner.stop(timeout_s)
+        self._runner = None
 
     def __enter__(self) -> CentralServer:
         self.start()
@@ -211,7 +183,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None] | None = None) 
     admin_token = validate_admin_token(options.admin_token)
     store = CentralStore.open(options.db)  # migrations run here once, before any worker starts
     try:
-        sock = listening_socket(options.host, options.port)
+        sock = bind_socket(options.host, options.port)
     except BaseException:
         store.close()
         raise
