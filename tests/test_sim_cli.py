@@ -151,6 +151,9 @@ def test_hall_kiosk_on_the_sim_config_serves_a_resident_and_stops_on_sigterm(run
     """`linfen kiosk` as systemd runs it: up on the simulator's config, a ticket, then SIGTERM closes it cleanly."""
     ctl("clear", "all")
     ctl("paper", "ok")
+    ctl("temperature", "36.6")  # earlier tests leave a fever reading and a card on the reader
+    for device in ("idcard", "sscard", "ccard", "qr_camera"):
+        ctl("remove", device)
     lan_port = _free_port()
     config = tmp_path / "hall.toml"
     text = Path(running_sim["config"]).read_text(encoding="utf-8")
