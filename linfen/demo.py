@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,33 +75,61 @@ class Outcome:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class SimProcess:
-    """The hardware simulator as its own process (as maintenance staff run it), driven over its control API."""
+def _free_port() -> int:
+    import socket
 
-    def __init__(self, workdir: Path, timing: str, population: int):
-        import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ChildProcess:
+    """A ``linfen`` subcommand run as its own process (as on a real site), its output in a log file."""
+
+    def __init__(self, args: list[str], log_path: Path):
         import subprocess
         import sys
 
-        import httpx
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        self.log = open(log_path, "w", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-m", "linfen", *args], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.config_path = workdir / "hall.toml"
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log = open(workdir / "sim.log", "w", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "linfen", "sim", f"--{timing}", "--port", str(port), "--workdir", str(workdir),
-             "--config-out", str(self.config_path), "--population", str(population), "--population-seed",
-             str(POPULATION_SEED)], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + SIM_START_TIMEOUT_S
-        while not self.config_path.exists():
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout_s: float = SIM_START_TIMEOUT_S) -> None:
+        """Wait for ``ready()``; stop the process and raise if it exits or the time runs out first."""
+        deadline = time.monotonic() + timeout_s
+        while not ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the simulator did not start; see {workdir / 'sim.log'}")
+                raise RuntimeError(f"the {what} did not start; see {self.log_path}")
             time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then kill)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+        self.log.close()
+
+
+class SimProcess(ChildProcess):
+    """The hardware simulator as its own process (as maintenance staff run it), driven over its control API."""
+
+    def __init__(self, workdir: Path, timing: str, population: int):
+        import httpx
+
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.config_path = workdir / "hall.toml"
+        super().__init__(
+            ["sim", f"--{timing}", "--port", str(port), "--workdir", str(workdir), "--config-out",
+             str(self.config_path), "--population", str(population), "--population-seed", str(POPULATION_SEED)],
+            workdir / "sim.log")
+        self.wait_until(self.config_path.exists, "simulator")
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -112,15 +141,27 @@ class SimProcess:
 
     def stop(self) -> None:
         """Stop the simulator process (SIGTERM, then kill)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except Exception:
-                self.proc.kill()
+        super().stop()
         if hasattr(self, "http"):
             self.http.close()
-        self.log.close()
+
+
+class CentralProcess(ChildProcess):
+    """The central service (``linfen central``) on SQLite in its own process, as on the sub-district's server."""
+
+    def __init__(self, db: Path):
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        super().__init__(["central", "--db", str(db), "--bind", f"127.0.0.1:{port}"], db.parent / "central.log")
+        self.wait_until(self._healthy, "central service")
+
+    def _healthy(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
 
 class Stack:
@@ -129,7 +170,11 @@ class Stack:
     def __init__(self, workdir: Path, timing: str, population: int, voice: bool = False):
         self.sim = SimProcess(workdir, timing, population)
         config: TerminalConfig = load_config(self.sim.config_path)
-        self.central_url, self.stop_central, token_file = _central_for(workdir, config)
+        try:
+            self.central_url, self.stop_central, token_file = _central_for(workdir, config)
+        except Exception:
+            self.sim.stop()
+            raise
         self.config = config.model_copy(update={
             "hall": Hall(services=DEMO_SERVICES, bind="127.0.0.1:0"), "central_url": self.central_url,
             "sync": Sync(token_file=str(token_file))})
@@ -178,8 +223,10 @@ class Stack:
 
 
 def _central_for(workdir: Path, config: TerminalConfig) -> tuple[str, Any, Path]:
-    """Start a central service on SQLite in ``workdir`` and enrol the hall; (url, stop, token file)."""
-    from sync.central.server import start_central
+    """Enrol the hall in a central on SQLite in ``workdir`` and start it as its own process; (url, stop, token file).
+
+    The central runs apart from the hall, as on a real site, so the hall's memory figures are the hall's own.
+    """
     from sync.central.storage import CentralStore
 
     db = workdir / "central.db"
@@ -191,8 +238,8 @@ def _central_for(workdir: Path, config: TerminalConfig) -> tuple[str, Any, Path]
     token_file = workdir / "hall-token"
     token_file.write_text(token + "\n", encoding="utf-8")
     token_file.chmod(0o600)
-    url, stop = start_central(db)
-    return url, stop, token_file
+    central = CentralProcess(db)
+    return central.url, central.stop, token_file
 
 
 def _source_for(i: int) -> str:
@@ -362,8 +409,11 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         # times, pcscd ~0.4 s): a card swapped faster than that reads as the same card still lying there.
         driver = Residents(stack, list(population[:residents]), step_up_s=0.12 if timing == "fast" else 1.0)
         driver.start()
+        rss_half = None  # sampled half-way: growth that is a leak goes on, caches filling level off
         while not driver.finished.is_set():
             app.processEvents()
+            if rss_half is None and sum(driver.outcomes.values()) >= residents // 2:
+                rss_half = rss_mb()
             _maybe_screenshot(stack, driver, shots, out_dir)
             time.sleep(0.005)
         duration = time.monotonic() - started
@@ -395,6 +445,7 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         "rated": counters.rated,
         "call_to_display_ms": percentiles(display.latency_ms, ("p50", "p95", "max")),
         "rss_mb_start": round(rss_start, 1),
+        "rss_mb_half": round(rss_half if rss_half is not None else rss_end, 1),
         "rss_mb_end": round(rss_end, 1),
         "duration_s": round(duration, 1),
         "events_written": written,

@@ -70,6 +70,7 @@ def test_sigterm_under_load_loses_no_acknowledged_event(central_db_url, workers,
     assert proc.returncode == 0, text[-2000:]
     logs = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert any(entry.get("event") == "stopped" for entry in logs), text[-2000:]
+    assert not any("color_message" in entry for entry in logs)  # uvicorn's coloured copy is not logged
     try:
         for terminal_id, ids in acked.items():
             assert ids, terminal_id

@@ -24,7 +24,7 @@ def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(report_path.read_text())
     for key in ("checkins", "tickets", "refused", "swipe_to_ticket_ms", "software_ms", "calls", "rss_mb_start",
-                "rss_mb_end"):
+                "rss_mb_half", "rss_mb_end"):
         assert key in report
     assert report["checkins"] == 16
     assert report["tickets"] + sum(report["refused"].values()) == 16
@@ -32,6 +32,8 @@ def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
     assert set(report["swipe_to_ticket_ms"]) == {"p50", "p95", "p99", "max"}
     assert report["terminal_errors"] == 0 and report["counter_errors"] == 0
     assert (out / "hall-ticket.png").exists()
+    assert report["events_at_central"] == report["events_written"] > 0  # the central ran as its own process
+    assert "linfen central" in (work / "central.log").read_text()
 
     people = personas.generate(60, seed=POPULATION_SEED)[:16]
     stored = [p for p in work.rglob("*") if p.is_file() and (".db" in p.name or p.suffix in (".log", ".json"))]
