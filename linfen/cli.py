@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from kiosk.cli_args import ExactParser
 from kiosk.config import ROLES, ConfigError, load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
@@ -52,7 +53,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand and its help."""
-    p = argparse.ArgumentParser(
+    p = ExactParser(
         prog="linfen",
         description="Linfen community terminals: kiosk app, hardware simulator, central service, demo.",
     )

@@ -26,3 +26,25 @@ def test_kiosk_help_lists_every_role():
     out = _linfen("kiosk", "--help").stdout
     for role in ("hall", "counter", "display", "selfservice", "canteen", "cinema"):
         assert role in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["kiosk", "--role", "hall", "--conf", "config/examples/hall.toml"],
+    ["sim", "--config", "out/sim.toml"],  # --config-out, abbreviated
+    ["central", "--bi", "127.0.0.1:8720"],
+    ["central", "enrol", "--rol", "hall", "--site", "linfen-road"],
+    ["read", "printer", "--conf", "config/examples/hall.toml"],
+])
+def test_abbreviated_options_are_refused(argv):
+    from linfen.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+
+
+def test_full_option_names_still_parse():
+    from linfen.cli import build_parser
+
+    args = build_parser().parse_args(["central", "enrol", "--role", "hall", "--site", "linfen-road"])
+    assert (args.role, args.site) == ("hall", "linfen-road")

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
+from kiosk.cli_args import ExactParser
+
 from ..protocol import Role
 from .app import DB_ENV
 from .auth import ADMIN_TOKEN_ENV
@@ -142,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sync.central ...``: the same command without the rest of ``linfen``."""
-    parser = argparse.ArgumentParser(prog="linfen")
+    parser = ExactParser(prog="linfen")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["central", *(sys.argv[1:] if argv is None else argv)])
     try:
