@@ -1,13 +1,16 @@
 # The README's two commands. Both run scripts/setup.sh first (idempotent: a second run only checks).
-.PHONY: setup demo test lint
+.PHONY: setup setup-test demo test lint
 
 setup:
 	@scripts/setup.sh
 
+setup-test:
+	@scripts/setup.sh --test
+
 demo: setup
 	.venv/bin/linfen demo $(ARGS)
 
-test: setup
+test: setup-test
 	@scripts/test.sh $(ARGS)
 
 lint: setup

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine: Debian packages, then a .venv with the project.
 # A second run only checks (dpkg status, a stamp of pyproject.toml) and returns in about a second.
+# --test (what `make test` runs) adds PostgreSQL, which only the central's tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +10,14 @@ DEB_PACKAGES=(
   libzbar0                                       # pyzbar's QR decoder
   fonts-wqy-microhei                             # a CJK font for the screens and tickets
   espeak-ng                                      # offline voice (Mandarin)
-  postgresql                                     # the central service's PostgreSQL tests
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt offscreen
 )
+if [ "${1:-}" = "--test" ]; then
+  DEB_PACKAGES+=(postgresql)                     # the central service's PostgreSQL tests
+elif [ -n "${1:-}" ]; then
+  echo "setup: unknown option $1 (only --test)" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

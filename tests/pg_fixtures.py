@@ -2,7 +2,7 @@
 
 ``pg_url`` (session) gives a database of its own (``linfen_test_<pid>``, owned by the role
 ``linfen_test``) on the first cluster ``pg_lsclusters`` lists, reached over TCP on loopback
-with a password.  Debian's ``postgresql`` package must be installed (``scripts/setup.sh``
+with a password.  Debian's ``postgresql`` package must be installed (``scripts/setup.sh --test``
 installs it); without it the PostgreSQL half of the central suite is skipped, saying so.
 Starting a cluster and creating the role need root (as in CI), via ``pg_ctlcluster`` and
 ``runuser -u postgres -- psql``.
@@ -77,7 +77,7 @@ def pg_url() -> Iterator[str]:
     """A SQLAlchemy URL of a fresh PostgreSQL database for this test session."""
     if not pg_installed():
         pytest.skip("PostgreSQL is not installed (Debian packages postgresql, postgresql-client); "
-                    "scripts/setup.sh installs them")
+                    "scripts/setup.sh --test installs them")
     if os.geteuid() != 0:
         pytest.fail("the PostgreSQL fixture must run as root (to start the cluster and create a role)")
     found = clusters()
