@@ -48,3 +48,28 @@ def test_full_option_names_still_parse():
 
     args = build_parser().parse_args(["central", "enrol", "--role", "hall", "--site", "linfen-road"])
     assert (args.role, args.site) == ("hall", "linfen-road")
+
+
+def test_readme_commands_are_accepted_by_the_cli():
+    import contextlib
+    import io
+    import shlex
+    from pathlib import Path
+
+    from linfen.cli import build_parser
+
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    checked = 0
+    for number, line in enumerate(readme.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip().startswith(".venv/bin/linfen "):
+            continue
+        argv = shlex.split(line, comments=True)[1:]
+        argv = argv[: argv.index(";")] if ";" in argv else argv
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                build_parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"README.md:{number}: `linfen {shlex.join(argv)}` is refused: {err.getvalue().strip()}")
+        checked += 1
+    assert checked >= 8
