@@ -6,8 +6,9 @@ import pytest
 
 from kiosk.checkin.events import Show
 from kiosk.config import load_config
+from kiosk.status import ComponentStatus
 from tests.ui_checks import elderly_problems
-from ui.hall import HallService, HallWindow
+from ui.hall import HallService, HallWindow, sentence_per_line
 
 pytestmark = pytest.mark.ui
 
@@ -31,24 +32,31 @@ SCREENS = {
 }
 
 
+def all_up(config):
+    """What the status probe says when every device and the network answer."""
+    return [ComponentStatus(key, True, "ok") for key in (*config.devices.configured(), "central")]
+
+
 @pytest.fixture
 def hall(qtbot, examples_dir):
     sent: list[str] = []
-    window = HallWindow(load_config(examples_dir / "hall.toml"), SERVICES, sent.append, checker=lambda c: [])
+    window = HallWindow(load_config(examples_dir / "hall.toml"), SERVICES, sent.append, checker=all_up)
     qtbot.addWidget(window)
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.statuses is not None)  # the strip shows the probe's answer
     window.sent = sent
     return window
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("name", sorted(SCREENS))
-def test_every_hall_screen_meets_the_numbers(hall, screens_dir, name, language):
+def test_every_hall_screen_meets_the_numbers(qtbot, hall, screens_dir, name, language):
     if language == "en":
         hall.toggle_language()
     hall.apply(SCREENS[name])
+    qtbot.wait(20)  # the layouts settle, as they do before a resident sees the screen
     shot = hall.grab()
     shot.save(str(screens_dir / f"hall-{name}-{language}.png"))
     assert elderly_problems(hall, shot.toImage()) == []
@@ -57,6 +65,7 @@ def test_every_hall_screen_meets_the_numbers(hall, screens_dir, name, language):
 def test_states_are_told_in_words(hall):
     hall.apply(SCREENS["refused_fever"])
     assert "37.8" in hall.refused_words.text() and "服务台" in hall.refused_words.text()
+    assert "\n" in hall.refused_words.text()  # the advice starts its own line
     hall.apply(SCREENS["ticket_paper_out"])
     assert "缺纸" in hall.ticket_print.text() and "服务台" in hall.ticket_badges.text()
     hall.apply(SCREENS["reading"])
@@ -70,3 +79,13 @@ def test_buttons_send_events(hall):
     hall.offer_yes.click()
     hall.offer_more.click()
     assert hall.sent == ["service:B", "reprint", "extend"]
+
+
+@pytest.mark.parametrize("text, lines", [
+    ("体温 38.1°C 偏高，暂不能取号。请到门口服务台，工作人员会帮您", ["体温 38.1°C 偏高，暂不能取号。", "请到门口服务台，工作人员会帮您"]),
+    ("健康码为红码！请到服务台。", ["健康码为红码！", "请到服务台。"]),
+    ("Temperature 38.1 °C is high. Please go to the desk.", ["Temperature 38.1 °C is high.", "Please go to the desk."]),
+    ("One sentence only.", ["One sentence only."]),
+])
+def test_refusals_break_lines_at_sentence_ends(text, lines):
+    assert sentence_per_line(text).split("\n") == lines

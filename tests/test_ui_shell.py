@@ -95,7 +95,7 @@ def test_status_strip_says_each_state_in_words(qtbot, examples_dir):
     assert labels["central"].text() == "✘ 网络：离线"
     assert labels["printer"].property("state") == "down"
     window.toggle_language()
-    assert labels["printer"].text() == "✘ Printer：not connected"
+    assert labels["printer"].text() == "✘ Printer: not connected"
     assert window.prompt.text().startswith("Please swipe your ID card")
 
 

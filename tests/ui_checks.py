@@ -8,6 +8,7 @@ from ui import theme
 from ui.qt import QLabel, QPushButton
 
 MAIN_PT, BODY_PT, TARGET_PX, CONTRAST = 30, 18, 60, 4.5
+SMALLEST_SCREEN = (1280, 800)  # the smallest kiosk screen a window must fit without growing past it
 
 
 def background_rgb(window_image, window, widget) -> tuple[int, int, int]:
@@ -37,6 +38,10 @@ def visible_texts(window):
 def elderly_problems(window, image, main_label=None) -> list[str]:
     """Every §8 number a window misses, in words (empty when all are met)."""
     problems = []
+    need = window.minimumSizeHint()
+    if need.width() > SMALLEST_SCREEN[0] or need.height() > SMALLEST_SCREEN[1]:
+        problems.append(f"window needs {need.width()}x{need.height()} px, more than a "
+                        f"{SMALLEST_SCREEN[0]}x{SMALLEST_SCREEN[1]} screen")
     if main_label is not None and main_label.font().pointSizeF() < MAIN_PT:
         problems.append(f"main message {main_label.font().pointSizeF()} pt")
     for w in visible_texts(window):
@@ -49,4 +54,7 @@ def elderly_problems(window, image, main_label=None) -> list[str]:
     for b in window.findChildren(QPushButton):
         if b.isVisible() and (b.width() < TARGET_PX or b.height() < TARGET_PX):
             problems.append(f"button {b.objectName()}: {b.width()}x{b.height()} px")
+        if b.isVisible() and b.text() and b.width() < b.sizeHint().width():
+            problems.append(f"button {b.objectName()} {b.text()!r}: {b.width()} px wide, its text needs "
+                            f"{b.sizeHint().width()} px (clipped)")
     return problems

@@ -8,6 +8,7 @@ only then in colour.  Buttons send events back to the terminal.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -229,7 +230,7 @@ class HallWindow(KioskWindow):
             self.refused_heading.setText("没有读取成功" if zh else "That did not work")
             key = f"error_{reason}" if reason.startswith("token") else "read_failed"
             words = prompt_text(key, self.language, d)
-        self.refused_words.setText(str(words))
+        self.refused_words.setText(sentence_per_line(str(words)))
         self.refused_ok.setText("我知道了" if zh else "OK")
         self.show_page("refused")
 
@@ -238,3 +239,8 @@ class HallWindow(KioskWindow):
         self.apply(self._last_show)
         if self._caption_key:
             self.caption(*self._caption_key)
+
+
+def sentence_per_line(text: str) -> str:
+    """Each sentence of a refusal on a line of its own: lines break where a sentence ends, not mid-phrase."""
+    return re.sub(r"(?<=[。！？])\s*(?=\S)|(?<=[.!?])\s+(?=[A-Z])", "\n", text.strip())

@@ -208,10 +208,12 @@ class KioskWindow(QMainWindow):
             label = self.status_labels.get(key)
             if label is None:
                 label = QLabel(objectName=f"status_{key}")
+                label.setWordWrap(True)  # a long name wraps instead of widening the window past the screen
                 n = len(self.status_labels)
                 self.status_labels[key] = label
                 self.strip_layout.addWidget(label, n // STRIP_COLUMNS, n % STRIP_COLUMNS)
-            label.setText(f"{mark} {texts.pick(texts.COMPONENT_NAMES[key], lang)}：{word}")
+            colon = "：" if lang == "zh" else ": "
+            label.setText(f"{mark} {texts.pick(texts.COMPONENT_NAMES[key], lang)}{colon}{word}")
             if label.property("state") != state:
                 label.setProperty("state", state)
                 label.style().unpolish(label)
