@@ -141,12 +141,13 @@ class SerialSimDevice(ABC):
             master = self._master
         if master is None:
             return
+        # Logged before the write: a host that has read the answer finds it in the log already.
+        self.traffic.record(self.name, "dev>host", data)
         try:
             os.write(master, data)
         except OSError as exc:
             log.warning("%s: write failed: %s", self.name, exc)
-            return
-        self.traffic.record(self.name, "dev>host", data)
+            self.traffic.event(self.name, f"write failed, the bytes above did not go out: {exc}")
 
     def send(self, frame: bytes, action: str) -> None:
         """Answer the host after the timing mode's delay for ``action``, applying the faults in force."""
