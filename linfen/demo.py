@@ -260,11 +260,14 @@ class Residents(threading.Thread):
         self.software_ms: list[float] = []
         self.outcomes: Counter[str] = Counter()
         self.first: dict[str, int] = {}  # outcome kind -> resident index, for screenshots
+        self.rss_half: float | None = None  # RSS half-way: a leak goes on growing, caches filling level off
         self.finished = threading.Event()
 
     def run(self) -> None:
         try:
             for i, person in enumerate(self.people):
+                if i == len(self.people) // 2:
+                    self.rss_half = rss_mb()
                 self._one(i, person)
         finally:
             self.finished.set()
@@ -409,11 +412,8 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         # times, pcscd ~0.4 s): a card swapped faster than that reads as the same card still lying there.
         driver = Residents(stack, list(population[:residents]), step_up_s=0.12 if timing == "fast" else 1.0)
         driver.start()
-        rss_half = None  # sampled half-way: growth that is a leak goes on, caches filling level off
         while not driver.finished.is_set():
             app.processEvents()
-            if rss_half is None and sum(driver.outcomes.values()) >= residents // 2:
-                rss_half = rss_mb()
             _maybe_screenshot(stack, driver, shots, out_dir)
             time.sleep(0.005)
         duration = time.monotonic() - started
@@ -445,7 +445,7 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         "rated": counters.rated,
         "call_to_display_ms": percentiles(display.latency_ms, ("p50", "p95", "max")),
         "rss_mb_start": round(rss_start, 1),
-        "rss_mb_half": round(rss_half if rss_half is not None else rss_end, 1),
+        "rss_mb_half": round(driver.rss_half if driver.rss_half is not None else rss_end, 1),
         "rss_mb_end": round(rss_end, 1),
         "duration_s": round(duration, 1),
         "events_written": written,
