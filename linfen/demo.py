@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from hardware_sim import personas
-from kiosk.checkin.events import Show
-from kiosk.checkin.terminal import VisitTiming
 from kiosk.config import Hall, HallServiceConfig, Sync, TerminalConfig, load_config
+from kiosk.hall.checkin.events import Show
+from kiosk.hall.checkin.terminal import VisitTiming
 from kiosk.hall.client import HallClient
 from kiosk.voice import Speaker
 

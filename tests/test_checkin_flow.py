@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kiosk.checkin.events import (
+from kiosk.hall.checkin.events import (
     Alert,
     CheckOpenTicket,
     CodeResult,
@@ -31,7 +31,7 @@ from kiosk.checkin.events import (
     Tick,
     TicketIssued,
 )
-from kiosk.checkin.flow import CheckInFlow
+from kiosk.hall.checkin.flow import CheckInFlow
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.checkin.events import Show
 from kiosk.config import load_config
+from kiosk.hall.checkin.events import Show
 from kiosk.status import ComponentStatus
 from tests.ui_checks import elderly_problems
 from ui.hall import HallService, HallWindow, sentence_per_line

@@ -1,6 +1,6 @@
 """The hall ticket machine's screens: idle with service choice, reading (steps in words), ticket, refusal.
 
-The window shows what the check-in flow asks for (:class:`~kiosk.checkin.events.Show`)
+The window shows what the check-in flow asks for (:class:`~kiosk.hall.checkin.events.Show`)
 and the words of every spoken prompt, so each state is told in words, in voice, and
 only then in colour.  Buttons send events back to the terminal.
 """
@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.checkin.events import Show
 from kiosk.config import TerminalConfig
+from kiosk.hall.checkin.events import Show
 from kiosk.prompts import prompt_text
 from ui.qt import QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.shell import KioskWindow

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.checkin.events import Show
-from kiosk.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.config import TerminalConfig
+from kiosk.hall.checkin.events import Show
+from kiosk.hall.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.status import ComponentStatus, check_terminal
 from ui.hall import HallService, HallWindow
 from ui.qt import QObject, Signal
@@ -25,7 +25,7 @@ class Bridge(QObject):
 
 
 class HallUi:
-    """The hall window driven by a running :class:`~kiosk.checkin.setup.HallApp`."""
+    """The hall window driven by a running :class:`~kiosk.hall.checkin.setup.HallApp`."""
 
     def __init__(self, config: TerminalConfig, observer: Callable[[Show], None] | None = None, **open_kwargs: Any):
         read_person_key(config)  # a missing key stops here, before any window or thread exists

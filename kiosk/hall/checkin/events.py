@@ -1,6 +1,6 @@
 """Events that feed the check-in flow and effects it asks for: plain data, no I/O.
 
-The flow (:mod:`kiosk.checkin.flow`) is a state machine ``(state, event) -> effects``;
+The flow (:mod:`kiosk.hall.checkin.flow`) is a state machine ``(state, event) -> effects``;
 the runner turns effects into device calls, store writes, screens and speech, and
 feeds the answers back as events.  Nothing here holds a raw ID number longer than the
 one resident's check-in: :class:`Identity` lives in memory only.
@@ -11,21 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Source = Literal["idcard", "sscard", "qr_camera", "qr_scanner"]
+from kiosk.identity import Identity, Source
+
 Colour = Literal["green", "yellow", "red"]
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is checking in, as read from a card or a code (in memory only)."""
-
-    source: Source
-    id_number: str
-    name: str = ""  # empty for a QR code that carries no name
-    birth: str = ""  # YYYYMMDD when the card gives it
-
-    def __repr__(self) -> str:  # never print the raw number
-        return f"Identity(source={self.source!r}, id=***{self.id_number[-4:]})"
 
 
 # -- events -------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.checkin.flow import FlowSettings
-from kiosk.checkin.terminal import HallDevices, HallServices, HallTerminal
 from kiosk.codes.city_service import CityCodeService
 from kiosk.codes.tokens import TokenVerifier, TrustList
 from kiosk.config import ConfigError, TerminalConfig
 from kiosk.devices import close_driver, open_driver
 from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+from kiosk.hall.checkin.flow import FlowSettings
+from kiosk.hall.checkin.terminal import HallDevices, HallServices, HallTerminal
 from kiosk.hall.service_server import serve_hall
 from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.store import Store

@@ -1,6 +1,6 @@
 """Turn a card reading or a QR result into the flow's identification events.
 
-A card gives an :class:`~kiosk.checkin.events.Identity` directly.  A QR payload must be a
+A card gives an :class:`~kiosk.hall.checkin.events.Identity` directly.  A QR payload must be a
 signed health-code token: verified offline, it gives the identity *and* the code colour;
 anything else (expired, forged, unknown key, not a token, oversized, binary, several
 codes at once) becomes a refusal with its own words.
@@ -12,9 +12,9 @@ import datetime as dt
 from typing import Any
 
 from drivers.qr_common import QrBinaryPayload, QrError, QrMultipleCodes, QrOversized
-from kiosk.checkin import events as ev
 from kiosk.codes.status import CodeStatus
 from kiosk.codes.tokens import TokenRefusal, TokenVerifier
+from kiosk.hall.checkin import events as ev
 
 
 def _birth_text(birth: Any) -> str:

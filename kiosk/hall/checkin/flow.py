@@ -4,14 +4,14 @@ One resident at a time.  The first identification wins; the others are ignored u
 the resident's screen is done.  Temperature, code status, priority and the open-ticket
 check are asked for together and the decision is taken as soon as it is certain:
 a yellow/red code refuses at once, a fever only after the one retest, a ticket once
-every answer is in.  Time enters only through :class:`~kiosk.checkin.events.Tick`.
+every answer is in.  Time enters only through :class:`~kiosk.hall.checkin.events.Tick`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kiosk.checkin.events import (
+from kiosk.hall.checkin.events import (
     Alert,
     CheckOpenTicket,
     CodeResult,

@@ -1,6 +1,6 @@
 """The hall ticket machine at work: devices and services feed the check-in flow, its effects are carried out.
 
-One event-loop thread owns the :class:`~kiosk.checkin.flow.CheckInFlow`; reader threads
+One event-loop thread owns the :class:`~kiosk.hall.checkin.flow.CheckInFlow`; reader threads
 (ID card, social-security card) and the QR drivers' callbacks turn readings into events;
 slow effects (thermometer, city code lookup, printing) run on a small pool and answer
 with events.  Screens and speech leave through two callbacks, so the UI (or a headless
@@ -22,12 +22,12 @@ from typing import Any
 
 from drivers.errors import DriverError
 from drivers.pcsc_common import NoCardError
-from kiosk.checkin import events as ev
-from kiosk.checkin.flow import CheckInFlow, FlowSettings
-from kiosk.checkin.identify import identity_from_card, identity_from_qr
 from kiosk.codes.city_service import CityCodeService
+from kiosk.hall.checkin import events as ev
+from kiosk.hall.checkin.flow import CheckInFlow, FlowSettings
 from kiosk.hall.errors import HallError
 from kiosk.hall.queue import HallQueue
+from kiosk.identity.readings import identity_from_card, identity_from_qr
 from kiosk.masking import mask_name
 from kiosk.priority import PriorityRegister, age_on, birth_from_id, parse_birth
 from kiosk.prompts import prompt_text
