@@ -14,13 +14,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kiosk.errors import KioskError
+
 Role = Literal["hall", "counter", "display", "selfservice", "canteen", "cinema"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
 SERIAL_BAUDS = (115200, 57600, 38400, 19200, 9600, 4800)
 
 
-class ConfigError(Exception):
+class ConfigError(KioskError):
     """A configuration file that cannot be used; ``str()`` is one line for the operator."""
 
 

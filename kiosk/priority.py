@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from kiosk.errors import KioskError
+
 GROUPS: tuple[str, ...] = ("veteran", "special_care", "disabled")
 AGE80 = "age80"  # the reason given for residents aged 80 or more on the visit day
 AGE_PRIORITY_YEARS = 80
@@ -43,7 +45,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KEY_CHECK_INPUT = b"linfen-priority-register-key-check"
 
 
-class PriorityRegisterError(Exception):
+class PriorityRegisterError(KioskError):
     """A register file or key that cannot be used; the text says why."""
 
 

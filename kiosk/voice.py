@@ -20,6 +20,8 @@ import wave
 from collections import deque
 from dataclasses import dataclass
 
+from kiosk.errors import KioskError
+
 log = logging.getLogger(__name__)
 
 VOICES = {"zh": "cmn", "en": "en-us"}
@@ -30,7 +32,7 @@ HISTORY = 200  # spoken texts kept for tests and diagnostics
 _DIGITS_ZH = "零一二三四五六七八九"
 
 
-class VoiceError(Exception):
+class VoiceError(KioskError):
     """espeak-ng is missing or failed; the text is still shown on screen."""
 
 

@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.codes.status import COLOURS, CodeStatus
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ _REQUIRED = ("iss", "kid", "sub", "col", "iat", "exp")
 _MAX_CLAIM_TEXT = 200  # longest issuer name / key id, in characters
 
 
-class TrustListError(Exception):
+class TrustListError(KioskError):
     """A trust list that cannot be used; the text says why."""
 
 

@@ -16,8 +16,10 @@ sentence; ``words_zh`` is what a resident or clerk reads on the screen.
 
 from __future__ import annotations
 
+from kiosk.errors import KioskError
 
-class HallError(Exception):
+
+class HallError(KioskError):
     """Root of the hall package's errors; carries a machine ``reason`` and words in zh and en."""
 
     #: HTTP status the hall service answers with for this kind of error.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kiosk.errors import KioskError
 
-class StoreError(Exception):
+
+class StoreError(KioskError):
     """A store operation that cannot be done (bad payload, locked database, wrong terminal, ...)."""
