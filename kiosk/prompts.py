@@ -30,6 +30,8 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "refused_cap": ("今天该业务的号已取完，请明天再来或咨询服务台",
                     "Today's tickets for this service are all taken. Please come tomorrow or ask at the desk"),
     "refused_hours": ("现在不是该业务的取号时间", "Tickets for this service are not issued at this time"),
+    "ask_staff": ("暂时没有办成，请找工作人员帮忙，工作人员已经收到通知",
+                  "That did not work. Please ask a member of staff; they have been told"),
     "read_failed": ("读卡没有成功，请重新刷卡；如仍不行请找工作人员",
                     "The card could not be read. Please try again, or ask a member of staff"),
     "error_token_expired": ("随申码已过期，请在手机上刷新后再出示", "Your code has expired. Refresh it on your phone"),

@@ -226,6 +226,10 @@ class HallWindow(KioskWindow):
             self.refused_heading.setText("暂不能取号" if zh else "No ticket now")
             key = f"refused_{reason}"
             words = d.get("words_zh" if zh else "words_en") or prompt_text(key, self.language, d)
+        elif reason == "ask_staff":
+            self.refused_heading.setText("请找工作人员" if zh else "Please ask staff")
+            key = "ask_staff"
+            words = prompt_text(key, self.language, d)
         else:
             self.refused_heading.setText("没有读取成功" if zh else "That did not work")
             key = f"error_{reason}" if reason.startswith("token") else "read_failed"

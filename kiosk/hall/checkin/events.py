@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kiosk.identity import Identity, Source
+from kiosk.runtime.events import Failed, Tick
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -84,6 +85,7 @@ class TicketIssued:
     priority: bool
     staff_check: bool
     reprint: bool = False
+    visit: int = 0  # the flow's resident number from IssueTicket (0: not matched)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class TicketRefusedByQueue:
     reason: str
     words_zh: str
     words_en: str
+    visit: int = 0  # the flow's resident number from IssueTicket (0: not matched)
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,8 @@ class Dismissed:
     """The resident pressed 'done' / 'cancel', or the screen timed out."""
 
 
-@dataclass(frozen=True)
-class Tick:
-    """Time passes (the runner sends one every few hundred ms)."""
-
-    now: float
-
-
 Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFailed | CodeResult | PriorityResult
-         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | Tick)
+         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | Tick | Failed)
 
 
 # -- effects ------------------------------------------------------------------------------
@@ -129,7 +125,7 @@ Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFa
 class Show:
     """Put a screen up: ``screen`` names it, ``data`` fills it (all words are chosen by the UI)."""
 
-    screen: Literal["idle", "reading", "ticket", "refused", "reprint_offer", "error"]
+    screen: Literal["idle", "reading", "ticket", "refused", "reprint_offer", "error"]  # error: reason "ask_staff" too
     data: dict[str, object] = field(default_factory=dict)
 
 
@@ -171,7 +167,7 @@ class CheckOpenTicket:
 
 @dataclass(frozen=True)
 class IssueTicket:
-    """Take a ticket in the queue (one store transaction with its event and the visit log row)."""
+    """Take a ticket in the queue and log the visit: one store transaction with both rows and their events."""
 
     identity: Identity
     service: str
@@ -179,6 +175,7 @@ class IssueTicket:
     staff_check: bool
     temperature_c: float
     colour: str
+    visit: int = 0  # the flow's resident number; the answer carries it back
 
 
 @dataclass(frozen=True)
@@ -201,10 +198,11 @@ class LogVisit:
 
 @dataclass(frozen=True)
 class Alert:
-    """Tell staff: fever, yellow/red code, paper out, device fault."""
+    """Tell staff: fever, yellow/red code, paper out, a stuck check-in; ``identity``: the resident concerned."""
 
     kind: str
     detail: dict[str, object] = field(default_factory=dict)
+    identity: Identity | None = None
 
 
 @dataclass(frozen=True)

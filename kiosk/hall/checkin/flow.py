@@ -4,7 +4,13 @@ One resident at a time.  The first identification wins; the others are ignored u
 the resident's screen is done.  Temperature, code status, priority and the open-ticket
 check are asked for together and the decision is taken as soon as it is certain:
 a yellow/red code refuses at once, a fever only after the one retest, a ticket once
-every answer is in.  Time enters only through :class:`~kiosk.hall.checkin.events.Tick`.
+every answer is in.  Time enters only through :class:`~kiosk.runtime.events.Tick`.
+
+Every state but idle has a deadline (:meth:`CheckInFlow.deadline`): a screen the resident
+reads goes back to idle; a step that waits on a device or the store and never answers —
+or fails (:meth:`CheckInFlow.fail`) — ends on a spoken, worded "please ask staff" screen
+with an alert, and then back to idle.  A ticket number that exists is never lost from the
+screen: a printer that fails or stays silent still ends on the ticket screen.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from kiosk.hall.checkin.events import (
     Dismissed,
     Effect,
     Event,
+    Failed,
     IdentificationFailed,
     Identified,
     Identity,
@@ -43,6 +50,9 @@ from kiosk.hall.checkin.events import (
 
 # States in which a new resident may start: idle, or a finished resident's result still on screen.
 READY_STATES = frozenset({"idle", "ticket", "refused", "error"})
+# States that wait on devices or the store; silence or failure there ends on the "ask staff" screen.
+WAITING_STATES = frozenset({"checking", "issuing", "printing"})
+STATES = ("idle", "checking", "issuing", "printing", "ticket", "refused", "offer", "error")
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class FlowSettings:
     temperature_retests: int = 1  # extra measurements after a first fever reading
     thermometer_retries: int = 1  # extra attempts after a failed reading
     checking_timeout_s: float = 10.0  # seconds before an unanswered check-in is given up
+    issuing_timeout_s: float = 8.0  # seconds the queue may take to commit a ticket
+    printing_timeout_s: float = 15.0  # seconds the printer may take to accept a ticket
     ticket_screen_s: float = 10.0  # seconds the ticket stays on screen
     refused_screen_s: float = 15.0  # seconds a refusal stays on screen
     offer_screen_s: float = 30.0  # seconds the reprint offer waits …
@@ -74,6 +86,7 @@ class _Visit:
     open_ticket: OpenTicketResult | None = None
     ticket: TicketIssued | None = None
     steps: dict[str, str] = field(default_factory=dict)  # step -> "pending" | "done" | "failed"
+    number: int = 0  # which resident since start: the queue's answer names it
 
 
 class CheckInFlow:
@@ -86,7 +99,44 @@ class CheckInFlow:
         self.service = self.settings.default_service  # chosen on the idle screen before swiping
         self._screen_since = 0.0
         self._warned = False
+        self._issue_abandoned = False  # the issuing step timed out; a late ticket is still shown
+        self._visits = 0  # residents started, so a late answer is matched to its own resident
         self.now = 0.0
+
+    def deadline(self) -> float | None:
+        """When the current state ends on its own (monotonic seconds); None only when idle."""
+        s = self.settings
+        limit = {"checking": s.checking_timeout_s, "issuing": s.issuing_timeout_s,
+                 "printing": s.printing_timeout_s, "ticket": s.ticket_screen_s, "refused": s.refused_screen_s,
+                 "error": s.refused_screen_s, "offer": s.offer_screen_s}.get(self.state)
+        return None if limit is None else self._screen_since + limit
+
+    def fail(self, where: str, error: str) -> list[Effect]:
+        """Something the flow relied on broke (``where``: effect or step; ``error``: one line for staff).
+
+        While waiting on a step the resident sees the "ask staff" screen, hears it, and staff get an
+        alert; a failed printer still ends on the ticket screen; a failure behind a result already on
+        screen (or when idle) only alerts staff.
+        """
+        detail: dict[str, object] = {"state": self.state, "where": where, "error": error[:200]}
+        if self.state == "printing":
+            return self._printed(PrintDone(False, f"printer failed: {error}"[:200]))
+        if self.state in ("checking", "issuing"):
+            return self._ask_staff("flow_stuck", detail)
+        if self.state == "error" and self.visit is not None and self.visit.steps.get("ask_staff"):
+            return []  # already asking for staff about this resident: one alert is enough
+        return [Alert("flow_stuck", detail, self.visit.identity if self.visit else None)]
+
+    def _ask_staff(self, kind: str, detail: dict[str, object]) -> list[Effect]:
+        """The worded, spoken "please ask staff" screen, with an alert; back to idle after its deadline."""
+        visit = self.visit
+        self._issue_abandoned = self.state == "issuing"
+        self.state = "error"
+        self._screen_since = self.now
+        if visit is not None:
+            visit.steps["ask_staff"] = "done"
+        return [Show("error", {"reason": "ask_staff"}), Say("ask_staff"),
+                Alert(kind, detail, visit.identity if visit else None)]
 
     # -- entry point ----------------------------------------------------------------------
     def choose_service(self, code: str) -> list[Effect]:
@@ -101,6 +151,8 @@ class CheckInFlow:
         if isinstance(event, Tick):
             self.now = event.now
             return self._tick()
+        if isinstance(event, Failed):
+            return self.fail(event.where, event.error)
         if isinstance(event, Identified):
             return self._identified(event)
         if isinstance(event, IdentificationFailed):
@@ -124,9 +176,11 @@ class CheckInFlow:
         if isinstance(event, OpenTicketResult):
             self.visit.open_ticket = event
             return self._maybe_decide()
+        if isinstance(event, TicketIssued | TicketRefusedByQueue) and event.visit not in (0, self.visit.number):
+            return []  # the queue answered for a resident who has gone
         if isinstance(event, TicketIssued):
             return self._ticket_issued(event)
-        if isinstance(event, TicketRefusedByQueue):
+        if isinstance(event, TicketRefusedByQueue) and self.state == "issuing":
             return self._refuse(event.reason, {"words_zh": event.words_zh, "words_en": event.words_en},
                                 log=True, alert=False)
         if isinstance(event, PrintDone):
@@ -137,7 +191,9 @@ class CheckInFlow:
     def _identified(self, event: Identified) -> list[Effect]:
         if self.state not in READY_STATES:
             return []  # another source answered first; this resident is already being served
-        visit = _Visit(event.identity, event.at, self.service)
+        self._visits += 1
+        self._issue_abandoned = False
+        visit = _Visit(event.identity, event.at, self.service, number=self._visits)
         visit.steps = {"identity": "done", "temperature": "pending", "code": "pending", "priority": "pending"}
         self.visit = visit
         self.state = "checking"
@@ -162,9 +218,7 @@ class CheckInFlow:
                            "source": event.source}),
             Say("error_" + event.reason if event.reason.startswith("token") else "read_failed"),
         ]
-        if event.reason == "device":
-            effects.append(Alert("device_fault", {"device": event.source, "words": event.words_en}))
-        return effects
+        return effects  # a reader's own faults go to the device supervisor, not to a resident's screen
 
     def _temperature(self, event: TemperatureMeasured | TemperatureFailed) -> list[Effect]:
         visit = self.visit
@@ -215,27 +269,26 @@ class CheckInFlow:
         visit = self.visit
         assert visit is not None and visit.code is not None and visit.priority is not None
         self.state = "issuing"
+        self._screen_since = self.now
         staff_check = visit.code.colour is None or visit.temp_unavailable
         return [IssueTicket(visit.identity, visit.service, visit.priority.reasons, staff_check,
                             visit.temperature if visit.temperature is not None else float("nan"),
-                            visit.code.colour or "unknown")]
+                            visit.code.colour or "unknown", visit.number)]
 
     def _ticket_issued(self, ticket: TicketIssued) -> list[Effect]:
         visit = self.visit
         assert visit is not None
-        if self.state != "issuing":
+        late = self.state == "error" and self._issue_abandoned and visit.ticket is None
+        if self.state != "issuing" and not late:
             return []
+        self._issue_abandoned = False
         visit.ticket = ticket
         self.state = "printing"
+        self._screen_since = self.now
         data = {"number": ticket.number, "service": ticket.service, "people_ahead": ticket.people_ahead,
                 "wait_min": ticket.wait_min, "priority": ticket.priority, "staff_check": ticket.staff_check,
                 "reprint": ticket.reprint, "printing": True}
-        return [
-            Show("ticket", data),
-            PrintTicket(ticket),
-            LogVisit(visit.identity, visit.temperature, visit.code.colour if visit.code else None,
-                     "reprint" if ticket.reprint else "ticket", ticket.number),
-        ]
+        return [Show("ticket", data), PrintTicket(ticket)]  # the visit row was written with the ticket
 
     def _printed(self, done: PrintDone) -> list[Effect]:
         visit = self.visit
@@ -252,7 +305,7 @@ class CheckInFlow:
             effects.append(Say("ticket", {"number": t.number, "people_ahead": t.people_ahead}))
         else:
             effects += [Say("ticket_not_printed", {"number": t.number}),
-                        Alert("printer", {"reason": done.reason, "ticket": t.number})]
+                        Alert("printer", {"reason": done.reason, "ticket": t.number}, visit.identity)]
         return effects
 
     def _reprint_chosen(self) -> list[Effect]:
@@ -270,17 +323,21 @@ class CheckInFlow:
             effects.append(LogVisit(visit.identity, visit.temperature,
                                     visit.code.colour if visit.code else None, "refused_" + reason))
         if alert:
-            effects.append(Alert(reason, {k: v for k, v in data.items() if k in ("celsius", "colour")}))
+            effects.append(Alert(reason, {k: v for k, v in data.items() if k in ("celsius", "colour")},
+                                 visit.identity))
         return effects
 
     def _tick(self) -> list[Effect]:
         s = self.settings
         age = self.now - self._screen_since
         if self.state == "checking" and age > s.checking_timeout_s:
-            self.state = "error"
-            self._screen_since = self.now
-            return [Show("error", {"reason": "timeout"}), Say("read_failed"),
-                    Alert("checkin_timeout", {"steps": dict(self.visit.steps) if self.visit else {}})]
+            steps = {k: v for k, v in (self.visit.steps if self.visit else {}).items() if v == "pending"}
+            return self._ask_staff("checkin_timeout", {"waiting_for": ",".join(sorted(steps))})
+        if self.state == "issuing" and age > s.issuing_timeout_s:
+            return self._ask_staff("flow_stuck", {"state": "issuing", "where": "IssueTicket",
+                                                  "error": "the queue did not answer in time"})
+        if self.state == "printing" and age > s.printing_timeout_s:
+            return self._printed(PrintDone(False, "printer did not answer"))
         if self.state == "offer":
             if age > s.offer_screen_s:
                 return self._to_idle()
@@ -304,6 +361,7 @@ class CheckInFlow:
     def _to_idle(self) -> list[Effect]:
         self.state = "idle"
         self.visit = None
+        self._issue_abandoned = False
         self.service = self.settings.default_service
         return [Show("idle", {"service": self.service})]
 
