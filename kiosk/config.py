@@ -132,7 +132,8 @@ class Thresholds(_Strict):
     """Limits of the flows; every one with its unit."""
 
     fever_c: float = Field(37.3, ge=35.0, le=40.0, description="fever threshold in °C")
-    idle_timeout_s: float = Field(60.0, ge=10, le=600, description="seconds before a screen warns, then resets")
+    idle_timeout_s: float = Field(60.0, ge=10, le=600,
+                                  description="seconds a screen waiting for the resident stays (warned 10 s before)")
     code_lookup_timeout_s: float = Field(1.5, gt=0, le=10, description="city code service timeout in seconds")
 
 

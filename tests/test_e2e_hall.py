@@ -6,6 +6,7 @@ city code service over HTTP); the window is the real one, driven by the terminal
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -246,3 +247,20 @@ def test_max_wait_lets_a_normal_ticket_go_first(sim, hall, qtbot):
     qtbot.wait(1500)  # the normal ticket waits past max_wait (1.2 s) before the priority resident arrives
     (p1,) = _take_tickets(sim, hall, qtbot, _priority_people(1))
     assert _calls(hall, 2) == [n1, p1]
+
+
+def test_a_locked_database_while_issuing_ends_on_ask_staff_then_idle(sim, hall, qtbot, monkeypatch):
+    """Finding 1: a StoreError while issuing once left the screen on "issuing" for good."""
+    from kiosk.store import StoreError
+
+    def locked(*args, **kwargs):
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(hall.app.queue, "take_ticket", locked)
+    hall.app.terminal.flow.settings = dataclasses.replace(hall.app.terminal.flow.settings, refused_screen_s=2.0)
+    sim.present("idcard", persona_where(code_colour="green").persona_id)
+    wait_screen(qtbot, hall, "error", reason="ask_staff")
+    assert "工作人员" in hall.window.refused_words.text() and "工作人员" in hall.window.refused_heading.text()
+    qtbot.waitUntil(lambda: any("工作人员" in text for text in hall.spoken), timeout=3000)
+    assert any("database is locked" in e for e in hall.app.terminal.errors)
+    wait_screen(qtbot, hall, "idle", timeout=8000)  # and back to idle on its own

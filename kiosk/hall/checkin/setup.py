@@ -45,6 +45,16 @@ def hall_queue_parts(config: TerminalConfig) -> tuple[ServiceCatalog, CallingRul
     return catalog, rule
 
 
+WARNING_BEFORE_S = 10.0  # a screen that waits for the resident warns this long before it resets, in seconds
+
+
+def flow_settings(config: TerminalConfig, default_service: str) -> FlowSettings:
+    """The check-in flow's thresholds from the config (``thresholds.idle_timeout_s``: the reprint offer's wait)."""
+    idle = config.thresholds.idle_timeout_s
+    return FlowSettings(fever_c=config.thresholds.fever_c, default_service=default_service,
+                        offer_screen_s=idle, offer_warning_s=max(0.0, idle - WARNING_BEFORE_S))
+
+
 def read_person_key(config: TerminalConfig) -> bytes:
     """The deployment's person key, or a clear error naming the setting."""
     path = config.privacy.person_key_file
@@ -125,7 +135,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
         tokens=TokenVerifier(trust, skew_s=config.codes.token_skew_s), visits=visits, speaker=speaker, city=city,
         fallback=config.codes.fallback, priority=register, terminal_id=config.terminal_id,
         language=language or (lambda: config.language))
-    settings = FlowSettings(fever_c=config.thresholds.fever_c, default_service=catalog.codes[0])
+    settings = flow_settings(config, catalog.codes[0])
     terminal = HallTerminal(HallDevices(**drivers), services, settings, **callbacks)
     app = HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
     if config.lan is not None and serve_lan:
