@@ -1,6 +1,6 @@
 """Ticket print time in zero-delay mode: driver → pty → simulated printer → rendered page.
 
-``ticket_print_ms``: median time from ``print_ticket`` being called (status check, job
+``ticket_print_ms``: median time from ``print_hall_ticket`` being called (status check, job
 sent, status check) until the simulator has rendered the page (transcript + PNG).
 ``printer_status_ms``: median time of one ``status()`` (four DLE EOT round trips).
 
@@ -21,9 +21,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: the project (not bench/drivers.py) must be importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.printer import EscPosPrinter, Ticket
+from drivers.printer import EscPosPrinter
 from hardware_sim.printer import PrinterSim
 from hardware_sim.timing import Timing
+from kiosk.hall.printing import Ticket, print_hall_ticket
 
 WAIT_S = 10.0  # longest wait for one page to be rendered, in seconds
 
@@ -41,13 +42,13 @@ def run(quick: bool) -> dict[str, float]:
         sim.start()
         printer = EscPosPrinter(str(sim.link_path), timeout_s=1.0)
         try:
-            printer.print_ticket(_ticket(0))  # warm-up: open the port, load the font, fill caches
+            print_hall_ticket(printer, _ticket(0))  # warm-up: open the port, load the font, fill caches
             if not sim.wait_for_tickets(1, WAIT_S):
                 raise RuntimeError("warm-up ticket was not printed")
             print_ms = []
             for i in range(1, tickets + 1):
                 start = time.perf_counter()
-                printer.print_ticket(_ticket(i))
+                print_hall_ticket(printer, _ticket(i))
                 if not sim.wait_for_tickets(i + 1, WAIT_S):
                     raise RuntimeError(f"ticket {i} was not printed")
                 print_ms.append((time.perf_counter() - start) * 1000)

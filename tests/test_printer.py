@@ -24,16 +24,15 @@ from drivers.printer import (
     PrinterError,
     PrinterFrameError,
     PrinterTimeout,
-    Ticket,
     decode_answers,
     decode_status,
     receipt_bytes,
-    ticket_bytes,
 )
 from drivers.printer.layout import clean, columns_of, wrap
 from drivers.printer.status import decode_paper, is_status_byte
 from hardware_sim.printer import PrinterSim
 from hardware_sim.traffic import TrafficLog
+from kiosk.hall.printing import Ticket, print_hall_ticket, ticket_bytes
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -203,7 +202,7 @@ def _qr_codes(png: bytes) -> list[str]:
 
 @pytest.mark.integration
 def test_ticket_prints_with_chinese_number_and_qr(sim, printer, screens_dir):
-    result = printer.print_ticket(TICKET)
+    result = print_hall_ticket(printer, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10)
     page = sim.last_ticket()
     assert page.complete
@@ -252,12 +251,12 @@ def test_paper_out_refuses_and_sends_nothing_then_recovers(sim, printer):
     sim.set_paper("out")
     assert printer.status().paper == "out"
     with pytest.raises(PaperOut) as err:
-        printer.print_ticket(TICKET)
+        print_hall_ticket(printer, TICKET)
     assert err.value.code == 161 and "not printed" in str(err.value)
     assert _received(sim) == b""  # only status queries went out
     assert printer.health()["status"]["problem"] == "paper out"
     sim.set_paper("ok")
-    printer.print_ticket(TICKET)
+    print_hall_ticket(printer, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10) and sim.pages_lost == 0
 
 
@@ -275,7 +274,7 @@ def test_cover_open_refuses(sim, printer):
 def test_near_end_prints_and_warns(sim, printer, caplog):
     sim.set_paper("near_end")
     with caplog.at_level(logging.WARNING, logger="drivers.printer.driver"):
-        result = printer.print_ticket(TICKET)
+        result = print_hall_ticket(printer, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10)
     assert result.warnings == ("paper near end: replace the roll soon",)
     assert "paper near end" in caplog.text
@@ -286,17 +285,17 @@ def test_paper_running_out_mid_print_is_reported(sim):
     watching = EscPosPrinter(str(sim.link_path), timeout_s=0.5, settle_s=5.0)
     sim.faults.set("paper_out_mid_print", count=1)
     with pytest.raises(PaperOut, match="may be incomplete"):
-        watching.print_ticket(TICKET)
+        print_hall_ticket(watching, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10)
     short = sim.last_ticket()
     assert not short.complete and short.text.endswith("[paper ran out]\n")
     assert "[QR]" not in short.text and "服务热线" not in short.text and _qr_codes(short.png) == []
     assert watching.status().paper == "out"
     with pytest.raises(PaperOut):
-        watching.print_ticket(TICKET)
+        print_hall_ticket(watching, TICKET)
     sim.set_paper("ok")
     watching.settle_s = 0.0
-    watching.print_ticket(TICKET)
+    print_hall_ticket(watching, TICKET)
     assert sim.wait_for_tickets(2, timeout_s=10) and sim.last_ticket().complete
     watching.close()
 
@@ -314,11 +313,11 @@ def test_status_faults_raise_the_drivers_errors_and_clear(sim, printer, fault, e
     assert isinstance(err.value, PrinterError) and isinstance(err.value, DriverError)
     assert isinstance(err.value, DeviceTimeout if error is PrinterTimeout else FrameError)
     with pytest.raises(error):
-        printer.print_ticket(TICKET)  # a job is never sent blind
+        print_hall_ticket(printer, TICKET)  # a job is never sent blind
     assert _received(sim) == b"" and printer.health()["last_error"]
     sim.faults.clear()
     assert printer.status().ready
-    printer.print_ticket(TICKET)
+    print_hall_ticket(printer, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10)
 
 
@@ -341,12 +340,12 @@ def test_unplug_is_disconnected_and_replug_recovers(sim, printer):
     assert printer.status().ready
     sim.unplug()
     with pytest.raises(PrinterDisconnected) as err:
-        printer.print_ticket(TICKET)
+        print_hall_ticket(printer, TICKET)
     assert isinstance(err.value, DeviceDisconnected)
     assert printer.health()["connected"] is False
     sim.plug()
     printer.retry_now()
-    printer.print_ticket(TICKET)
+    print_hall_ticket(printer, TICKET)
     assert sim.wait_for_tickets(1, timeout_s=10)
     assert printer.health()["connected"] is True and printer.health()["reopens"] == 1
 

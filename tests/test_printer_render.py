@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from pyzbar.pyzbar import decode as zbar_decode
 
-from drivers.printer import Ticket, ticket_bytes
 from hardware_sim.escpos_render import MARGIN, font_path, render_png, transcript
 from hardware_sim.escpos_stream import PAPER_DOTS, EscPosInterpreter, Feed, Line, Page, Qr
+from kiosk.hall.printing import Ticket, ticket_bytes
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 

@@ -54,11 +54,12 @@ def test_console_presents_cards_sets_faults_and_shows_the_ticket(qtbot, sim_with
     # print a ticket through the real driver so the console has something to show
     import datetime as dt
 
-    from drivers.printer import EscPosPrinter, Ticket
+    from drivers.printer import EscPosPrinter
+    from kiosk.hall.printing import Ticket, print_hall_ticket
 
     printer = EscPosPrinter(sim.devices["printer"].config_entry()["port"])
-    printer.print_ticket(Ticket("临汾路街道社区事务受理服务中心", "B023", "社保医保", 4, 20,
-                                dt.datetime.now().astimezone(), "LFQ1:hall-01:B023", masked_name="王*"))
+    print_hall_ticket(printer, Ticket("临汾路街道社区事务受理服务中心", "B023", "社保医保", 4, 20,
+                                      dt.datetime.now().astimezone(), "LFQ1:hall-01:B023", masked_name="王*"))
     printer.close()
     assert sim.devices["printer"].wait_for_tickets(1, 5)
     console.refresh()

@@ -1,8 +1,9 @@
 """ESC/POS ticket and receipt printer over serial (python-escpos on a SerialLink).
 
-``EscPosPrinter(port).print_ticket(Ticket(...))`` checks real-time status first, sends the
-ticket (GB18030 text in Chinese mode, big number, native QR, cut) and checks again.
-Modules: ``status`` (DLE EOT codec), ``layout`` (ticket/receipt bytes), ``connector``
+``EscPosPrinter(port).print_job(name, build)`` checks real-time status first, sends the job a
+role laid out with the ``layout`` primitives (GB18030 text in Chinese mode, sizes, QR, cut) and
+checks again; the hall's queue ticket is :mod:`kiosk.hall.printing`.
+Modules: ``status`` (DLE EOT codec), ``layout`` (primitives, receipt bytes), ``connector``
 (python-escpos seam on SerialLink), ``driver`` (the printer), ``errors``.
 """
 
@@ -17,7 +18,7 @@ from drivers.printer.errors import (
     PrinterOffline,
     PrinterTimeout,
 )
-from drivers.printer.layout import ReceiptLine, Ticket, receipt_bytes, ticket_bytes
+from drivers.printer.layout import ReceiptLine, receipt_bytes
 from drivers.printer.status import PrinterStatus, decode_answers, decode_status
 
 __all__ = [
@@ -33,9 +34,7 @@ __all__ = [
     "PrinterStatus",
     "PrinterTimeout",
     "ReceiptLine",
-    "Ticket",
     "decode_answers",
     "decode_status",
     "receipt_bytes",
-    "ticket_bytes",
 ]

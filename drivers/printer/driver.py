@@ -37,7 +37,7 @@ from drivers.printer.errors import (
     PrinterOffline,
     PrinterTimeout,
 )
-from drivers.printer.layout import COLUMNS, ReceiptLine, Ticket, receipt_commands, ticket_commands
+from drivers.printer.layout import COLUMNS, ReceiptLine, receipt_commands
 from drivers.printer.status import QUERIES, XOFF, XON, PrinterStatus, decode_answers, is_status_byte
 from drivers.serial_link import SerialLink
 
@@ -137,9 +137,13 @@ class EscPosPrinter:
         self._resync = False
 
     # -- printing -------------------------------------------------------------------------
-    def print_ticket(self, ticket: Ticket) -> PrintResult:
-        """Print a queue ticket; refuses (PaperOut…) when the printer cannot print it."""
-        return self._print(f"ticket {ticket.number}", lambda p: ticket_commands(p, ticket, self.columns))
+    def print_job(self, job: str, build: Callable[[Escpos], None]) -> PrintResult:
+        """Print what ``build`` writes on a python-escpos printer (a role's layout); refuses (PaperOut…) first.
+
+        ``job`` names it in logs and errors ("ticket A012").  The whole job is built before
+        anything is sent, so a bad argument raises with nothing printed.
+        """
+        return self._print(job, build)
 
     def print_receipt(self, lines: Sequence[ReceiptLine], title: str | None = None) -> PrintResult:
         """Print a receipt (canteen, self-service): lines of text or (left, right) pairs."""

@@ -1,4 +1,7 @@
-"""What goes on paper: the queue ticket and the receipt, as ESC/POS bytes (pure: no I/O).
+"""Layout primitives for ESC/POS jobs, and a plain receipt, as bytes (pure: no I/O).
+
+Each role lays out its own paper (the hall's queue ticket: :mod:`kiosk.hall.printing`) with
+these primitives and sends it with :meth:`drivers.printer.EscPosPrinter.print_job`.
 
 Commands are made with python-escpos's API on its ``Dummy`` connector (``set``,
 ``qr(native=True)``, ``cut``); only text is sent differently, on purpose:
@@ -24,10 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 
-from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
 
@@ -38,12 +38,12 @@ COLUMNS = 48  # font-A columns on 80 mm paper (576 dots / 12)
 NUMBER_SIZE = 4  # ticket number printed 4x wide and 4x high (GS ! 0x33)
 QR_MODULE_DOTS = 6  # QR module size in dots (GS ( k fn 67); ~0.75 mm at 203 dpi
 QR_MAX_BYTES = 512  # longest QR payload accepted, in UTF-8 bytes
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(text: str) -> str:
     """``text`` with every control character replaced by a space."""
-    return _CONTROL.sub(" ", text)
+    return CONTROL.sub(" ", text)
 
 
 def columns_of(text: str) -> int:
@@ -85,35 +85,14 @@ def put_line(p: Escpos, text: str = "") -> None:
     p._raw(b"\n")
 
 
-def _size(p: Escpos, width: int, height: int) -> None:
+def size(p: Escpos, width: int, height: int) -> None:
+    """Character size ``width`` x ``height`` (1-8 each; GS ! n)."""
     p.set(custom_size=True, width=width, height=height)  # GS ! n
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """A queue ticket: what the resident takes away from the hall terminal."""
-
-    title: str  # e.g. "临汾路街道社区事务受理服务中心"
-    number: str  # e.g. "A012"
-    service: str  # e.g. "社保卡办理"
-    people_ahead: int
-    wait_minutes: int | None  # estimated wait; None when unknown
-    issued_at: datetime
-    qr_payload: str = ""  # progress link / token; "" prints no QR
-    footer: tuple[str, ...] = field(default_factory=tuple)
-    masked_name: str | None = None  # e.g. "张*明"; never the full name
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.number) <= 8 or _CONTROL.search(self.number):
-            raise ValueError(f"ticket number {self.number!r} must be 1-8 printable characters")
-        if self.people_ahead < 0 or (self.wait_minutes is not None and self.wait_minutes < 0):
-            raise ValueError("people ahead and wait minutes cannot be negative")
-        check_qr_payload(self.qr_payload)
 
 
 def check_qr_payload(payload: str) -> None:
     """Refuse payloads a printer must not get: control characters, or too long for a ticket."""
-    if _CONTROL.search(payload):
+    if CONTROL.search(payload):
         raise ValueError("QR payload contains control characters")
     if len(payload.encode("utf-8")) > QR_MAX_BYTES:
         raise ValueError(f"QR payload longer than {QR_MAX_BYTES} bytes")
@@ -122,65 +101,29 @@ def check_qr_payload(payload: str) -> None:
 ReceiptLine = str | tuple[str, str]  # a text line, or (left, right) such as ("红烧肉", "¥12.00")
 
 
-def _start(p: Escpos) -> None:
+def start_job(p: Escpos) -> None:
+    """Initialise the printer and select Chinese mode: the first commands of every job."""
     p._raw(INIT + CHINESE_ON)
 
 
-def _rule(p: Escpos, columns: int, char: str = "-") -> None:
+def rule(p: Escpos, columns: int, char: str = "-") -> None:
+    """A full-width line of ``char``."""
     p.set(align="left")
     put_line(p, char * columns)
-
-
-def ticket_commands(p: Escpos, ticket: Ticket, columns: int = COLUMNS) -> None:
-    """Write the ticket's commands to ``p`` (any python-escpos printer), ending with a cut."""
-    _start(p)
-    p.set(align="center", bold=True)
-    _size(p, 2, 2)
-    for line in wrap(ticket.title, columns // 2, balanced=True):
-        put_line(p, line)
-    _size(p, 1, 1)
-    p.set(bold=False)
-    _rule(p, columns)
-    p.set(align="center")
-    _size(p, 2, 2)
-    for line in wrap(ticket.service, columns // 2, balanced=True):
-        put_line(p, line)
-    _size(p, 1, 1)
-    put_line(p, "您的号码")
-    p.set(bold=True)
-    _size(p, NUMBER_SIZE, NUMBER_SIZE)
-    put_line(p, ticket.number)
-    _size(p, 1, 1)
-    p.set(bold=False)
-    put_line(p, f"前面还有 {ticket.people_ahead} 人等候")
-    if ticket.wait_minutes is not None:
-        put_line(p, f"预计等候约 {ticket.wait_minutes} 分钟")
-    if ticket.masked_name:
-        put_line(p, f"姓名：{ticket.masked_name}")
-    if ticket.qr_payload:
-        p._raw(b"\n")
-        p.qr(ticket.qr_payload, native=True, size=QR_MODULE_DOTS, ec=QR_ECLEVEL_M)
-    put_line(p, f"取号时间：{ticket.issued_at:%Y-%m-%d %H:%M}")
-    _rule(p, columns)
-    p.set(align="center")
-    for text in ticket.footer:
-        for line in wrap(text, columns, balanced=True):
-            put_line(p, line)
-    p.cut()
 
 
 def receipt_commands(p: Escpos, lines: Sequence[ReceiptLine], title: str | None = None,
                      columns: int = COLUMNS) -> None:
     """Write a receipt (canteen, self-service): optional title, lines, (left, right) pairs, a cut."""
-    _start(p)
+    start_job(p)
     if title:
         p.set(align="center", bold=True)
-        _size(p, 2, 2)
+        size(p, 2, 2)
         for line in wrap(title, columns // 2, balanced=True):
             put_line(p, line)
-        _size(p, 1, 1)
+        size(p, 1, 1)
         p.set(bold=False)
-        _rule(p, columns)
+        rule(p, columns)
     p.set(align="left")
     for item in lines:
         if isinstance(item, tuple):
@@ -196,13 +139,6 @@ def receipt_commands(p: Escpos, lines: Sequence[ReceiptLine], title: str | None 
             for line in wrap(item, columns):
                 put_line(p, line)
     p.cut()
-
-
-def ticket_bytes(ticket: Ticket, columns: int = COLUMNS) -> bytes:
-    """The whole ticket job as bytes."""
-    p = Dummy()
-    ticket_commands(p, ticket, columns)
-    return p.output
 
 
 def receipt_bytes(lines: Sequence[ReceiptLine], title: str | None = None, columns: int = COLUMNS) -> bytes:

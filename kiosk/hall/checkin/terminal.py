@@ -24,7 +24,7 @@ from kiosk.codes.city_service import CityCodeService
 from kiosk.hall.checkin import events as ev
 from kiosk.hall.checkin.flow import CheckInFlow, FlowSettings
 from kiosk.hall.errors import HallError
-from kiosk.hall.printing import hall_ticket
+from kiosk.hall.printing import hall_ticket, print_hall_ticket
 from kiosk.hall.queue import HallQueue
 from kiosk.identity import CARD_SOURCES, QR_SOURCES
 from kiosk.identity.readings import identity_from_card, identity_from_qr
@@ -294,7 +294,7 @@ class HallTerminal:
                           str(extra.get("service_name", "")), str(extra.get("masked_name") or ""))
         t0 = time.monotonic()
         try:
-            printer.print_ticket(job)
+            print_hall_ticket(printer, job)
         except DriverError as exc:
             return ev.PrintDone(False, "paper out" if "paper" in str(exc).lower() else str(exc))
         finally:
