@@ -55,6 +55,7 @@ class TerminalRuntime:
         self._threads: list[threading.Thread] = []
         self._observers: list[Callable[[Any], None]] = []
         self.errors: list[str] = []  # recent failures, one line each (diagnostics, tests)
+        self._ticked = False
 
     # -- registry ---------------------------------------------------------------------------
     def on(self, effect_type: type, handler: Handler) -> None:
@@ -151,6 +152,10 @@ class TerminalRuntime:
             self._feed(payload)
 
     def _feed(self, event: Any) -> None:
+        if not self._ticked:  # the flow knows the time before any other event reaches it
+            self._ticked = True
+            if not isinstance(event, Tick):
+                self._feed(Tick(self.clock()))
         for observer in self._observers:
             try:
                 observer(event)
@@ -181,7 +186,9 @@ class TerminalRuntime:
         for effect in effects:
             entry = self._handlers.get(type(effect))
             if entry is None:
-                self._failed(type(effect).__name__, f"no handler registered for {type(effect).__name__}")
+                error = LookupError(f"no handler registered for {type(effect).__name__}")
+                self._note(type(effect).__name__, error)
+                self._failed(type(effect).__name__, str(error))
                 continue
             handler, on_pool = entry
             if on_pool:

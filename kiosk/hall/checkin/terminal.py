@@ -27,7 +27,7 @@ from kiosk.hall.errors import HallError
 from kiosk.hall.printing import hall_ticket, print_hall_ticket
 from kiosk.hall.queue import HallQueue
 from kiosk.identity import CARD_SOURCES, QR_SOURCES
-from kiosk.identity.readings import identity_from_card, identity_from_qr
+from kiosk.identity.readings import Refusal, identity_from_card, identity_from_qr
 from kiosk.masking import mask_id, mask_name
 from kiosk.priority import PriorityRegister, age_on, birth_from_id, parse_birth
 from kiosk.prompts import prompt_text
@@ -320,9 +320,11 @@ class HallTerminal:
             self.services.health.observe_ok(name)
 
     def _qr_result(self, source: str, result: Any) -> None:
-        """A QR driver's result (reading or error) → Identified or IdentificationFailed."""
-        event = identity_from_qr(source, result, self.services.tokens)  # type: ignore[arg-type]
-        if event is not None:
-            if isinstance(event, ev.Identified):
-                event = ev.Identified(event.identity, time.monotonic(), event.code)
-            self.submit(event)
+        """A QR driver's result (reading or error) → Identified (with the token's colour) or IdentificationFailed."""
+        outcome = identity_from_qr(source, result, self.services.tokens)
+        if isinstance(outcome, Refusal):
+            self.submit(ev.IdentificationFailed(outcome.source, outcome.reason, outcome.words_zh,  # type: ignore[arg-type]
+                                                outcome.words_en))
+            return
+        self.submit(ev.Identified(outcome.identity, time.monotonic(),
+                                  ev.CodeResult(outcome.colour, "token")))  # type: ignore[arg-type]
