@@ -6,6 +6,7 @@ import pytest
 
 from kiosk.config import load_config
 from kiosk.hall.checkin.events import Show
+from kiosk.prompts import prompt_text
 from kiosk.status import ComponentStatus
 from tests.ui_checks import elderly_problems
 from ui.hall import HallService, HallWindow, sentence_per_line
@@ -27,7 +28,8 @@ SCREENS = {
     "refused_code_red": Show("refused", {"reason": "code_red", "colour": "red"}),
     "refused_code_yellow": Show("refused", {"reason": "code_yellow", "colour": "yellow"}),
     "error_token_expired": Show("error", {"reason": "token_expired"}),
-    "error_device": Show("error", {"reason": "device"}),
+    "error_card": Show("error", {"reason": "card"}),
+    "error_ask_staff": Show("error", {"reason": "ask_staff"}),
     "reprint_offer": Show("reprint_offer", {"number": "A007", "service": "A", "warning": True}),
 }
 
@@ -71,6 +73,9 @@ def test_states_are_told_in_words(hall):
     hall.apply(SCREENS["reading"])
     assert hall.step_labels["code"].text() == "随申码核验：… 进行中"
     assert hall.step_labels["temperature"].text() == "体温测量：✔ 完成  36.6 °C"
+    hall.apply(SCREENS["error_ask_staff"])
+    assert hall.refused_heading.text() == "请找工作人员"
+    assert hall.refused_words.text().replace("\n", "") == prompt_text("ask_staff")
 
 
 def test_buttons_send_events(hall):

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from kiosk.codes.status import COLOURS, FALLBACKS, CodeStatus, Fallback, FallbackReason
+from kiosk.errors import KioskError
 from kiosk.priority import PriorityRegisterError, normalise_id, person_key
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class _Cached:
     as_of: float | None
 
 
-class _NoAnswer(Exception):
+class _NoAnswer(KioskError):
     """The service gave no usable answer; ``reason`` is the fallback reason."""
 
     def __init__(self, reason: FallbackReason) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from drivers.errors import DeviceDisconnected, DriverError
 from drivers.pcsc_common import NoCardError
+from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _poll_pcsc_reader(reader: Any) -> tuple[bool, Any]:
         raise CardReadFailed(exc) from exc
 
 
-class CardReadFailed(Exception):
+class CardReadFailed(KioskError):
     """A card was on the reader and could not be read (wraps the driver's error)."""
 
     def __init__(self, error: DriverError) -> None:
