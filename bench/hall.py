@@ -45,6 +45,7 @@ def main() -> int:
         "call_to_display_p95_ms": fast["call_to_display_ms"]["p95"],
         "call_to_display_max_ms": fast["call_to_display_ms"]["max"],
         "fast_tickets": fast["tickets"],
+        **{f"fast_tickets_service_{code.lower()}": n for code, n in fast["tickets_by_service"].items()},
     })
     if not args.skip_realistic:
         real = run_headless(real_n, "realistic", out / "realistic.json", out / "realistic")

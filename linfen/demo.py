@@ -259,6 +259,7 @@ class Residents(threading.Thread):
         self.swipe_ms: list[float] = []
         self.software_ms: list[float] = []
         self.outcomes: Counter[str] = Counter()
+        self.by_service: Counter[str] = Counter()  # tickets per service letter
         self.first: dict[str, int] = {}  # outcome kind -> resident index, for screenshots
         self.rss_half: float | None = None  # RSS half-way: a leak goes on growing, caches filling level off
         self.finished = threading.Event()
@@ -274,7 +275,8 @@ class Residents(threading.Thread):
 
     def _one(self, i: int, person: personas.Persona) -> None:
         sim, terminal = self.stack.sim, self.stack.hall.app.terminal  # type: ignore[union-attr]
-        terminal.ui(f"service:{'ABC'[i % 3]}")
+        terminal.ui("dismiss")  # the last resident's screen goes, as their "完成" does ...
+        terminal.ui(f"service:{'ABC'[i % 3]}")  # ... and this one taps a service on the idle screen
         sim.post("/temperature", {"celsius": 38.1 if i % 50 == 7 else round(self.rng.uniform(36.0, 37.1), 1)})
         outcome = self.stack.current = Outcome()
         source = _source_for(i)
@@ -289,6 +291,7 @@ class Residents(threading.Thread):
         self.first.setdefault(outcome.kind, i)
         if outcome.timing is not None:
             t = outcome.timing
+            self.by_service[t.number[:1] or "?"] += 1
             self.swipe_ms.append((t.finished_at - t0) * 1000)
             self.software_ms.append(max(0.0, t.finished_at - t.identified_at - t.device_s) * 1000)
         if source in ("idcard", "sscard", "qr_camera"):
@@ -438,6 +441,7 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
         "timing": timing,
         "checkins": sum(driver.outcomes.values()),
         "tickets": driver.outcomes["ticket"],
+        "tickets_by_service": dict(sorted(driver.by_service.items())),
         "refused": refused,
         "swipe_to_ticket_ms": percentiles(driver.swipe_ms, ("p50", "p95", "p99", "max")),
         "software_ms": percentiles(driver.software_ms),

@@ -29,6 +29,8 @@ def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
     assert report["checkins"] == 16
     assert report["tickets"] + sum(report["refused"].values()) == 16
     assert report["tickets"] > 0 and report["calls"] == report["tickets"] == report["rated"]
+    by_service = report["tickets_by_service"]
+    assert set(by_service) == {"A", "B", "C"} and sum(by_service.values()) == report["tickets"]  # every choice lands
     assert set(report["swipe_to_ticket_ms"]) == {"p50", "p95", "p99", "max"}
     assert report["terminal_errors"] == 0 and report["counter_errors"] == 0
     assert (out / "hall-ticket.png").exists()
