@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from common.roles import DEVICES, ROLES
 from hardware_sim import personas
 from hardware_sim.code_tokens import SIM_ISSUER
 from hardware_sim.control_api import SimCommandError
@@ -26,16 +27,8 @@ SIM_READERS = (SSCARD_READER, CCARD_READER)
 # share the one pcscd a machine can run (Debian's pcscd has one fixed socket).
 PCSC_READERS = (*SIM_READERS, "Test VPCD", "Canteen VPCD")
 
-ROLE_DEVICES: dict[str, tuple[str, ...]] = {
-    "hall": ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer"),
-    "selfservice": ("idcard", "sscard", "qr_scanner", "printer", "door", "locker"),
-    "canteen": ("ccard", "printer"),
-    "cinema": ("ccard", "printer"),
-    "counter": ("ccard",),
-    "display": (),
-}
-ALL_DEVICES = ("idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer", "printer", "door", "locker",
-               "code_service")
+# Every device a terminal can have (each role's own come from common.roles), plus the city code service.
+ALL_DEVICES = (*DEVICES, "code_service")
 
 
 class Simulator:
@@ -228,7 +221,8 @@ class Simulator:
 
         ``extra`` is appended as is (reference-data paths, hall settings the caller adds).
         """
-        names = [n for n in ROLE_DEVICES[role] if n in self.devices]
+        spec = ROLES[role]
+        names = [n for n in spec.devices if n in self.devices]
         code_service = self.devices.get("code_service")
         lines = [
             f"# Written by `linfen sim` ({self.timing.value} timing); control API: {self.control_url}",
@@ -237,13 +231,18 @@ class Simulator:
             'site = "linfen-sim"',
             f'store = {{ path = "{self.workdir / "var" / "{terminal_id}" / "terminal.db"}" }}',
         ]
-        if role in ("counter", "display"):
+        if not spec.available:
+            lines.insert(1, f"# Role {role} is not available yet in this version ({spec.not_built}): "
+                            "`linfen kiosk` refuses it; `linfen doctor` and `linfen read` work on this config.")
+        if spec.hall_client:
             lines.append('hall_url = "http://127.0.0.1:8710"')
-        if code_service is not None and role in ("hall", "selfservice"):
+        if code_service is not None and spec.identifies_residents:
             lines += ["", "[codes]", f'service_url = "{code_service.url}"']
         for name in names:
             lines.append("")
             lines.append(f"[devices.{name}]")
             for key, value in self.devices[name].config_entry().items():
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        if role == "counter":  # a counter needs its window number; the simulated hall has window 1
+            lines += ["", "[counter]", "window = 1"]
         return "\n".join(lines) + "\n" + extra

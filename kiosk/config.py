@@ -14,10 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from common.roles import IDENTIFICATION_DEVICES, ROLE_NAMES, RoleName
+from common.roles import ROLES as ROLE_SPECS
 from kiosk.errors import KioskError
 
-Role = Literal["hall", "counter", "display", "selfservice", "canteen", "cinema"]
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+Role = RoleName  # the roles and their devices are declared once, in common.roles (DESIGN §3)
+ROLES: tuple[str, ...] = ROLE_NAMES
 
 SERIAL_BAUDS = (115200, 57600, 38400, 19200, 9600, 4800)
 
@@ -102,23 +104,6 @@ class Devices(_Strict):
     def configured(self) -> dict[str, BaseModel]:
         """The configured devices by name, in declaration order."""
         return {name: dev for name in type(self).model_fields if (dev := getattr(self, name)) is not None}
-
-
-# Which devices each role may drive (DESIGN §3); a role's required ones are below.
-ROLE_DEVICES: dict[str, frozenset[str]] = {
-    "hall": frozenset({"idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer"}),
-    "counter": frozenset({"ccard"}),
-    "display": frozenset(),
-    "selfservice": frozenset({"idcard", "sscard", "qr_camera", "qr_scanner", "printer", "door", "locker"}),
-    "canteen": frozenset({"ccard", "printer"}),
-    "cinema": frozenset({"ccard", "printer"}),
-}
-ROLE_REQUIRED: dict[str, frozenset[str]] = {
-    "hall": frozenset({"thermometer", "printer"}),
-    "canteen": frozenset({"ccard"}),
-    "cinema": frozenset({"ccard", "printer"}),
-}
-IDENTIFICATION_DEVICES = frozenset({"idcard", "sscard", "qr_camera", "qr_scanner"})
 
 
 class Voice(_Strict):
@@ -248,21 +233,22 @@ class TerminalConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_role_devices(self) -> TerminalConfig:
+        spec = ROLE_SPECS[self.role]
         have = set(self.devices.configured())
-        extra = sorted(have - ROLE_DEVICES[self.role])
+        extra = sorted(have - set(spec.devices))
         if extra:
-            allowed = ", ".join(sorted(ROLE_DEVICES[self.role])) or "none"
+            allowed = ", ".join(sorted(spec.devices)) or "none"
             raise ValueError(f"devices.{extra[0]}: role '{self.role}' does not use it (allowed: {allowed})")
-        missing = sorted(ROLE_REQUIRED.get(self.role, frozenset()) - have)
+        missing = sorted(spec.required - have)
         if missing:
             raise ValueError(f"devices.{missing[0]}: missing, role '{self.role}' needs it")
         if self.role == "counter" and self.counter is None:
             raise ValueError("counter: missing, role 'counter' needs [counter] with its window number")
-        if self.role in ("counter", "display") and not self.hall_url:
+        if spec.hall_client and not self.hall_url:
             raise ValueError(f"hall_url: missing, role '{self.role}' needs the hall's queue service address")
-        if self.role in ("hall", "counter", "display") and self.lan is None:
+        if spec.on_hall_lan and self.lan is None:
             raise ValueError(f"lan: missing, role '{self.role}' needs [lan] with the hall's shared secret")
-        if self.role in ("hall", "selfservice") and not have & IDENTIFICATION_DEVICES:
+        if spec.identifies_residents and not have & IDENTIFICATION_DEVICES:
             raise ValueError(
                 f"devices: role '{self.role}' needs at least one of {', '.join(sorted(IDENTIFICATION_DEVICES))}"
             )

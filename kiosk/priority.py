@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from common.priority_groups import GROUPS  # shared with the central's importer
 from kiosk.errors import KioskError
 
-GROUPS: tuple[str, ...] = ("veteran", "special_care", "disabled")
 AGE80 = "age80"  # the reason given for residents aged 80 or more on the visit day
 AGE_PRIORITY_YEARS = 80
 FORMAT = "linfen-priority-register"

@@ -26,13 +26,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.roles import RoleName
+
 PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "X-Linfen-Protocol"
 MAX_BATCH = 500  # events in one push
 MAX_PAYLOAD_BYTES = 16 * 1024  # one event's payload as JSON
 MAX_BODY_BYTES = 4 * 1024 * 1024  # one request body
 
-Role = Literal["hall", "counter", "display", "selfservice", "canteen", "cinema"]
+Role = RoleName  # every declared role, built or not: a terminal can be enrolled before its role runs
 ReferenceKind = Literal[
     "priority_register", "card", "blacklist", "balance", "menu", "price", "screening", "space", "locker",
     "permit", "issuer_key", "terminal_config",

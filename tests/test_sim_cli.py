@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,22 @@ def test_hall_kiosk_on_the_sim_config_serves_a_resident_and_stops_on_sigterm(run
     assert "SIGTERM received, closing" in err and "closed" in out
     assert not _accepts(lan_port), "the LAN queue service still listens after the kiosk closed"
     assert _tickets(tmp_path / "terminal.db") == 1
+
+
+def test_sim_writes_a_valid_config_for_every_declared_role(pcscd, tmp_path):
+    """`linfen sim --config-out --role R` works for every role, also one `linfen kiosk` does not run yet
+    (staff rehearse its devices with `linfen doctor`/`linfen read`); such a config says so at its top."""
+    from common.roles import ROLES
+    from hardware_sim.runner import Simulator
+    from hardware_sim.timing import Timing
+    from kiosk.config import parse_config
+    from linfen.reference import write_sim_reference
+
+    with Simulator(tmp_path, Timing.FAST, harness=pcscd) as sim:
+        for role, spec in ROLES.items():
+            text = sim.terminal_config(role, extra=write_sim_reference(sim, tmp_path / "reference", role))
+            config = parse_config(tomllib.loads(text), f"sim {role} config")
+            assert config.role == role
+            assert set(config.devices.configured()) == set(spec.devices), role
+            head = "\n".join(text.splitlines()[:3])
+            assert ("not available yet" in head) is (not spec.available), head

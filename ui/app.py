@@ -6,12 +6,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.config import TerminalConfig
 from ui import theme
 from ui.qt import QApplication, QFont, QThreadPool, QTimer, qInstallMessageHandler
+from ui.role_windows import role_window
 from ui.shell import KioskWindow
 
 WINDOWED_SIZE = (1280, 800)  # px, the windowed size and the offscreen screenshot size
@@ -50,27 +50,6 @@ def application() -> QApplication:
     font.setPointSize(theme.ELDER.body_pt)
     app.setFont(font)
     return app  # type: ignore[return-value]
-
-
-def role_window(config: TerminalConfig) -> tuple[KioskWindow, Callable[[], None]]:
-    """The role's window and what to call when it closes (the hall also runs its terminal)."""
-    if config.role == "hall":
-        from ui.hall_app import HallUi
-
-        hall = HallUi(config)
-        return hall.window, hall.close
-    if config.role == "counter":
-        from ui.counter import open_counter
-
-        counter = open_counter(config)
-        return counter, counter.close
-    if config.role == "display":
-        from ui.display import open_display
-
-        display = open_display(config)
-        return display, display.close
-    window = KioskWindow(config)
-    return window, window.close
 
 
 def open_window(config: TerminalConfig, windowed: bool) -> KioskWindow:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from kiosk.cli_args import ExactParser
+from common.cli_args import ExactParser
 
 from ..protocol import Role
 from .app import DB_ENV

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from kiosk.priority import GROUPS
+from common.priority_groups import GROUPS
 
 from ..protocol import MAX_PAYLOAD_BYTES, ReferenceKind
 from .errors import CentralError
