@@ -222,6 +222,8 @@ class RelayBoard:
         self._lock = threading.Lock()
         self.exchanges = 0
         self.last_error = ""
+        self.problem = ""  # what the last health check ran into ("" when the board answered)
+        self.problem_code = 0
 
     def _lock_no(self, lock: int) -> int:
         if not 1 <= lock <= self.locks:
@@ -272,10 +274,24 @@ class RelayBoard:
         """Every lock's feedback, timestamped (what ``linfen read`` shows)."""
         return BoardStatus(self.board, self.query_all(), datetime.now(UTC))
 
-    def health(self) -> dict[str, Any]:
-        """Connection state for status screens and ``linfen doctor``."""
+    def health(self, *, check: bool = False) -> dict[str, Any]:
+        """Connection state for status screens and ``linfen doctor``.
+
+        With ``check`` every lock is queried first (one query-all exchange) unless an exchange
+        is in progress on another thread (``busy``: the last known state is reported then);
+        ``problem``/``problem_code`` are that query's error.
+        """
+        busy = False
+        if check:
+            busy = self._lock.locked()
+            if not busy:
+                try:
+                    self.query_all()
+                    self.problem, self.problem_code = "", 0
+                except RelayBoardError as exc:
+                    self.problem, self.problem_code = str(exc), exc.code
         link = self.link.health()
-        return {**link, "device": self.name, "board": self.board, "locks": self.locks, "exchanges": self.exchanges,
+        return {**link, "busy": busy, "problem": self.problem, "problem_code": self.problem_code, "device": self.name, "board": self.board, "locks": self.locks, "exchanges": self.exchanges,
                 "last_error": self.last_error or link["last_error"]}
 
     def close(self) -> None:
@@ -425,6 +441,6 @@ class DoorController(RelayBoard):
         state = self.query(self.door_lock)
         return self.monitor.observe(state.closed, self._clock(), datetime.now(UTC))
 
-    def health(self) -> dict[str, Any]:
-        """Connection state plus how long the door has been open."""
-        return {**super().health(), "door_open_for_s": round(self.monitor.open_for(self._clock()), 1)}
+    def health(self, *, check: bool = False) -> dict[str, Any]:
+        """Connection state plus how long the door has been open (``check``: see RelayBoard.health)."""
+        return {**super().health(check=check), "door_open_for_s": round(self.monitor.open_for(self._clock()), 1)}

@@ -149,6 +149,8 @@ class Thermometer:
         self.last_reading: TemperatureReading | None = None
         self.reads = 0
         self.reopens = 0
+        self.problem = ""  # what the last health check ran into ("" when the thermometer answered)
+        self.problem_code = 0
 
     # -- the library seam ------------------------------------------------------------------
     def _trace(self, sending: bool, data: bytes) -> bytes:
@@ -157,10 +159,26 @@ class Thermometer:
         return data
 
     # -- state ----------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        """Connection state and the last reading, for status screens and ``linfen doctor``."""
+    def health(self, *, check: bool = False) -> dict[str, Any]:
+        """Connection state and the last reading, for status screens and ``linfen doctor``.
+
+        With ``check`` one reading is taken first unless a read is in progress on another
+        thread (``busy``: the last known state is reported then).  Its outcome is
+        ``problem``/``problem_code``; an implausible temperature (nobody in front) is an answer.
+        """
+        busy = False
+        if check:
+            busy = self._lock.locked()
+            if not busy:
+                try:
+                    self._exchange(self.timeout_s)
+                    self.problem, self.problem_code = "", 0
+                except ImplausibleReading:
+                    self.problem, self.problem_code = "", 0
+                except ThermometerError as exc:
+                    self.problem, self.problem_code = str(exc), exc.code
         last = self.last_reading
-        return {"device": self.name, "port": self.port, "unit": self.unit, "register": self.register,
+        return {"busy": busy, "problem": self.problem, "problem_code": self.problem_code, "device": self.name, "port": self.port, "unit": self.unit, "register": self.register,
                 "connected": self._client.connected and not self.last_error, "last_error": self.last_error,
                 "reads": self.reads, "reopens": self.reopens,
                 "last_celsius": last.celsius if last else None,

@@ -3,7 +3,9 @@
 ``read_device`` opens one configured device, waits for one reading (or, for printer,
 door and locker, asks its status) and returns it as JSON-ready data with personal
 data masked.  ``diagnose`` checks every configured device and says what is wrong
-(not found, no answer, SAM not authorised, paper out…).
+(not found, no answer, SAM not authorised, paper out…): first that its transport is
+there, then the driver's own live health check, classified and worded exactly as the
+running terminal's device supervisor does (:func:`kiosk.runtime.health.check_driver`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from drivers.errors import DriverError
 from kiosk.config import Camera, PcscReader, SerialDevice, TerminalConfig
 from kiosk.devices import INPUT_DEVICES, close_driver, configured_driver
 from kiosk.masking import mask_id, mask_name
+from kiosk.runtime.health import check_driver, device_health
 
 DOCTOR_READ_TIMEOUT_S = 3.0  # how long doctor waits for a thermometer reading or a camera frame, in seconds
 PAYLOAD_SHOWN = 24  # characters of a QR payload shown (tokens carry identity)
@@ -75,8 +78,9 @@ class Diagnosis:
 
     device: str
     ok: bool
-    words: str  # e.g. "ok: SAM 05.01-20261201", "not found: /dev/ttyUSB0", "paper out"
+    words: str  # e.g. "ok: SAM 05.01-20261201", "not found: /dev/ttyUSB0", "缺纸 / out of paper (paper out)"
     code: int | None = None  # the driver's error code, when an error was raised
+    reason: str = ""  # the supervisor's machine word when the driver's health check said it ("paper_out" …)
 
 
 def _presence(device: Any) -> probe.Presence:
@@ -133,10 +137,27 @@ def diagnose(config: TerminalConfig) -> list[Diagnosis]:
             results.append(Diagnosis(name, False, f"driver error: {exc}"))
             continue
         try:
+            _start_and_wait(name, driver)
+            reason, detail = check_driver(name, driver)
+            health = device_health(name, reason, detail)
+            if not health.up:
+                words = f"{health.state_zh} / {health.state_en}" + (f" ({detail})" if detail else "")
+                results.append(Diagnosis(name, False, words, reason=reason))
+                continue
             ok, words = _protocol_check(name, driver)
-            results.append(Diagnosis(name, ok, words))
+            results.append(Diagnosis(name, ok, words, reason=reason))
         except DriverError as exc:
             results.append(Diagnosis(name, False, str(exc), exc.code))
         finally:
             close_driver(driver)
     return results
+
+
+def _start_and_wait(name: str, driver: Any) -> None:
+    """Start a driver that reads on its own thread (QR camera, scanner) and give it time to connect."""
+    if name not in ("qr_camera", "qr_scanner"):
+        return
+    driver.start()
+    deadline = time.monotonic() + DOCTOR_READ_TIMEOUT_S
+    while time.monotonic() < deadline and not driver.health().get("connected"):
+        time.sleep(0.05)

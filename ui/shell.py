@@ -1,7 +1,9 @@
 """The kiosk window every role shares: header with clock, the role's idle screen, and the status strip.
 
 The status strip says in words (and a symbol) whether each configured device and the
-network are up; colour is only a third cue.  Probing runs off the GUI thread.
+network are up, and for a device what is wrong ("打印机：缺纸", "身份证读卡器：安全模块故障"),
+from the device supervisor's snapshot when the terminal runs one; colour is only a third
+cue.  Checking runs off the GUI thread.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from kiosk.config import TerminalConfig
+from kiosk.runtime.health import DeviceSupervisor
 from kiosk.status import ComponentStatus, check_terminal
 from ui import texts, theme
 from ui.background import run_in_background
@@ -33,14 +36,15 @@ STRIP_COLUMNS = 4  # status entries per row of the strip
 class KioskWindow(QMainWindow):
     """Main window of one terminal; ``role`` picks the idle screen's words."""
 
-    def __init__(self, config: TerminalConfig, checker: Callable[[TerminalConfig], list[ComponentStatus]] | None = None):
+    def __init__(self, config: TerminalConfig, checker: Callable[[TerminalConfig], list[ComponentStatus]] | None = None,
+                 supervisor: DeviceSupervisor | None = None):
         super().__init__()
         self.config = config
         self.language = config.language
         self.volume = config.voice.volume
         self.sizes = theme.sizes(config.screen.elder_mode)
         self.statuses: list[ComponentStatus] | None = None  # None until the first probe returns
-        self._checker = checker or check_terminal
+        self._checker = checker or (lambda c: check_terminal(c, supervisor))
         self._probe_running = False
         self.setObjectName("window")
         self.setWindowTitle(f"Linfen · {config.role} · {config.terminal_id}")
@@ -200,10 +204,10 @@ class KioskWindow(QMainWindow):
             keys = [*self.config.devices.configured(), *(["hall"] if self.config.hall_url else []), "central"]
             rows = [(k, "checking", texts.pick(texts.STATE_WORDS["checking"], lang), "…") for k in keys]
         else:
-            rows = [
-                (s.key, "up" if s.up else "down", texts.state_word(s.reason, s.up, lang), "✔" if s.up else "✘")
-                for s in self.statuses
-            ]
+            rows = [(s.key, "up" if s.up else "down", texts.state_word(s.reason, s.up, lang), "✔" if s.up else "✘")
+                    for s in self.statuses]
+        colon = "：" if lang == "zh" else ": "
+        whole = {s.key: texts.pick((s.words_zh, s.words_en), lang) for s in self.statuses or () if s.words_zh}
         for key, state, word, mark in rows:
             label = self.status_labels.get(key)
             if label is None:
@@ -212,9 +216,10 @@ class KioskWindow(QMainWindow):
                 n = len(self.status_labels)
                 self.status_labels[key] = label
                 self.strip_layout.addWidget(label, n // STRIP_COLUMNS, n % STRIP_COLUMNS)
-            colon = "：" if lang == "zh" else ": "
-            label.setText(f"{mark} {texts.pick(texts.COMPONENT_NAMES[key], lang)}{colon}{word}")
+            name = texts.pick(texts.COMPONENT_NAMES.get(key, (key, key)), lang)
+            label.setText(f"{mark} {whole[key]}" if key in whole else f"{mark} {name}{colon}{word}")
             if label.property("state") != state:
                 label.setProperty("state", state)
                 label.style().unpolish(label)
                 label.style().polish(label)
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kiosk.runtime.health import DEVICE_NAMES, REASON_WORDS
+
 ROLE_TITLES: dict[str, tuple[str, str]] = {
     "hall": ("临汾路街道 社区事务受理服务中心", "Linfen Road Community Service Hall"),
     "counter": ("窗口工作台", "Counter console"),
@@ -39,16 +41,10 @@ IDLE_PROMPTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     ),
 }
 
+# Device names and device states are the supervisor's (kiosk/runtime/health.py), so the strip, doctor
+# and the heartbeat say the same thing; the network links are named here.
 COMPONENT_NAMES: dict[str, tuple[str, str]] = {
-    "idcard": ("身份证读卡器", "ID card reader"),
-    "sscard": ("社保卡读卡器", "Social-security card reader"),
-    "ccard": ("一卡通读卡器", "Community card reader"),
-    "qr_camera": ("扫码摄像头", "QR camera"),
-    "qr_scanner": ("扫码器", "QR scanner"),
-    "thermometer": ("测温仪", "Thermometer"),
-    "printer": ("打印机", "Printer"),
-    "door": ("门禁", "Door"),
-    "locker": ("智能柜", "Lockers"),
+    **DEVICE_NAMES,
     "central": ("网络", "Network"),
     "hall": ("大厅叫号服务", "Hall queue service"),
 }
@@ -64,6 +60,7 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "offline": ("离线，数据已保存待上传", "offline, data kept for upload"),
     "auth refused": ("中心拒绝登录，请联系管理员", "central refused this terminal"),
     "starting": ("连接中", "connecting"),
+    **{reason: (zh, en) for reason, (zh, en, _up) in REASON_WORDS.items() if reason not in ("ok", "checking")},
 }
 DOWN_WORD = ("故障", "fault")
 

@@ -57,6 +57,7 @@ DEFAULT_BAUD = 115200  # the SAM module's factory setting, bit/s
 DEFAULT_TIMEOUT_S = 1.0  # longest the reader may think before it starts answering, in seconds
 POLL_INTERVAL_S = 0.1  # wait between find-card polls in read_once, in seconds
 MAX_JUNK_BYTES = 4096  # junk skipped while looking for a frame before giving up, in bytes
+HEALTH_LOCK_WAIT_S = 0.1  # health(check=True) waits this long for an exchange in progress, then reports, s
 
 
 @dataclass(frozen=True, repr=False)
@@ -168,16 +169,49 @@ class IdCardReader:
         self.stale_replies = 0  # late answers to abandoned requests, dropped
         self.last_error = ""
         self.last_error_code = 0
+        self.sam_ok: bool | None = None  # the SAM's answer at the last health check (None: not checked yet)
+        self.sam_text = ""
+        self.problem = ""  # what the last health check ran into ("" when the reader answered)
+        self.problem_code = 0
 
     # -- state ----------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        """Connection and error state for status screens and ``linfen doctor``."""
+    def health(self, *, check: bool = False) -> dict[str, Any]:
+        """Connection and error state for status screens and ``linfen doctor``.
+
+        Without ``check`` only what is known is reported (``last_error`` is the last error
+        ever, not necessarily current).  With ``check`` the SAM is asked for its status
+        (``11 FF``) first, when the line is free within :data:`HEALTH_LOCK_WAIT_S`: the query
+        waits for the port lock, so it never cuts into a read in progress on another thread;
+        if the line stays busy, ``busy`` is True and the last check's result is reported.
+        ``sam_ok``/``sam_text`` and ``problem``/``problem_code`` are that check's result.
+        """
+        busy = False
+        if check:
+            if self.link.lock.acquire(timeout=HEALTH_LOCK_WAIT_S):
+                try:
+                    self._check_sam()
+                finally:
+                    self.link.lock.release()
+            else:
+                busy = True
         return {
             **self.link.health(),
             "device": self.name, "kind": "idcard", "baud": self.baud,
             "last_error": self.last_error or self.link.last_error, "last_error_code": self.last_error_code,
             "reads": self.reads, "errors": self.errors, "stale_replies": self.stale_replies,
+            "sam_ok": self.sam_ok, "sam_text": self.sam_text, "problem": self.problem,
+            "problem_code": self.problem_code, "busy": busy,
         }
+
+    def _check_sam(self) -> None:
+        """Ask the SAM's status for :meth:`health`; remember the answer or the error."""
+        try:
+            status = self.sam_status()
+        except IdCardError as exc:
+            self.problem, self.problem_code = str(exc), exc.code
+            return
+        self.problem, self.problem_code = "", 0
+        self.sam_ok, self.sam_text = status.ok, f"SAM {status.text}" if status.ok else status.text
 
     def retry_now(self) -> None:
         """Reopen at once on the next request (the reader is known to be back)."""

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_SKIPPED = 8  # flow-control bytes tolerated before one status answer
 DRAIN_QUIET_S = 0.1  # after a failed exchange: the line must be quiet this long (seconds) before a new one
 SETTLE_POLL_S = 0.1  # how often status is polled while watching a job, in seconds
+HEALTH_LOCK_WAIT_S = 0.1  # health(check=True) waits this long for a job or query in progress, in seconds
 NEAR_END_WARNING = "paper near end: replace the roll soon"
 
 
@@ -77,6 +78,8 @@ class EscPosPrinter:
         self.last_status: PrinterStatus | None = None
         self.last_error = ""
         self.jobs_printed = 0
+        self.problem = ""  # what the last health check ran into ("" when the printer answered)
+        self.problem_code = 0
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> PrinterStatus:
@@ -206,10 +209,31 @@ class EscPosPrinter:
         """Close the port."""
         self.link.close()
 
-    def health(self) -> dict[str, Any]:
-        """Connection, last error and last known status, for status screens and ``linfen doctor``."""
+    def health(self, *, check: bool = False) -> dict[str, Any]:
+        """Connection, last error and last known status, for status screens and ``linfen doctor``.
+
+        With ``check`` the printer's real-time status (``DLE EOT 1..4``: paper sensors, cover,
+        errors) is asked first, when the line is free within :data:`HEALTH_LOCK_WAIT_S`; a job
+        in progress holds the line, so the check never cuts into it (``busy`` is then True and
+        the last known status is reported).  ``problem``/``problem_code`` are the check's error.
+        """
+        busy = False
+        if check:
+            if self.link.lock.acquire(timeout=HEALTH_LOCK_WAIT_S):
+                try:
+                    self.status()
+                    self.problem, self.problem_code = "", 0
+                except PrinterError as exc:
+                    self.problem, self.problem_code = str(exc), exc.code
+                finally:
+                    self.link.lock.release()
+            else:
+                busy = True
         link = self.link.health()
         return {
+            "busy": busy,
+            "problem": self.problem,
+            "problem_code": self.problem_code,
             "device": self.name,
             "port": link["port"],
             "connected": link["connected"],
