@@ -299,11 +299,32 @@ class Residents(threading.Thread):
         time.sleep(self.step_up_s)  # the next resident steps up; the readers see the last card go
 
 
+DEMO_STAFF_PIN = "2580"  # the demo clerks' PIN (a real hall enrols each clerk with `linfen staff set`)
+
+
+def enrol_demo_staff(app: Any, windows: tuple[int, ...] = (1, 2)) -> dict[int, str]:
+    """Enrol one demo clerk per window in the hall's staff registry; their staff-card UIDs by window.
+
+    The headless counters have no card reader of their own: they log in through the hall's LAN
+    login API with these UIDs and :data:`DEMO_STAFF_PIN`, as a counter does after a card tap.
+    """
+    from kiosk.hall.checkin.setup import read_person_key
+    from kiosk.hall.staff import StaffRegistry
+
+    registry = StaffRegistry(app.store, read_person_key(app.config))
+    cards = {w: f"5A1F{w:04X}" for w in windows}
+    for w, uid in cards.items():
+        registry.set(f"S{w:03d}", f"演示*{w}", uid, DEMO_STAFF_PIN)
+    return cards
+
+
 class Counters:
     """Two counter clerks calling, serving, finishing; the resident rates each service."""
 
-    def __init__(self, url: str, secret: str, windows: tuple[int, ...] = (1, 2), handle_s: float = 0.0):
+    def __init__(self, url: str, secret: str, windows: tuple[int, ...] = (1, 2), handle_s: float = 0.0,
+                 cards: dict[int, str] | None = None):
         self.clients = {w: HallClient(url, secret) for w in windows}
+        self.cards = cards or {}  # window -> the clerk's staff-card UID (see enrol_demo_staff)
         self.handle_s = handle_s
         self.calls = 0
         self.rated = 0
@@ -316,7 +337,7 @@ class Counters:
 
     def start(self) -> None:
         for w, client in self.clients.items():
-            client.login(w, f"S{w:03d}", ["A", "B", "C"])
+            client.login(w, self.cards[w], DEMO_STAFF_PIN, ["A", "B", "C"])
         for t in self.threads:
             t.start()
 
@@ -399,7 +420,8 @@ def run_headless(residents: int, timing: str, report_path: Path | None, out_dir:
     stack = Stack(work, timing, len(population))
     stack.hall.window.resize(1280, 800)
     stack.hall.window.show()
-    counters = Counters(stack.service_url, stack.secret, handle_s=0.0 if timing == "fast" else 0.5)
+    counters = Counters(stack.service_url, stack.secret, handle_s=0.0 if timing == "fast" else 0.5,
+                        cards=enrol_demo_staff(stack.hall.app))
     display = Display(stack.service_url, stack.secret, counters)
     out_dir.mkdir(parents=True, exist_ok=True)
     shots: dict[str, Path] = {}

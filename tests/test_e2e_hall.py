@@ -209,9 +209,12 @@ def _take_tickets(sim, hall, qtbot, people):
 
 
 def _calls(hall, count):
+    from linfen.demo import DEMO_STAFF_PIN, enrol_demo_staff
+
+    cards = enrol_demo_staff(hall.app, (1,))  # the clerk's card, enrolled in the hall's staff registry
     client = HallClient(hall.app.service_url, hall.app.config.lan.secret)
     try:
-        client.login(1, "S001", ["A"])
+        client.login(1, cards[1], DEMO_STAFF_PIN, ["A"])
         order = []
         for _ in range(count):
             call = client.call_next(1)

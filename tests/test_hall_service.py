@@ -1,7 +1,9 @@
-"""The hall's LAN queue service on a real uvicorn over loopback: auth, counter flow, SSE push, races."""
+"""The hall's LAN queue service on a real uvicorn over loopback: auth, staff login, counter flow, SSE push, races."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import queue as stdqueue
 import threading
 import time
@@ -12,11 +14,14 @@ import httpx
 import pytest
 
 from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+from kiosk.hall.alerts import AlertBoard
 from kiosk.hall.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_headers
-from kiosk.hall.client import HallAuthRefused, HallClient, HallRefused, HallUnavailable, ServerEvent
+from kiosk.hall.client import HallAuthRefused, HallClient, HallRefused, HallUnavailable, ServerEvent, Session
 from kiosk.hall.errors import HallConfigError
 from kiosk.hall.service_api import create_app
 from kiosk.hall.service_server import HallServer
+from kiosk.hall.staff import ScryptParams, StaffRegistry
+from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -28,20 +33,44 @@ ALL_DAY = [
 ]
 
 
+PERSON_KEY = b"linfen-test-person-key-0123456789"
+PIN = "2580"
+FAST_KDF = ScryptParams(n=2**10)  # the tests' PINs; the default cost is checked in tests/test_hall_staff.py
+
+
 def key(i: int) -> str:
     return f"pk-{i:04d}-0123456789abcdef"
 
 
+def card(i: int) -> str:
+    """The staff card UID of clerk ``s00i`` (4 bytes, hex)."""
+    return f"C0FFEE{i:02X}"
+
+
 @pytest.fixture
 def hall_queue(tmp_path: Path) -> Iterator[HallQueue]:
-    store = Store.open(tmp_path / "hall.db", "hall-01", extra_migrations=(HALL_MIGRATIONS,))
+    store = Store.open(tmp_path / "hall.db", "hall-01", extra_migrations=(HALL_MIGRATIONS, STAFF_ALERT_MIGRATIONS))
     yield HallQueue(store, ServiceCatalog.from_data(ALL_DAY), CallingRule("strict"))
     store.close()
 
 
 @pytest.fixture
-def server(hall_queue: HallQueue) -> Iterator[HallServer]:
-    srv = HallServer(create_app(hall_queue, SECRET, keepalive_s=0.5))
+def staff(hall_queue: HallQueue) -> StaffRegistry:
+    """Clerks s001..s004 enrolled with cards C0FFEE01..04 and PIN 2580."""
+    registry = StaffRegistry(hall_queue.store, PERSON_KEY, kdf=FAST_KDF)
+    for i in range(1, 5):
+        registry.set(f"s00{i}", f"王*{i}", card(i), PIN)
+    return registry
+
+
+@pytest.fixture
+def alerts(hall_queue: HallQueue) -> AlertBoard:
+    return AlertBoard(hall_queue.store)
+
+
+@pytest.fixture
+def server(hall_queue: HallQueue, staff: StaffRegistry, alerts: AlertBoard) -> Iterator[HallServer]:
+    srv = HallServer(create_app(hall_queue, SECRET, staff=staff, alerts=alerts, keepalive_s=0.5))
     srv.start()
     yield srv
     srv.stop()
@@ -98,14 +127,18 @@ def test_short_secrets_are_refused_at_start(hall_queue: HallQueue):
         create_app(hall_queue, "short")
 
 
+def _session(window: int, staff_id: str) -> Session:
+    return Session(window, staff_id, "", "x" * 43)
+
+
 # -- counter flow -----------------------------------------------------------------------------------------
 def test_counter_flow_over_http(client: HallClient, hall_queue: HallQueue):
     hall_queue.take_ticket("A", key(1), masked_name="张*明")
     hall_queue.take_ticket("A", key(2), priority_reasons=("veteran",))
     hall_queue.take_ticket("A", key(3))
     assert client.health()["services"] == ["A", "B"]
-    counter = client.login(3, "s003", ["A", "B"])
-    assert counter.services == ("A", "B")
+    counter = client.login(3, card(3), PIN, ["A", "B"])
+    assert counter.services == ("A", "B") and counter.staff_id == "s003"
     call = client.call_next(3)
     assert call is not None and (call.number, call.window, call.priority) == ("A002", 3, True)
     assert client.recall(3).kind == "recall"
@@ -128,26 +161,32 @@ def test_counter_flow_over_http(client: HallClient, hall_queue: HallQueue):
     assert client.call_next(3).number == "A003"
     client.finish(3)
     assert client.call_next(3) is None
+    token = client.session(3).token
     client.logout(3)
     with pytest.raises(HallRefused) as gone:
         client.call_next(3)
-    assert gone.value.reason == "not_logged_in"
+    assert gone.value.reason == "no_session"
+    client.sessions[3] = dataclasses.replace(client.sessions.get(3) or _session(3, "s003"), token=token)
+    with pytest.raises(HallRefused) as ended:  # the old token after logout: refused by the hall itself
+        client.call_next(3)
+    assert ended.value.reason == "session_ended" and client.session(3) is None
 
 
 def test_refusals_and_malformed_requests_get_reasons(client: HallClient, hall_queue: HallQueue, server: HallServer):
     hall_queue.take_ticket("A", key(1))
     hall_queue.take_ticket("A", key(2))
-    client.login(1, "s001", ["A"])
+    client.login(1, card(1), PIN, ["A"])
     client.call_next(1)
     with pytest.raises(HallRefused) as busy:
         client.call_next(1)
     assert busy.value.reason == "window_busy"
-    with pytest.raises(HallRefused) as bad_window:
-        client.call_next(0)
-    assert bad_window.value.reason == "bad_request"
+    body = json.dumps(client._who(1)).encode()
+    bad_window = httpx.post(server.url + "/v1/counters/0/next", content=body, timeout=5,
+                            headers=sign_headers(SECRET, "POST", b"/v1/counters/0/next", body))
+    assert (bad_window.status_code, bad_window.json()["error"]) == (422, "bad_request")
     with pytest.raises(HallRefused) as unknown:
-        client.login(2, "s002", ["Z"])
-    assert unknown.value.reason == "unknown_service"
+        client.login(2, card(2), PIN, ["Z"])
+    assert unknown.value.reason == "unknown_service" and client.session(2) is None
     big = b"{" + b" " * 20000 + b"}"
     answer = httpx.post(server.url + "/v1/counters/1/call", content=big, timeout=5,
                         headers=sign_headers(SECRET, "POST", b"/v1/counters/1/call", big))
@@ -165,6 +204,7 @@ def test_client_says_clearly_when_the_hall_service_is_down(hall_queue: HallQueue
     url = srv.start()
     srv.stop()
     with HallClient(url, SECRET, timeout=httpx.Timeout(2.0)) as c, pytest.raises(HallUnavailable) as info:
+        c.sessions[1] = _session(1, "s001")
         c.call_next(1)
     assert info.value.reason == "unreachable" and url in str(info.value) and info.value.words_zh
 
@@ -192,7 +232,7 @@ def next_event(events: stdqueue.Queue[ServerEvent], kind: str, timeout: float = 
 def test_display_snapshot_and_sse_call_event(client: HallClient, hall_queue: HallQueue, server: HallServer):
     for i in range(3):
         hall_queue.take_ticket("AB"[i % 2], key(i))
-    client.login(2, "s002", ["A"])
+    client.login(2, card(2), PIN, ["A"])
     snap = client.snapshot()
     assert snap.waiting == {"A": 2, "B": 1} and snap.current == () and snap.last_call_id == 0
     stop = threading.Event()
@@ -256,7 +296,7 @@ def test_two_counters_racing_next_200_times_over_http_never_share_a_ticket(serve
         window = index + 1
         try:
             with HallClient(server.url, SECRET) as c:
-                c.login(window, f"s00{window}", ["A", "B"])
+                c.login(window, card(window), PIN, ["A", "B"])
                 for _ in range(rounds):
                     barrier.wait(timeout=30)
                     call = c.call_next(window)

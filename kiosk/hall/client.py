@@ -8,10 +8,17 @@ Every request is signed (:mod:`kiosk.hall.auth`) and has explicit timeouts.  Err
     HallAuthRefused   401: wrong hall secret, or this terminal's clock is off (reason from the server)
     HallRefused       404/409/413/422: the service refused the action; ``reason`` and the words
                       come from the service (``window_busy``, ``not_finished``, ...)
+    HallStaffRefused  403 (a HallRefused): the staff rules refused — ``unknown_card``, ``wrong_pin``,
+                      ``locked`` at login; ``no_session``, ``session_ended``, ``session_expired``,
+                      ``wrong_staff``, ``wrong_window`` for an action (the client forgets that session)
     HallProtocolError the answer was not what the protocol promises (or a 5xx)
 
 :meth:`HallClient.events` reads the display push channel (SSE) and reconnects on its own with
-``Last-Event-ID``, so a display that lost the link misses no call.
+``Last-Event-ID``, so a display that lost the link misses no call.  :meth:`HallClient.alert_events`
+reads a logged-in counter's alert feed the same way.
+
+A counter logs in with :meth:`HallClient.login` (the staff card's UID and the PIN); the client
+keeps the session per window and sends it, with its staff id, with every action of that window.
 """
 
 from __future__ import annotations
@@ -56,8 +63,46 @@ class HallRefused(HallClientError):
     """The service refused the action; ``reason`` says why."""
 
 
+class HallStaffRefused(HallRefused):
+    """403: the staff rules refused a login (card, PIN, lockout) or an action (no or ended session)."""
+
+
 class HallProtocolError(HallClientError):
     """An answer the protocol does not allow (or a server error)."""
+
+
+#: 403 reasons after which the client's session of that window is of no more use.
+SESSION_GONE = ("no_session", "session_ended", "session_expired", "wrong_staff", "wrong_window",
+                "no_staff_registry")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A clerk's login at one window, as the hall handed it out."""
+
+    window: int
+    staff_id: str
+    display_name: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """One open staff alert as a counter shows it: the hall's words, zh and en."""
+
+    id: int
+    kind: str
+    source: str
+    resident: str
+    raised_at: str
+    words_zh: str
+    words_en: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlertNotice:
+        """Build from the service's alert JSON."""
+        return cls(int(data["id"]), str(data["kind"]), str(data["source"]), str(data.get("resident", "")),
+                   str(data["raised_at"]), str(data["words_zh"]), str(data["words_en"]))
 
 
 @dataclass(frozen=True)
@@ -96,6 +141,7 @@ class HallClient:
         if transport is None:  # headers and body go out in two writes: without NODELAY each POST waits ~40 ms
             transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         self._http = httpx.Client(base_url=self.base_url, timeout=self._timeout, transport=transport)
+        self.sessions: dict[int, Session] = {}  # window -> the clerk logged in there through this client
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -115,7 +161,16 @@ class HallClient:
         return request
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                 params: dict[str, Any] | None = None) -> dict[str, Any]:
+                 params: dict[str, Any] | None = None, window: int | None = None) -> dict[str, Any]:
+        try:
+            return self._send(method, path, body, params)
+        except HallStaffRefused as exc:
+            if window is not None and exc.reason in SESSION_GONE:
+                self.sessions.pop(window, None)
+            raise
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None,
+              params: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             response = self._http.send(self._build(method, path, body, params))
         except httpx.TimeoutException as exc:
@@ -139,6 +194,8 @@ class HallClient:
         zh = str(error.get("words_zh", "排队服务出错"))
         if response.status_code == 401:
             raise HallAuthRefused(reason, en, zh)
+        if response.status_code == 403:
+            raise HallStaffRefused(reason, en, zh)
         if response.status_code in (404, 409, 413, 422, 400):
             raise HallRefused(reason, en, zh)
         raise HallProtocolError(reason, en, zh)
@@ -148,51 +205,84 @@ class HallClient:
         """Service status: ``ok``, ``day``, ``rule``, ``services`` (also checks the secret)."""
         return self._request("GET", "/v1/health")
 
-    def login(self, window: int, staff_id: str, services: Sequence[str]) -> Counter:
-        """Log ``staff_id`` in at ``window`` serving ``services``."""
+    def session(self, window: int) -> Session | None:
+        """The session this client holds for ``window``, if any."""
+        return self.sessions.get(window)
+
+    def _who(self, window: int) -> dict[str, str]:
+        """The session fields every action of ``window`` carries; refused here when there is none."""
+        session = self.sessions.get(window)
+        if session is None:
+            raise HallStaffRefused("no_session", f"window {window}: log in with a staff card first",
+                                   f"{window} 号窗口尚未登录，请先刷工作证")
+        return {"session": session.token, "staff_id": session.staff_id}
+
+    def _act(self, window: int, action: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("POST", f"/v1/counters/{window}/{action}", {**self._who(window), **(extra or {})},
+                             window=window)
+
+    def login(self, window: int, card_uid: str, pin: str, services: Sequence[str]) -> Counter:
+        """Log in at ``window`` with a staff card's UID and the PIN, serving ``services``; keeps the session."""
         data = self._request("POST", f"/v1/counters/{window}/login",
-                             {"staff_id": staff_id, "services": list(services)})["counter"]
-        return Counter(data["window"], data["staff_id"], tuple(data["services"]), data["since"])
+                             {"card_uid": card_uid, "pin": pin, "services": list(services)})
+        c, s = data["counter"], data["session"]
+        self.sessions[window] = Session(int(s["window"]), str(s["staff_id"]), str(s["display_name"]),
+                                        str(s["token"]))
+        return Counter(c["window"], c["staff_id"], tuple(c["services"]), c["since"])
 
     def logout(self, window: int) -> None:
-        """Log the window out."""
-        self._request("POST", f"/v1/counters/{window}/logout")
+        """Log the window out (and forget its session, whatever the answer)."""
+        try:
+            self._act(window, "logout")
+        finally:
+            self.sessions.pop(window, None)
 
     def counter(self, window: int) -> tuple[Counter, Ticket | None]:
-        """Who is logged in at ``window`` and its current ticket."""
-        data = self._request("GET", f"/v1/counters/{window}")
+        """Who is logged in at ``window`` and its current ticket (checks this client's session there, if any)."""
+        session = self.sessions.get(window)
+        params = {"session": session.token, "staff_id": session.staff_id} if session else None
+        data = self._request("GET", f"/v1/counters/{window}", params=params, window=window)
         c = data["counter"]
         current = _ticket(data["current"]) if data["current"] else None
         return Counter(c["window"], c["staff_id"], tuple(c["services"]), c["since"]), current
 
     def call_next(self, window: int) -> Call | None:
         """Call the next ticket to ``window``; None when nobody waits."""
-        data = self._request("POST", f"/v1/counters/{window}/next")["call"]
+        data = self._act(window, "next")["call"]
         return _call(data) if data else None
 
     def recall(self, window: int) -> Call:
         """Call the window's ticket again."""
-        return _call(self._request("POST", f"/v1/counters/{window}/recall")["call"])
+        return _call(self._act(window, "recall")["call"])
 
     def call_specific(self, window: int, number: str) -> Call:
         """Call ticket ``number`` to ``window``."""
-        return _call(self._request("POST", f"/v1/counters/{window}/call", {"number": number})["call"])
+        return _call(self._act(window, "call", {"number": number})["call"])
 
     def start(self, window: int) -> Ticket:
         """The resident arrived: start serving."""
-        return _ticket(self._request("POST", f"/v1/counters/{window}/start")["ticket"])
+        return _ticket(self._act(window, "start")["ticket"])
 
     def no_show(self, window: int) -> Ticket:
         """Mark the called ticket as not shown."""
-        return _ticket(self._request("POST", f"/v1/counters/{window}/no_show")["ticket"])
+        return _ticket(self._act(window, "no_show")["ticket"])
 
     def transfer(self, window: int, service: str) -> Ticket:
         """Transfer the window's ticket to ``service``; returns the new waiting ticket."""
-        return _ticket(self._request("POST", f"/v1/counters/{window}/transfer", {"service": service})["ticket"])
+        return _ticket(self._act(window, "transfer", {"service": service})["ticket"])
 
     def finish(self, window: int) -> Ticket:
         """Finish the window's ticket."""
-        return _ticket(self._request("POST", f"/v1/counters/{window}/finish")["ticket"])
+        return _ticket(self._act(window, "finish")["ticket"])
+
+    def alerts(self, window: int) -> list[AlertNotice]:
+        """The hall's open staff alerts (for the clerk logged in at ``window``)."""
+        data = self._request("GET", f"/v1/counters/{window}/alerts", params=self._who(window), window=window)
+        return [AlertNotice.from_dict(a) for a in data["alerts"]]
+
+    def acknowledge(self, window: int, alert_id: int) -> AlertNotice:
+        """The clerk at ``window`` has taken care of alert ``alert_id`` (it leaves every counter's banner)."""
+        return AlertNotice.from_dict(self._act(window, f"alerts/{alert_id}/ack")["alert"])
 
     def rate(self, window: int, ticket_id: int, level: str | int) -> Rating:
         """Send the resident's rating of a ticket finished at ``window``."""
@@ -206,6 +296,23 @@ class HallClient:
         return Snapshot(d["day"], tuple(_call(c) for c in d["current"]), tuple(_call(c) for c in d["recent"]),
                         dict(d["waiting"]), int(d["last_call_id"]), tuple(d["services"]))
 
+    def _stream_once(self, path: str, params: dict[str, Any] | None, read_timeout_s: float) -> Iterator[ServerEvent]:
+        """The events of one connection to an SSE endpoint; a refusal raises, the stream's end returns."""
+        timeout = httpx.Timeout(read_timeout_s, connect=self._timeout.connect)
+        request = self._build("GET", path, params=params, headers={"Accept": "text/event-stream"})
+        request.extensions["timeout"] = timeout.as_dict()
+        response = self._http.send(request, stream=True)
+        try:
+            if response.status_code != 200:
+                response.read()
+                self._answer(response)
+                raise HallProtocolError("bad_stream", f"events answered HTTP {response.status_code}")
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                raise HallProtocolError("bad_stream", "events did not answer text/event-stream")
+            yield from _parse_sse(response.iter_lines())
+        finally:
+            response.close()
+
     def events(self, after: int | None = None, stop: threading.Event | None = None, retry_s: float = 0.5,
                max_retry_s: float = 10.0, read_timeout_s: float = EVENTS_READ_TIMEOUT_S) -> Iterator[ServerEvent]:
         """Yield push-channel events until ``stop`` is set (checked between events and while waiting to retry).
@@ -218,41 +325,66 @@ class HallClient:
         stop = stop or threading.Event()
         last = after
         delay = retry_s
-        timeout = httpx.Timeout(read_timeout_s, connect=self._timeout.connect)
         while not stop.is_set():
-            params = {"after": last} if last is not None else None
             try:
-                request = self._build("GET", "/v1/display/events", params=params,
-                                      headers={"Accept": "text/event-stream"})
-                request.extensions["timeout"] = timeout.as_dict()
-                response = self._http.send(request, stream=True)
-                try:
-                    if response.status_code != 200:
-                        response.read()
-                        self._answer(response)
-                        raise HallProtocolError("bad_stream", f"events answered HTTP {response.status_code}")
-                    if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                        raise HallProtocolError("bad_stream", "events did not answer text/event-stream")
-                    for event in _parse_sse(response.iter_lines()):
-                        if event.event == "hello":  # the service has subscribed us: nothing after this is lost
-                            delay = retry_s
-                            if last is None and isinstance(event.data.get("after"), int):
-                                last = event.data["after"]
-                            yield ServerEvent("connected", {"after": last})
-                            continue
-                        if event.id is not None:
-                            last = event.id
-                        yield event
-                        if stop.is_set():
-                            return
-                    error = "the hall service closed the stream"
-                finally:
-                    response.close()
+                for event in self._stream_once("/v1/display/events", {"after": last} if last is not None else None,
+                                               read_timeout_s):
+                    if event.event == "hello":  # the service has subscribed us: nothing after this is lost
+                        delay = retry_s
+                        if last is None and isinstance(event.data.get("after"), int):
+                            last = event.data["after"]
+                        yield ServerEvent("connected", {"after": last})
+                        continue
+                    if event.id is not None:
+                        last = event.id
+                    yield event
+                    if stop.is_set():
+                        return
+                error = "the hall service closed the stream"
             except (httpx.TransportError, HallProtocolError) as exc:  # down, dropped, or a 5xx: try again
                 error = f"{type(exc).__name__}: {exc}"
             if stop.is_set():
                 return
             log.warning("hall events from %s lost (%s); retrying in %.1f s", self.base_url, error, delay)
+            yield ServerEvent("disconnected", {"error": error, "retry_s": delay})
+            if stop.wait(delay):
+                return
+            delay = min(delay * 2, max_retry_s)
+
+    def alert_events(self, window: int, stop: threading.Event | None = None, retry_s: float = 0.5,
+                     max_retry_s: float = 10.0,
+                     read_timeout_s: float = EVENTS_READ_TIMEOUT_S) -> Iterator[list[AlertNotice] | ServerEvent]:
+        """The open alerts for the clerk at ``window``: a list at once and after every change, until ``stop``.
+
+        Yields ``ServerEvent("disconnected")`` when the link drops (then retries like :meth:`events`).
+        Ends by raising :class:`HallStaffRefused` when the session is refused or ends (logout, another
+        login), and :class:`HallAuthRefused` for a refused signature.
+        """
+        stop = stop or threading.Event()
+        delay = retry_s
+        while not stop.is_set():
+            try:
+                for event in self._stream_once(f"/v1/counters/{window}/events", self._who(window), read_timeout_s):
+                    if event.event == "alerts" and isinstance(event.data.get("alerts"), list):
+                        delay = retry_s
+                        yield [AlertNotice.from_dict(a) for a in event.data["alerts"]]
+                    elif event.event == "ended":
+                        d = event.data
+                        self.sessions.pop(window, None)
+                        raise HallStaffRefused(str(d.get("error", "session_ended")), str(d.get("words_en", "")),
+                                               str(d.get("words_zh", "")))
+                    if stop.is_set():
+                        return
+                error = "the hall service closed the stream"
+            except HallStaffRefused as exc:
+                if exc.reason in SESSION_GONE:
+                    self.sessions.pop(window, None)
+                raise
+            except (httpx.TransportError, HallProtocolError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if stop.is_set():
+                return
+            log.warning("hall alerts from %s lost (%s); retrying in %.1f s", self.base_url, error, delay)
             yield ServerEvent("disconnected", {"error": error, "retry_s": delay})
             if stop.wait(delay):
                 return

@@ -1,29 +1,38 @@
 """The hall's LAN queue service: counters and calling displays talk to the ticket machine's queue.
 
-A FastAPI app over one :class:`~kiosk.hall.queue.HallQueue`.  Every request must be signed with
-the per-hall shared secret (HMAC, see :mod:`kiosk.hall.auth`).  Counter endpoints are synchronous
-functions (FastAPI runs them on its thread pool); each queue action is one ``BEGIN IMMEDIATE``
-transaction, so two clerks pressing "next" together get different tickets.
+A FastAPI app over one :class:`~kiosk.hall.queue.HallQueue`, the hall's staff registry
+(:class:`~kiosk.hall.staff.StaffRegistry`) and its alert board (:class:`~kiosk.hall.alerts.AlertBoard`).
+Every request must be signed with the per-hall shared secret (HMAC, see :mod:`kiosk.hall.auth`).
+A clerk logs in at a window with the staff card's UID and a PIN and gets a session; every counter
+action then carries ``session`` and ``staff_id`` (in the signed body, or the signed query of a
+GET) and is refused with 403 unless that clerk is logged in at that window.  Counter endpoints are
+synchronous functions (FastAPI runs them on its thread pool); each queue action is one
+``BEGIN IMMEDIATE`` transaction, so two clerks pressing "next" together get different tickets.
 
     GET  /v1/health                          {"ok": true, "day", "rule", "services"}
-    POST /v1/counters/{window}/login         {"staff_id", "services": ["A", ...]} -> {"counter"}
-    POST /v1/counters/{window}/logout        -> {"ok": true}
-    GET  /v1/counters/{window}               -> {"counter", "current": ticket | null}
-    POST /v1/counters/{window}/next          -> {"call": call | null}
-    POST /v1/counters/{window}/recall        -> {"call"}
-    POST /v1/counters/{window}/call          {"number": "A012"} -> {"call"}
-    POST /v1/counters/{window}/start         -> {"ticket"}
-    POST /v1/counters/{window}/no_show       -> {"ticket"}
-    POST /v1/counters/{window}/transfer      {"service": "B"} -> {"ticket"}   (the new waiting row)
-    POST /v1/counters/{window}/finish        -> {"ticket"}
-    POST /v1/counters/{window}/rate          {"ticket_id", "level"} -> {"rating"}
+    POST /v1/counters/{window}/login         {"card_uid", "pin", "services": ["A", ...]} -> {"counter", "session"}
+    POST /v1/counters/{window}/logout        S -> {"ok": true}
+    GET  /v1/counters/{window}[?S]           -> {"counter", "current": ticket | null}  (S checked when given)
+    POST /v1/counters/{window}/next          S -> {"call": call | null}
+    POST /v1/counters/{window}/recall        S -> {"call"}
+    POST /v1/counters/{window}/call          S + {"number": "A012"} -> {"call"}
+    POST /v1/counters/{window}/start         S -> {"ticket"}
+    POST /v1/counters/{window}/no_show       S -> {"ticket"}
+    POST /v1/counters/{window}/transfer      S + {"service": "B"} -> {"ticket"}   (the new waiting row)
+    POST /v1/counters/{window}/finish        S -> {"ticket"}
+    POST /v1/counters/{window}/rate          {"ticket_id", "level"} -> {"rating"}   (the resident's pad)
+    GET  /v1/counters/{window}/alerts?S      -> {"alerts": [alert, ...]}  open staff alerts, in words
+    POST /v1/counters/{window}/alerts/{id}/ack  S -> {"alert"}  acknowledged by that clerk at that window
+    GET  /v1/counters/{window}/events?S      SSE: "alerts" {"alerts": [...]} at once and after every change
     GET  /v1/display/snapshot?recent=5       -> current calls, last calls, waiting counts, services
     GET  /v1/display/events?after=ID         SSE: "hello" {"after"}, then "call" (id: call id) and "counts"
 
-Errors are JSON ``{"error": reason, "words_en", "words_zh"}`` with 401 (auth), 404, 409 (state),
-413 (body too large), 422 (malformed request) or 503 (store unavailable).  The push channel
-replays the calls after ``Last-Event-ID`` (or ``?after=``) on reconnect, so a display that lost
-its connection misses no call.
+``S`` is ``{"session": token, "staff_id": id}``.  Errors are JSON ``{"error": reason, "words_en",
+"words_zh"}`` with 401 (signature), 403 (staff: ``unknown_card``, ``wrong_pin``, ``locked``,
+``no_session``, ``session_ended``, ``session_expired``, ``wrong_staff``, ``wrong_window``), 404,
+409 (state), 413 (body too large), 422 (malformed request) or 503 (store unavailable).  The display
+push channel replays the calls after ``Last-Event-ID`` (or ``?after=``) on reconnect, so a display
+that lost its connection misses no call; it carries no alerts (residents read the hall TV).
 """
 
 from __future__ import annotations
@@ -42,9 +51,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kiosk.store import StoreError
 
+from .alerts import AlertBoard
 from .auth import MAX_SKEW_S, Verifier
 from .errors import HallError
 from .queue import HallQueue
+from .staff import StaffRefused, StaffRegistry
 from .tickets import Call, QueueChange
 
 #: Largest request body accepted, in bytes.
@@ -53,6 +64,15 @@ MAX_BODY_BYTES = 16 * 1024
 KEEPALIVE_S = 15.0
 
 Window = Annotated[int, Path(ge=1, le=99, description="window (counter) number")]
+SessionQuery = Annotated[str | None, Query(min_length=16, max_length=128, description="session from login")]
+StaffQuery = Annotated[str | None, Query(min_length=1, max_length=32, description="staff id of the session")]
+#: Published to the counters' alert streams after any alert change (they read the open alerts again).
+ALERTS_CHANGED = object()
+
+
+def _no_registry() -> StaffRefused:
+    return StaffRefused("no_staff_registry", "this hall has no staff registry: counters cannot log in",
+                        "本大厅未启用工作证登录，请联系管理员")
 
 
 class _Body(BaseModel):
@@ -60,19 +80,27 @@ class _Body(BaseModel):
 
 
 class LoginBody(_Body):
-    """A clerk logs in at a window."""
+    """A clerk logs in at a window with the staff card's UID and a PIN."""
 
-    staff_id: str = Field(min_length=1, max_length=32)
+    card_uid: str = Field(min_length=8, max_length=32)
+    pin: str = Field(min_length=4, max_length=8)
     services: list[str] = Field(min_length=1, max_length=20)
 
 
-class NumberBody(_Body):
+class SessionBody(_Body):
+    """Who is acting: the session from login and the staff id it was given to."""
+
+    session: str = Field(min_length=16, max_length=128)
+    staff_id: str = Field(min_length=1, max_length=32)
+
+
+class NumberBody(SessionBody):
     """Call a specific ticket number."""
 
     number: str = Field(min_length=2, max_length=8)
 
 
-class TransferBody(_Body):
+class TransferBody(SessionBody):
     """Transfer the window's ticket to another service."""
 
     service: str = Field(min_length=1, max_length=2)
@@ -86,17 +114,17 @@ class RateBody(_Body):
 
 
 class CallHub:
-    """Fans committed queue changes out to the SSE streams (thread-safe publish, asyncio consumers)."""
+    """Fans committed changes (queue changes, alert pokes) out to SSE streams (thread-safe publish, asyncio consumers)."""
 
     def __init__(self) -> None:
         """No subscribers yet."""
-        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[QueueChange | None]]] = set()
+        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = set()
         self._lock = threading.Lock()
         self._closed = False
 
-    def subscribe(self) -> asyncio.Queue[QueueChange | None]:
+    def subscribe(self) -> asyncio.Queue[Any]:
         """A new queue of changes for the calling coroutine's event loop (ended at once once closed)."""
-        q: asyncio.Queue[QueueChange | None] = asyncio.Queue()
+        q: asyncio.Queue[Any] = asyncio.Queue()
         with self._lock:
             if self._closed:
                 q.put_nowait(None)
@@ -104,12 +132,12 @@ class CallHub:
                 self._subs.add((asyncio.get_running_loop(), q))
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[QueueChange | None]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[Any]) -> None:
         """Forget a subscriber."""
         with self._lock:
             self._subs = {s for s in self._subs if s[1] is not q}
 
-    def publish(self, change: QueueChange | None) -> None:
+    def publish(self, change: Any) -> None:
         """Hand ``change`` to every subscriber (None ends their streams); callable from any thread."""
         with self._lock:
             subs = list(self._subs)
@@ -152,12 +180,24 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def create_app(queue: HallQueue, secret: str | bytes, *, keepalive_s: float = KEEPALIVE_S,
+def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | None = None,
+               alerts: AlertBoard | None = None, keepalive_s: float = KEEPALIVE_S,
                max_skew_s: float = MAX_SKEW_S) -> FastAPI:
-    """The hall service app over ``queue``; ``secret`` is the per-hall shared secret (≥ 16 bytes)."""
+    """The hall service app over ``queue``; ``secret`` is the per-hall shared secret (≥ 16 bytes).
+
+    ``staff``: the registry counters log in against (without one, every login is refused in
+    words); ``alerts``: the board whose open alerts counters see (without one, the list is empty).
+    """
     verifier = Verifier(secret, max_skew_s)
     hub = CallHub()
     queue.add_listener(hub.publish)
+    alert_hub = CallHub()
+
+    def poke() -> None:
+        alert_hub.publish(ALERTS_CHANGED)
+
+    if alerts is not None:
+        alerts.add_listener(poke)
 
     async def authenticated(request: Request) -> None:
         body = await request.body()  # BodyLimit has already refused anything oversized
@@ -170,6 +210,7 @@ def create_app(queue: HallQueue, secret: str | bytes, *, keepalive_s: float = KE
     app.add_middleware(BodyLimit)
     app.state.hub = hub
     app.state.queue = queue
+    app.state.on_stop = [alert_hub.close] + ([lambda: alerts.remove_listener(poke)] if alerts is not None else [])
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)])
 
     @app.exception_handler(HallError)
@@ -192,48 +233,121 @@ def create_app(queue: HallQueue, secret: str | bytes, *, keepalive_s: float = KE
     def health() -> dict[str, Any]:
         return {"ok": True, "day": queue.today(), "rule": queue.rule.describe(), "services": list(queue.services.codes)}
 
+    def clerk(window: int, session: str | None, staff_id: str | None) -> str:
+        """The staff id logged in at ``window`` with this session (403 in words otherwise)."""
+        if staff is None:
+            raise _no_registry()
+        return staff.check(session, staff_id, window).staff_id
+
     @v1.post("/counters/{window}/login")
     def login(window: Window, body: LoginBody) -> dict[str, Any]:
-        return {"counter": queue.login(window, body.staff_id, body.services).to_dict()}
+        if staff is None:
+            raise _no_registry()
+        for code in body.services:
+            queue.services.get(code)  # an unknown service is refused before a session is opened
+        session = staff.login(window, body.card_uid, body.pin)
+        counter = queue.login(window, session.staff_id, body.services)
+        return {"counter": counter.to_dict(), "session": session.to_dict()}
 
     @v1.post("/counters/{window}/logout")
-    def logout(window: Window) -> dict[str, Any]:
+    def logout(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
+        assert staff is not None
+        staff.logout(body.session)
         queue.logout(window)
         return {"ok": True}
 
     @v1.get("/counters/{window}")
-    def counter(window: Window) -> dict[str, Any]:
+    def counter(window: Window, session: SessionQuery = None, staff_id: StaffQuery = None) -> dict[str, Any]:
+        if session is not None or staff_id is not None:
+            clerk(window, session, staff_id)
         current = queue.current(window)
         return {"counter": queue.counter(window).to_dict(), "current": current.to_dict() if current else None}
 
     @v1.post("/counters/{window}/next")
-    def call_next(window: Window) -> dict[str, Any]:
+    def call_next(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         call = queue.call_next(window)
         return {"call": call.to_dict() if call else None}
 
     @v1.post("/counters/{window}/recall")
-    def recall(window: Window) -> dict[str, Any]:
+    def recall(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"call": queue.recall(window).to_dict()}
 
     @v1.post("/counters/{window}/call")
     def call_specific(window: Window, body: NumberBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"call": queue.call_specific(window, body.number).to_dict()}
 
     @v1.post("/counters/{window}/start")
-    def start(window: Window) -> dict[str, Any]:
+    def start(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"ticket": queue.start(window).to_dict()}
 
     @v1.post("/counters/{window}/no_show")
-    def no_show(window: Window) -> dict[str, Any]:
+    def no_show(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"ticket": queue.no_show(window).to_dict()}
 
     @v1.post("/counters/{window}/transfer")
     def transfer(window: Window, body: TransferBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"ticket": queue.transfer(window, body.service).to_dict()}
 
     @v1.post("/counters/{window}/finish")
-    def finish(window: Window) -> dict[str, Any]:
+    def finish(window: Window, body: SessionBody) -> dict[str, Any]:
+        clerk(window, body.session, body.staff_id)
         return {"ticket": queue.finish(window).to_dict()}
+
+    def open_alerts() -> list[dict[str, Any]]:
+        return [a.to_dict() for a in alerts.open_alerts()] if alerts is not None else []
+
+    @v1.get("/counters/{window}/alerts")
+    def list_alerts(window: Window, session: SessionQuery = None, staff_id: StaffQuery = None) -> dict[str, Any]:
+        clerk(window, session, staff_id)
+        return {"alerts": open_alerts()}
+
+    @v1.post("/counters/{window}/alerts/{alert_id}/ack")
+    def acknowledge(window: Window, alert_id: Annotated[int, Path(ge=1)], body: SessionBody) -> dict[str, Any]:
+        who = clerk(window, body.session, body.staff_id)
+        if alerts is None:
+            raise HallError("no_alert", f"there is no alert {alert_id}", "没有这条提醒")
+        return {"alert": alerts.acknowledge(alert_id, who, window).to_dict()}
+
+    @v1.get("/counters/{window}/events")
+    async def counter_events(window: Window, session: SessionQuery = None,
+                             staff_id: StaffQuery = None) -> StreamingResponse:
+        await run_in_threadpool(clerk, window, session, staff_id)
+
+        async def stream() -> AsyncIterator[str]:
+            subscription = alert_hub.subscribe()  # before the first read: no change can fall in between
+            getter: asyncio.Future[Any] | None = None
+            try:
+                yield "retry: 1000\n" + _sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
+                while True:
+                    if getter is None:
+                        getter = asyncio.ensure_future(subscription.get())
+                    done, _pending = await asyncio.wait({getter}, timeout=keepalive_s)
+                    if not done:
+                        try:  # the clerk logged out or was replaced: the stream of this session ends
+                            await run_in_threadpool(clerk, window, session, staff_id)
+                        except HallError as exc:
+                            yield _sse("ended", exc.to_dict())
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                    change, getter = getter.result(), None
+                    if change is None:
+                        return
+                    yield _sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
+            finally:
+                if getter is not None:
+                    getter.cancel()
+                alert_hub.unsubscribe(subscription)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @v1.post("/counters/{window}/rate")
     def rate(window: Window, body: RateBody) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from fastapi import FastAPI
 
 from sync.threaded_server import ServerStartError, ThreadedServer, listening_socket
 
+from .alerts import AlertBoard
 from .errors import HallError
 from .queue import HallQueue
 from .service_api import create_app
+from .staff import StaffRegistry
 
 #: Longest wait for uvicorn to start or stop, in seconds.
 START_TIMEOUT_S = 10.0
@@ -63,6 +65,8 @@ class HallServer:
 
     def stop(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """End the push streams, stop uvicorn and close the socket (idempotent)."""
+        for cleanup in getattr(self.app.state, "on_stop", ()):
+            cleanup()  # the counters' alert streams end; the alert board forgets this app
         hub = getattr(self.app.state, "hub", None)
         if hub is not None:
             hub.close()
@@ -81,8 +85,12 @@ class HallServer:
         self.stop()
 
 
-def serve_hall(queue: HallQueue, secret: str | bytes, host: str = "127.0.0.1", port: int = 0) -> HallServer:
-    """Create the app over ``queue`` and start serving it; the caller stops the returned server."""
-    server = HallServer(create_app(queue, secret), host, port)
+def serve_hall(queue: HallQueue, secret: str | bytes, host: str = "127.0.0.1", port: int = 0, *,
+               staff: StaffRegistry | None = None, alerts: AlertBoard | None = None) -> HallServer:
+    """Create the app over ``queue`` (counters log in against ``staff``, see ``alerts``) and start serving it.
+
+    The caller stops the returned server.
+    """
+    server = HallServer(create_app(queue, secret, staff=staff, alerts=alerts), host, port)
     server.start()
     return server

@@ -15,9 +15,12 @@ from kiosk.codes.tokens import TokenVerifier, TrustList
 from kiosk.config import ConfigError, TerminalConfig
 from kiosk.devices import close_driver, open_driver
 from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+from kiosk.hall.alerts import AlertBoard
 from kiosk.hall.checkin.flow import FlowSettings
 from kiosk.hall.checkin.terminal import HallDevices, HallServices, HallTerminal
 from kiosk.hall.service_server import serve_hall
+from kiosk.hall.staff import StaffRegistry
+from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.store import Store
 from kiosk.visit_log import VISIT_MIGRATIONS, PurgeScheduler, VisitLog
@@ -79,6 +82,7 @@ class HallApp:
     purge: PurgeScheduler
     city: CityCodeService | None
     service_url: str | None = None  # the LAN queue service counters and displays use
+    alerts: AlertBoard | None = None  # staff alerts: raised by the terminal, shown on the counters
     sync: SyncClient | None = None  # pushes the outbox to the central service when enrolled
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -104,7 +108,8 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
     """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
     key = read_person_key(config)
     store = Store.open(config.store_path(), config.terminal_id,
-                       extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, SYNC_MIGRATIONS))
+                       extra_migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, SYNC_MIGRATIONS,
+                                         STAFF_ALERT_MIGRATIONS))
     catalog, rule = hall_queue_parts(config)
     queue = HallQueue(store, catalog, rule)
     trust = TrustList()
@@ -138,10 +143,13 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
     settings = flow_settings(config, catalog.codes[0])
     terminal = HallTerminal(HallDevices(**drivers), services, settings, **callbacks)
     app = HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
+    alerts = AlertBoard(store)  # one board: the terminal raises alerts, the LAN service pushes them to counters
+    app.alerts = services.alerts = alerts
     if config.lan is not None and serve_lan:
         host, port = (config.hall.bind if config.hall else "127.0.0.1:8710").rsplit(":", 1)
         try:
-            server = serve_hall(queue, config.lan.secret, host, int(port))
+            server = serve_hall(queue, config.lan.secret, host, int(port), staff=StaffRegistry(store, key),
+                                alerts=alerts)
         except Exception as exc:
             app.close()
             raise _startup_error("hall.bind", exc) from None
