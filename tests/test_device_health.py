@@ -81,8 +81,8 @@ def wait_for(predicate, timeout_s: float = 10.0, what: str = "condition") -> Non
 @pytest.mark.unit
 def test_every_state_is_said_in_chinese_first_and_english():
     h = device_health("idcard", "sam_failure", "SAM not authorised")
-    assert (h.up, h.words_zh, h.words_en) == (False, "身份证读卡器：安全模块故障",
-                                              "ID card reader: security module (SAM) failed")
+    assert (h.up, h.words_zh, h.words_en) == (False, "身份证读卡器：SAM故障",
+                                              "ID card reader: SAM (security module) failed")
     assert device_health("printer", "paper_out").words_zh == "打印机：缺纸"
     assert device_health("idcard", "no_answer").words_en == "ID card reader: not answering"
     low = device_health("printer", "paper_low")
@@ -254,7 +254,7 @@ def test_sam_failure_is_said_in_words(id_sim, id_reader, sw3, detail):
     sup.check_once()
     now = sup.snapshot()["idcard"]
     assert (now.up, now.reason, now.detail) == (False, "sam_failure", detail)
-    assert now.words_zh == "身份证读卡器：安全模块故障"
+    assert now.words_zh == "身份证读卡器：SAM故障"
     assert [c.reason for c in changes] == ["sam_failure"]
     id_sim.faults.clear()
     sup.check_once()

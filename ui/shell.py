@@ -1,7 +1,7 @@
 """The kiosk window every role shares: header with clock, the role's idle screen, and the status strip.
 
 The status strip says in words (and a symbol) whether each configured device and the
-network are up, and for a device what is wrong ("打印机：缺纸", "身份证读卡器：安全模块故障"),
+network are up, and for a device what is wrong ("打印机：缺纸", "身份证读卡器：SAM故障"),
 from the device supervisor's snapshot when the terminal runs one; colour is only a third
 cue.  Checking runs off the GUI thread.
 """

@@ -65,7 +65,7 @@ REASON_WORDS: dict[str, tuple[str, str, bool]] = {
     "no_answer": ("无应答", "not answering", False),
     "garbage": ("通信数据错误", "garbled answers", False),
     "refused": ("拒绝执行命令", "refuses commands", False),
-    "sam_failure": ("安全模块故障", "security module (SAM) failed", False),
+    "sam_failure": ("SAM故障", "SAM (security module) failed", False),
     "pcsc_service_down": ("读卡服务未运行", "card service not running", False),
     "paper_out": ("缺纸", "out of paper", False),
     "cover_open": ("机盖未关", "cover open", False),
@@ -103,8 +103,8 @@ class DeviceHealth:
     name: str  # "idcard", "printer" …
     up: bool
     reason: str  # a key of REASON_WORDS: "ok", "no_answer", "sam_failure", "paper_out" …
-    words_zh: str  # "身份证读卡器：安全模块故障"
-    words_en: str  # "ID card reader: security module (SAM) failed"
+    words_zh: str  # "身份证读卡器：SAM故障"
+    words_en: str  # "ID card reader: SAM (security module) failed"
     detail: str = ""  # the driver's own words for a technician ("SAM not authorised", "paper out" …)
     since: float = 0.0  # the supervisor clock's time when this state (up/down) was settled
 
