@@ -379,3 +379,41 @@ def test_heartbeat_stores_the_supervisors_device_states(tmp_path, central, print
         "printer": {"up": False, "reason": "paper_out"},
         "idcard": {"up": False, "reason": "sam_failure"},
     }
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_thermometer_no_answer_and_unplug_from_a_live_reading(tmp_path):
+    from drivers.thermometer import Thermometer
+    from hardware_sim.thermometer import ThermometerSim
+
+    sim = ThermometerSim("thermometer", tmp_path / "thermo", traffic=TrafficLog())
+    sim.start()
+    driver = Thermometer(str(sim.link_path), timeout_s=0.3, name="thermometer")
+    changes: list[DeviceHealth] = []
+    sup = DeviceSupervisor({"thermometer": driver}, on_change=changes.append, debounce=2)
+    try:
+        sup.check_once()
+        sup.check_once()
+        assert sup.snapshot()["thermometer"].reason == "ok"  # nobody in front: an answer all the same
+        sim.faults.set("no_answer")
+        sup.check_once()
+        sup.check_once()
+        assert sup.snapshot()["thermometer"].words_zh == "测温仪：无应答"
+        sim.faults.clear()
+        sim.unplug()
+        sup.check_once()
+        sup.check_once()
+        assert sup.snapshot()["thermometer"].reason in ("unplugged", "no_answer")
+        assert [c.up for c in changes] == [False]
+        sim.plug()
+        driver.retry_now()
+        for _ in range(40):
+            sup.check_once()
+            if len(changes) == 2:
+                break
+            time.sleep(0.1)
+        assert [(c.up, c.reason) for c in changes][-1] == (True, "ok") and len(changes) == 2
+    finally:
+        driver.close()
+        sim.stop()
