@@ -267,3 +267,29 @@ def test_a_locked_database_while_issuing_ends_on_ask_staff_then_idle(sim, hall, 
     qtbot.waitUntil(lambda: any("工作人员" in text for text in hall.spoken), timeout=3000)
     assert any("database is locked" in e for e in hall.app.terminal.errors)
     wait_screen(qtbot, hall, "idle", timeout=8000)  # and back to idle on its own
+
+
+def test_unplugging_the_id_reader_while_idle_raises_one_alert_down_and_one_up_in_words(sim, hall, qtbot,
+                                                                                     screens_dir):
+    """With the simulator: no screen change, no speech, one "down" alert, the strip says it; plugged back, one "up"."""
+    board = hall.app.alerts
+    said = len(hall.spoken)
+    sim.unplug("idcard")
+    qtbot.waitUntil(lambda: [a.kind for a in board.open_alerts()] == ["device_down"], timeout=10000)
+    qtbot.wait(3000)  # the reader stays unplugged: still one alert, nothing on screen, nothing said
+    assert [a.kind for a in board.open_alerts()] == ["device_down"]
+    assert hall.window._last_show.screen == "idle" and len(hall.spoken) == said
+    down = board.open_alerts()[0]
+    assert "身份证读卡器" in down.words("zh") and "ID card reader" in down.words("en")
+    hall.window.refresh_status()
+    strip = hall.window.status_labels["idcard"]
+    qtbot.waitUntil(lambda: "✘" in strip.text(), timeout=5000)
+    assert "身份证读卡器" in strip.text() and "正常" not in strip.text()
+    hall.window.grab().save(str(screens_dir / "e2e-hall-idcard-unplugged.png"))
+    sim.plug("idcard")
+    qtbot.waitUntil(lambda: [a.kind for a in board.open_alerts()] == ["device_down", "device_up"], timeout=10000)
+    qtbot.wait(2000)
+    assert [a.kind for a in board.open_alerts()] == ["device_down", "device_up"]
+    assert hall.window._last_show.screen == "idle" and len(hall.spoken) == said
+    hall.window.refresh_status()
+    qtbot.waitUntil(lambda: "✔" in strip.text(), timeout=5000)

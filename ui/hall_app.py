@@ -47,7 +47,7 @@ class HallUi:
 
     def _check(self, config: TerminalConfig) -> list[ComponentStatus]:
         """Devices as probed; the network entry says what the sync client knows, when it runs."""
-        statuses = check_terminal(config)
+        statuses = check_terminal(config, self.app.health if self.app is not None else None)
         sync = self.app.sync if self.app is not None else None
         if sync is None:
             return statuses

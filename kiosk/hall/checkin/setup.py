@@ -6,7 +6,7 @@ with one line naming the setting, like a config error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +22,13 @@ from kiosk.hall.service_server import serve_hall
 from kiosk.hall.staff import StaffRegistry
 from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.priority import PriorityRegister, load_key, person_key
+from kiosk.runtime.health import DeviceSupervisor
 from kiosk.store import Store
 from kiosk.visit_log import VISIT_MIGRATIONS, PurgeScheduler, VisitLog
 from kiosk.voice import Speaker
 from sync.apply import MIGRATIONS as SYNC_MIGRATIONS
 from sync.client import SyncClient
+from sync.protocol import DeviceState
 
 HALL_DEVICE_NAMES = ("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer")
 
@@ -84,10 +86,13 @@ class HallApp:
     service_url: str | None = None  # the LAN queue service counters and displays use
     alerts: AlertBoard | None = None  # staff alerts: raised by the terminal, shown on the counters
     sync: SyncClient | None = None  # pushes the outbox to the central service when enrolled
+    health: DeviceSupervisor | None = None  # every device's health: strip, alerts, heartbeats
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         """Stop the terminal, then close drivers, clients and the store."""
+        if self.health is not None:
+            self.health.stop()
         self.terminal.stop()
         self.purge.stop()
         for driver in self.drivers.values():
@@ -142,7 +147,9 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
         language=language or (lambda: config.language))
     settings = flow_settings(config, catalog.codes[0])
     terminal = HallTerminal(HallDevices(**drivers), services, settings, **callbacks)
-    app = HallApp(config, store, queue, terminal, drivers, speaker, purge, city)
+    health = DeviceSupervisor(drivers, on_change=terminal.device_changed)  # one alert down, one up, nothing on screen
+    services.health = health  # the card loops feed it what they see
+    app = HallApp(config, store, queue, terminal, drivers, speaker, purge, city, health=health)
     alerts = AlertBoard(store)  # one board: the terminal raises alerts, the LAN service pushes them to counters
     app.alerts = services.alerts = alerts
     if config.lan is not None and serve_lan:
@@ -155,10 +162,11 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
             raise _startup_error("hall.bind", exc) from None
         app.service_url = server.url
         app.closers.append(server.stop)
-    app.sync = start_sync(config, store)
+    app.sync = start_sync(config, store, device_status=health.device_states)
     if app.sync is not None:
         app.closers.insert(0, app.sync.stop)
     terminal.start()
+    health.start()
     return app
 
 
@@ -175,11 +183,13 @@ def read_token(config: TerminalConfig) -> str | None:
     return token
 
 
-def start_sync(config: TerminalConfig, store: Store) -> SyncClient | None:
-    """Start pushing the outbox and pulling reference data, if the terminal is enrolled."""
+def start_sync(config: TerminalConfig, store: Store,
+               device_status: Callable[[], Mapping[str, DeviceState]] | None = None) -> SyncClient | None:
+    """Start pushing the outbox and pulling reference data, if the terminal is enrolled (heartbeats carry devices)."""
     token = read_token(config)
     if token is None:
         return None
-    client = SyncClient(store, config.central_url, token, verify=config.sync.ca_bundle or True)
+    client = SyncClient(store, config.central_url, token, verify=config.sync.ca_bundle or True,
+                        device_status=device_status)
     client.start()
     return client
