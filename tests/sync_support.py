@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from sync.central.app import create_app
 from sync.central.reference import RowChange
-from sync.central.schema import events, heartbeats
 from sync.central.server import CentralServer
 from sync.central.storage import CentralStore, TerminalState
+from sync.central.sync_api.schema import events, heartbeats
 from tests.sync_fixtures import wait_healthy
 
 #: Seconds the in-process central has to start or stop.

@@ -13,11 +13,11 @@ import uuid
 import pytest
 from sqlalchemy import inspect
 
-from sync.central import schema
 from sync.central.db import database_url, open_engine
 from sync.central.errors import ApiError, CentralError
 from sync.central.events import merge_seqs
-from sync.central.migrations import LATEST, current_version, migrate
+from sync.central.migrations import current_versions, migrate
+from sync.central.modules import MIGRATION_SETS, MODULES
 from sync.central.storage import CentralStore
 from sync.protocol import EventEnvelope
 
@@ -40,15 +40,20 @@ def store(central_db_url):
 
 
 # -- migrations ---------------------------------------------------------------------------------
+LATEST = {s.module: s.latest for s in MIGRATION_SETS}
+
+
 def test_migrations_build_the_schema_the_code_queries_and_run_once(central_db_url):
     engine = open_engine(central_db_url)
     try:
-        assert current_version(engine) == 0
-        assert migrate(engine) == list(range(1, LATEST + 1))
-        assert migrate(engine) == []
-        assert current_version(engine) == LATEST
+        assert current_versions(engine, MIGRATION_SETS) == dict.fromkeys(LATEST, 0)
+        assert migrate(engine, MIGRATION_SETS) == {m: list(range(1, v + 1)) for m, v in LATEST.items()}
+        assert migrate(engine, MIGRATION_SETS) == dict.fromkeys(LATEST, [])
+        assert current_versions(engine, MIGRATION_SETS) == LATEST
         found = inspect(engine)
-        for table in schema.metadata.sorted_tables:
+        tables = [t for m in MODULES for t in (*m.metadata.sorted_tables, m.migrations.table)]
+        assert {t.name for t in tables} == set(found.get_table_names())
+        for table in tables:
             columns = {c["name"] for c in found.get_columns(table.name)}
             assert columns == {c.name for c in table.columns}, table.name
             primary = set(found.get_pk_constraint(table.name)["constrained_columns"])

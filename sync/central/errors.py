@@ -30,3 +30,9 @@ class ApiError(CentralError):
         super().__init__(reason, detail)
         self.status = status
         self.headers = headers or {}
+
+
+def api_error_from(exc: CentralError) -> ApiError:
+    """The HTTP refusal for a storage error an API caller caused."""
+    status = {"already_enrolled": 409, "unknown_terminal": 404}.get(exc.reason, 422)
+    return ApiError(status, exc.reason, exc.detail)

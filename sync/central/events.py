@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import Executable
 
 from ..protocol import MAX_PAYLOAD_BYTES, EventEnvelope, PushResponse
 from .errors import CentralError
-from .schema import events, seq_gaps, terminals
+from .sync_api.schema import events, seq_gaps, terminals
 
 log = logging.getLogger("linfen.central.events")
 

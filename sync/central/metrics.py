@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .storage import TerminalState
 
@@ -124,8 +124,8 @@ class CentralMetrics:
         self.push_seconds = Histogram("linfen_central_push_seconds",
                                       "Push request latency (body read to answer), in seconds.")
 
-    def render(self, states: Sequence[TerminalState], schema_version: int | None) -> str:
-        """The whole exposition text, with per-terminal gauges from ``states``."""
+    def render(self, states: Sequence[TerminalState], schema_versions: Mapping[str, int] | None) -> str:
+        """The whole exposition text, with per-terminal gauges from ``states`` and each module's schema version."""
         lines: list[str] = []
         for metric in (self.events_stored, self.events_duplicate, self.events_conflict, self.push_requests,
                        self.requests, self.refusals, self.push_seconds):
@@ -151,7 +151,8 @@ class CentralMetrics:
         lines += [f"# HELP {name} Enrolled terminals by state.", f"# TYPE {name} gauge",
                   f'{name}{{state="active"}} {sum(1 for s in states if not s.revoked)}',
                   f'{name}{{state="revoked"}} {sum(1 for s in states if s.revoked)}']
-        if schema_version is not None:
-            lines += ["# HELP linfen_central_schema_version Database schema version.",
-                      "# TYPE linfen_central_schema_version gauge", f"linfen_central_schema_version {schema_version}"]
+        if schema_versions is not None:
+            name = "linfen_central_schema_version"
+            lines += [f"# HELP {name} Database schema version of each module.", f"# TYPE {name} gauge"]
+            lines += [f"{name}{_labels([('module', module)])} {version}" for module, version in schema_versions.items()]
         return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .schema import reference, sites
+from .sync_api.schema import reference, sites
 
 DEFAULT_PAGE = 1000  # changes in one page when the terminal does not say
 MAX_PAGE = 5000  # most changes in one page

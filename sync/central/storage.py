@@ -6,7 +6,7 @@
     store.apply_reference("linfen-road", "card", [RowChange(...)], replace=False)
     store.close()
 
-Opening runs the migrations (:mod:`.migrations`).  Every write is one transaction
+Opening runs every module's migrations (:mod:`.migrations`, :mod:`.modules`).  Every write is one transaction
 (:func:`.db.write_transaction`); callers get an answer only after the commit.
 """
 
@@ -25,11 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from ..protocol import EnrolResponse, EventEnvelope, HeartbeatRequest, Role
 from .auth import TERMINAL_ID, Terminal, check_terminal, new_token, token_hash, token_terminal_id
 from .db import backend_of, now_text, open_engine, read_transaction, safe_url, write_transaction
-from .errors import ApiError, CentralError
+from .errors import CentralError
 from .events import PushOutcome, store_batch
-from .migrations import current_version, migrate
+from .migrations import MigrationSet, current_versions, migrate
+from .modules import MIGRATION_SETS
 from .reference import ApplyResult, RowChange, apply_changes, changes_page_json
-from .schema import events, heartbeats, seq_gaps, terminals
+from .sync_api.schema import events, heartbeats, seq_gaps, terminals
 
 MAX_SITE_CHARS = 64  # longest site name
 
@@ -59,21 +60,23 @@ def check_site(site: str) -> str:
 class CentralStore:
     """The central database behind the sync API."""
 
-    def __init__(self, engine: Engine) -> None:
-        """Wrap an engine made by :func:`.db.open_engine` (migrations already run)."""
+    def __init__(self, engine: Engine, migrations: tuple[MigrationSet, ...] = MIGRATION_SETS) -> None:
+        """Wrap an engine made by :func:`.db.open_engine` (``migrations`` already run)."""
         self.engine = engine
+        self.migrations = migrations
 
     @classmethod
-    def open(cls, db: str | Path, *, run_migrations: bool = True) -> CentralStore:
-        """Open ``db`` (SQLite path or URL) and bring its schema up to date."""
+    def open(cls, db: str | Path, *, run_migrations: bool = True,
+             migrations: tuple[MigrationSet, ...] = MIGRATION_SETS) -> CentralStore:
+        """Open ``db`` (SQLite path or URL) and bring every module's schema up to date."""
         engine = open_engine(db)
         if run_migrations:
             try:
-                migrate(engine)
+                migrate(engine, migrations)
             except BaseException:
                 engine.dispose()
                 raise
-        return cls(engine)
+        return cls(engine, migrations)
 
     @property
     def backend(self) -> str:
@@ -194,11 +197,11 @@ class CentralStore:
             return changes_page_json(conn, site, cursor, limit)
 
     # -- operations --------------------------------------------------------------------------
-    def ping(self) -> int:
-        """Run a query; returns the schema version (raises when the database is unreachable)."""
+    def ping(self) -> dict[str, int]:
+        """Run a query; returns each module's schema version (raises when the database is unreachable)."""
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return current_version(self.engine)
+        return current_versions(self.engine, self.migrations)
 
     def terminal_states(self) -> list[TerminalState]:
         """Every terminal's highest seq, missing count and last heartbeat."""
@@ -216,9 +219,3 @@ class CentralStore:
                                   int(r.missing or 0), r.received_at,
                                   None if r.outbox_pending is None else int(r.outbox_pending))
                     for r in conn.execute(query)]
-
-
-def api_error_from(exc: CentralError) -> ApiError:
-    """The HTTP refusal for a storage error an API caller caused."""
-    status = {"already_enrolled": 409, "unknown_terminal": 404}.get(exc.reason, 422)
-    return ApiError(status, exc.reason, exc.detail)

@@ -1,8 +1,9 @@
-"""The central database's tables as the code queries them (SQLAlchemy Core, SQLite and PostgreSQL alike).
+"""The sync module's tables as the code queries them (SQLAlchemy Core, SQLite and PostgreSQL alike).
 
-The database is *created and changed* only by :mod:`sync.central.migrations`; these
-definitions are the shape the queries expect after the last migration, and
-``tests/test_central_storage.py`` checks that the two agree on both backends.
+The tables are *created and changed* only by the module's migrations
+(:mod:`sync.central.sync_api.migrations`); these definitions are the shape the queries expect
+after the last one, and ``tests/test_central_storage.py`` checks that the two agree on both
+backends.  Which steps have run is recorded in ``schema_migrations`` (:mod:`sync.central.migrations`).
 
 Times are ISO-8601 text in UTC (``2025-03-01T08:00:00.123456+00:00``): they sort as text,
 read back the same on both backends and never overflow a driver's date range.  An event's
@@ -15,14 +16,6 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
-
-#: Which migrations have run (see :mod:`sync.central.migrations`).
-schema_migrations = Table(
-    "schema_migrations", metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(100), nullable=False),
-    Column("applied_at", String(40), nullable=False),
-)
 
 #: Enrolled terminals: credentials (a hash only), site, revocation, highest seq stored.
 terminals = Table(
