@@ -16,8 +16,6 @@ from common.cli_args import ExactParser
 from common.roles import AVAILABLE_ROLES, ROLE_NAMES, refusal
 from kiosk.config import ConfigError, load_config
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
-
 
 class CommandError(Exception):
     """A problem the operator can fix; printed as one line."""
