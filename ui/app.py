@@ -1,4 +1,4 @@
-"""Start the Qt application for one terminal, or render every role's screen for the demo."""
+"""Start the Qt application for one terminal: the role's window (from :mod:`ui.role_windows`), signals, screenshot."""
 
 from __future__ import annotations
 
@@ -113,17 +113,6 @@ def quit_on_stop_signals(app: QApplication) -> QTimer:
     ticker.timeout.connect(lambda: None)
     ticker.start(SIGNAL_POLL_MS)
     return ticker
-
-
-def render_roles(configs: list[TerminalConfig], out_dir: Path) -> list[Path]:
-    """Open each role's window in turn and save a screenshot per role under ``out_dir``."""
-    application()
-    paths = []
-    for config in configs:
-        window = open_window(config, windowed=True)
-        paths.append(save_screenshot(window, out_dir / f"{config.role}.png"))
-        _dispose(window)
-    return paths
 
 
 def _dispose(window: KioskWindow) -> None:
