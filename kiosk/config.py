@@ -133,6 +133,7 @@ class Store(_Strict):
     """Where the terminal keeps its SQLite database."""
 
     path: str = Field("var/{terminal_id}/terminal.db", description="database file; {terminal_id} is replaced")
+    outbox_keep_days: int = Field(7, ge=1, le=365, description="days an acknowledged outbox row is kept, then pruned")
 
 
 class HallServiceConfig(_Strict):

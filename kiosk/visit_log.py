@@ -6,15 +6,23 @@ Each row keeps what real-name registration needs and nothing more: the masked na
 source (idcard / sscard / qr), temperature, code colour, outcome, ticket number and time.
 The raw ID number is never written: a CHECK refuses an unmasked ``masked_id``.
 
-A row is written in one store action with its ``visit.logged`` event (:func:`write_visit`
-writes inside a caller's action, e.g. the one that takes the ticket).  The event carries
-no name, masked ID or person key: outbox rows outlive the retention window, visit rows do not.
+A row is written in one store action with its ``visit.logged`` event; ``VisitLog.record(visit,
+action=act)`` writes inside a caller's open action instead, e.g. the one that takes the ticket
+(:meth:`kiosk.hall.queue.HallQueue.take_ticket` does that when given ``visit=`` and ``visits=``).
+The event carries no name (masked or not), masked ID or person key: the central gets none of them.
 
-Rows older than the retention (default 28 days) are deleted by :meth:`VisitLog.purge`, which
-records a ``visit_log.purged`` event in the same action, deletes with SQLite's
-``secure_delete`` (freed pages are zeroed) and then checkpoints the WAL, so purged rows do
-not linger in the file.  :class:`PurgeScheduler` runs it daily in a thread; an app with its
-own timer calls :meth:`VisitLog.purge` instead.
+Retention (DESIGN §7): one purge pass (:meth:`VisitLog.purge_pass`), in one store action,
+
+* deletes visit rows older than the retention (``privacy.visit_retention_days``, default 28 days);
+* runs the ``tickets`` step if given (:meth:`kiosk.hall.queue.HallQueue.purge_tickets`: hall tickets,
+  calls and ratings of the days before the cutoff; per-day counts per service are kept);
+* prunes outbox rows acknowledged more than ``outbox_keep_days`` ago (``store.outbox_keep_days``,
+  default 7); unacknowledged rows are kept whatever their age;
+* records a ``visit_log.purged`` event with the counts.
+
+It deletes with SQLite's ``secure_delete`` (freed pages are zeroed) and then checkpoints the WAL,
+so purged rows do not linger in the file.  :class:`PurgeScheduler` runs the pass at start and then
+daily in a thread; an app with its own timer calls :meth:`VisitLog.purge_pass` instead.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -34,9 +42,13 @@ from kiosk.masking import mask_id, mask_name
 from kiosk.priority import person_key
 from kiosk.store import Action, Store, StoreError
 
+if TYPE_CHECKING:
+    from kiosk.config import TerminalConfig
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 28  # days a visit row is kept
+DEFAULT_OUTBOX_KEEP_DAYS = 7  # days an acknowledged outbox row is kept after its acknowledgement
 PURGE_INTERVAL_S = 24 * 3600.0  # how often the scheduler purges, in seconds
 CHECKPOINT_TIMEOUT_S = 2.0  # how long the post-purge WAL checkpoint waits for readers, in seconds
 EVENT_LOGGED = "visit.logged"
@@ -45,6 +57,10 @@ EVENT_PURGED = "visit_log.purged"
 VisitSource = Literal["idcard", "sscard", "qr"]
 _SOURCES: dict[str, VisitSource] = {"idcard": "idcard", "sscard": "sscard", "qr": "qr", "qr_camera": "qr",
                                     "qr_scanner": "qr"}
+
+#: A purge step run inside the purge pass's action: ``step(act, cutoff)`` deletes what is older than
+#: ``cutoff`` (an aware datetime) and returns how many rows it deleted.
+PurgeStep = Callable[[Action, dt.datetime], int]
 
 VISIT_MIGRATIONS = Migrations("visit_log")
 
@@ -128,6 +144,17 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge pass deleted (the ``visit_log.purged`` event carries the same counts)."""
+
+    cutoff: str  # visits (and tickets, by hall day) older than this were deleted
+    visits: int
+    tickets: int  # 0 when no tickets step was given
+    outbox: int  # acknowledged outbox rows pruned
+    outbox_cutoff: str | None  # rows acknowledged before this were pruned; None: outbox not pruned
+
+
 class VisitLog:
     """The visit log of one terminal's store."""
 
@@ -144,29 +171,64 @@ class VisitLog:
         self._key = key
         self._clock = clock
 
-    def record(self, visit: Visit, at: dt.datetime | None = None) -> int:
-        """Write one visit (row + event, one action); returns the row id."""
-        with self.store.action() as act:
-            return write_visit(act, visit, self._key, at or self._clock())
+    def record(self, visit: Visit, at: dt.datetime | None = None, *, action: Action | None = None) -> int:
+        """Write one visit (row + ``visit.logged`` event); returns the row id.
+
+        Without ``action`` the row and event are one store action of their own.  With ``action``
+        (an open ``store.action()`` of this log's store) they are written inside it and commit or
+        roll back with the rest of that action::
+
+            with store.action() as act:
+                ...  # the ticket
+                visits.record(visit, action=act)
+        """
+        if action is None:
+            with self.store.action() as act:
+                return write_visit(act, visit, self._key, at or self._clock())
+        return write_visit(action, visit, self._key, at or self._clock())
 
     def cutoff(self, now: dt.datetime | None = None) -> str:
         """The ISO time before which rows are purged."""
         return iso_utc((now or self._clock()) - dt.timedelta(days=self.retention_days))
 
     def purge(self, now: dt.datetime | None = None) -> int:
-        """Delete rows older than the retention (recorded as a ``visit_log.purged`` event); the count."""
-        cutoff = self.cutoff(now)
+        """Delete visit rows older than the retention (recorded as a ``visit_log.purged`` event); the count.
+
+        Only the visits: the full pass (tickets, acknowledged outbox rows) is :meth:`purge_pass`.
+        """
+        return self.purge_pass(now).visits
+
+    def purge_pass(self, now: dt.datetime | None = None, *, tickets: PurgeStep | None = None,
+                   outbox_keep_days: int | None = None) -> PurgeReport:
+        """One purge pass in one store action: visits, then ``tickets(act, cutoff)``, then acknowledged
+        outbox rows older than ``outbox_keep_days`` (not pruned when None), then the event.
+
+        The cutoff for visits and tickets is ``now`` minus the retention; for the outbox it is
+        ``now`` minus ``outbox_keep_days``, compared with each row's acknowledgement time.
+        Unacknowledged outbox rows are never deleted.  Raises :class:`StoreError` (nothing deleted)
+        when the store refuses.
+        """
+        if outbox_keep_days is not None and (isinstance(outbox_keep_days, bool) or outbox_keep_days < 0):
+            raise ValueError("outbox_keep_days must be a number of days >= 0")
+        at = now or self._clock()
+        cutoff_at = at - dt.timedelta(days=self.retention_days)
+        cutoff = iso_utc(cutoff_at)
+        outbox_cutoff = None if outbox_keep_days is None else iso_utc(at - dt.timedelta(days=outbox_keep_days))
         with self.store.action() as act:
             secure = act.db.execute("PRAGMA secure_delete").fetchone()[0]
             act.db.execute("PRAGMA secure_delete=ON")
             try:
-                deleted = act.db.execute("DELETE FROM visits WHERE visited_at < ?", (cutoff,)).rowcount
+                visits = act.db.execute("DELETE FROM visits WHERE visited_at < ?", (cutoff,)).rowcount
+                ticket_rows = tickets(act, cutoff_at) if tickets is not None else 0
+                outbox = act.prune_acked(outbox_cutoff) if outbox_cutoff is not None else 0
             finally:
                 act.db.execute(f"PRAGMA secure_delete={int(secure)}")
-            act.emit(EVENT_PURGED, {"cutoff": cutoff, "rows": deleted, "retention_days": self.retention_days})
+            act.emit(EVENT_PURGED, {"cutoff": cutoff, "rows": visits, "retention_days": self.retention_days,
+                                    "tickets": ticket_rows, "outbox_rows": outbox, "outbox_cutoff": outbox_cutoff})
         self._checkpoint()
-        log.info("visit log purge: %d rows older than %s deleted", deleted, cutoff)
-        return deleted
+        log.info("purge: %d visit rows and %d ticket rows older than %s, %d outbox rows acknowledged before %s",
+                 visits, ticket_rows, cutoff, outbox, outbox_cutoff or "(not pruned)")
+        return PurgeReport(cutoff, visits, ticket_rows, outbox, outbox_cutoff)
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row, oldest first (masked forms and keys only)."""
@@ -196,33 +258,59 @@ class VisitLog:
 
 
 class PurgeScheduler:
-    """Runs :meth:`VisitLog.purge` at start and then every ``interval_s`` in a background thread."""
+    """Runs :meth:`VisitLog.purge_pass` at start and then every ``interval_s`` in a background thread.
+
+    The one place that purges: visits, tickets (when ``tickets`` is given) and acknowledged outbox
+    rows, in one pass.  Wiring in a hall::
+
+        purge = PurgeScheduler.from_config(visits, config, tickets=queue.purge_tickets)
+        purge.start()
+    """
 
     def __init__(self, visit_log: VisitLog, interval_s: float = PURGE_INTERVAL_S,
-                 on_purge: Callable[[int], None] | None = None) -> None:
-        """``on_purge`` is called with each run's count (tests, the maintenance screen)."""
+                 on_purge: Callable[[PurgeReport], None] | None = None, *, tickets: PurgeStep | None = None,
+                 outbox_keep_days: int | None = DEFAULT_OUTBOX_KEEP_DAYS) -> None:
+        """``on_purge`` is called with each run's report (tests, the maintenance screen); ``tickets`` is
+        the hall's purge step; ``outbox_keep_days`` None leaves the outbox alone."""
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
+        if outbox_keep_days is not None and (isinstance(outbox_keep_days, bool) or outbox_keep_days < 0):
+            raise ValueError("outbox_keep_days must be a number of days >= 0")
         self.visit_log = visit_log
         self.interval_s = interval_s
         self.on_purge = on_purge
+        self.tickets = tickets
+        self.outbox_keep_days = outbox_keep_days
         self.runs = 0
         self.failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def run_once(self) -> int | None:
-        """One purge; a store error is logged and counted (the next run tries again), giving None."""
+    @classmethod
+    def from_config(cls, visit_log: VisitLog, config: TerminalConfig, *, tickets: PurgeStep | None = None,
+                    on_purge: Callable[[PurgeReport], None] | None = None) -> PurgeScheduler:
+        """A daily scheduler keeping acknowledged outbox rows ``config.store.outbox_keep_days`` days.
+
+        The visit retention is the ``VisitLog``'s own (built from ``config.privacy.visit_retention_days``).
+        """
+        return cls(visit_log, on_purge=on_purge, tickets=tickets, outbox_keep_days=config.store.outbox_keep_days)
+
+    def run_once(self) -> PurgeReport | None:
+        """One purge pass; a store error is logged and counted (the next run tries again), giving None."""
         try:
-            deleted = self.visit_log.purge()
+            report = self.visit_log.purge_pass(tickets=self.tickets, outbox_keep_days=self.outbox_keep_days)
         except StoreError as exc:
             self.failures += 1
-            log.error("visit log purge failed: %s", exc)
+            log.error("purge failed: %s", exc)
+            return None
+        except Exception:  # a broken purge step must not end the thread: the next run tries again
+            self.failures += 1
+            log.exception("purge failed")
             return None
         self.runs += 1
         if self.on_purge is not None:
-            self.on_purge(deleted)
-        return deleted
+            self.on_purge(report)
+        return report
 
     def start(self) -> None:
         """Start the thread (idempotent)."""

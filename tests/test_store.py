@@ -246,8 +246,8 @@ def test_closed_store_refuses_work(store: Store) -> None:
 
 
 def test_schema_version_lists_core_then_domain_migrations(store: Store) -> None:
-    assert schema_version(store.db) == ["m001_outbox", "m002_outbox_delivery", "m001_payments"]
-    assert schema_version(store.db, "linfen_core") == ["m001_outbox", "m002_outbox_delivery"]
+    assert schema_version(store.db) == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta", "m001_payments"]
+    assert schema_version(store.db, "linfen_core") == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta"]
 
 
 def run_writers(stores: list[Store], per_thread: int) -> list[list[Event]]:

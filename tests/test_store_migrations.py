@@ -52,7 +52,8 @@ def test_v1_database_is_upgraded_in_place(tmp_path: Path) -> None:
 
     with Store.open(db_path, TERMINAL) as store:
         db = store.db
-        assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery"]
+        assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta"]
+        assert db.execute("SELECT value FROM store_meta WHERE name = 'terminal_id'").fetchall() == [(TERMINAL,)]
         columns = db["outbox"].columns_dict
         assert {"acked_at", "attempts", "last_error"} <= set(columns)
         old = db.execute(
@@ -70,7 +71,7 @@ def test_v1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     # Reopening with the current code applies nothing more.
     db = open_database(db_path)
     assert migrate(db) == []
-    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery"]
+    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta"]
     db.close()
     with Store.open(db_path, TERMINAL) as store:
         assert store.last_seq() == 4
@@ -108,7 +109,7 @@ def test_a_failing_migration_is_rolled_back_and_stays_pending(tmp_path: Path) ->
         Store.open(db_path, TERMINAL, extra_migrations=[broken])
     db = open_database(db_path)
     assert not db["half"].exists()
-    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery"]
+    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta"]
     assert [m.name for m in broken.pending(db)] == ["m001_half_done"]
     db.close()
 
@@ -157,5 +158,5 @@ def test_processes_opening_a_new_file_together_all_succeed(tmp_path: Path) -> No
     assert not any(t.is_alive() for t in threads)
     assert errors == []
     db = open_database(db_path)
-    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery", "m001_slow"]
+    assert schema_version(db) == ["m001_outbox", "m002_outbox_delivery", "m003_store_meta", "m001_slow"]
     db.close()

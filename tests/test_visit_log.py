@@ -19,6 +19,7 @@ from kiosk.visit_log import (
     EVENT_LOGGED,
     EVENT_PURGED,
     VISIT_MIGRATIONS,
+    PurgeReport,
     PurgeScheduler,
     Visit,
     VisitLog,
@@ -186,8 +187,10 @@ def test_purge_deletes_rows_older_than_the_retention_and_is_recorded(visit_log: 
     assert kept == {mask_id(personas.by_id(pid).id_number) for pid in ("P003", "P004", "P005")}
     assert visit_log.purge() == 0
     assert events(store, EVENT_PURGED) == [
-        {"cutoff": "2026-11-03T09:30:00.000Z", "rows": 2, "retention_days": 28},
-        {"cutoff": "2026-11-03T09:30:00.000Z", "rows": 0, "retention_days": 28},
+        {"cutoff": "2026-11-03T09:30:00.000Z", "rows": 2, "retention_days": 28, "tickets": 0, "outbox_rows": 0,
+         "outbox_cutoff": None},
+        {"cutoff": "2026-11-03T09:30:00.000Z", "rows": 0, "retention_days": 28, "tickets": 0, "outbox_rows": 0,
+         "outbox_cutoff": None},
     ]
 
 
@@ -221,8 +224,8 @@ def test_the_scheduler_purges_at_start_and_then_every_interval(store: Store) -> 
     counts: list[int] = []
     twice = threading.Event()
 
-    def on_purge(deleted: int) -> None:
-        counts.append(deleted)
+    def on_purge(report: PurgeReport) -> None:
+        counts.append(report.visits)
         if len(counts) >= 2:
             twice.set()
 

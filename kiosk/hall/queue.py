@@ -6,9 +6,9 @@ on the same file) are serialised by SQLite's write lock and never get the same t
 unique indexes of :mod:`kiosk.hall.tickets` back this up inside the database.  Reads also go
 through an action so a reader never sees another thread's uncommitted write.
 
-Events (payloads carry no personal data beyond a masked name):
+Events (payloads carry no personal data: no name, masked or not, no person key):
 
-    ticket.issued       ticket fields, people_ahead, wait_min          (take_ticket, new ticket)
+    ticket.issued       ticket fields but masked_name, people_ahead, wait_min  (take_ticket, new ticket)
     ticket.reprinted    ticket_id, number, service                     (take_ticket, open ticket)
     ticket.called       the Call (id, number, service, window, staff, kind next|specific, reason, wait_s)
     ticket.recalled     the Call (kind recall)
@@ -29,8 +29,9 @@ import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.store import Action, Store
 
@@ -52,6 +53,7 @@ from .tickets import (
     check_person_key,
     check_priority_reasons,
     check_staff,
+    purge_tickets,
     read_calls,
     read_counter,
     read_current,
@@ -59,6 +61,9 @@ from .tickets import (
     read_ticket,
     waiting_counts,
 )
+
+if TYPE_CHECKING:  # kiosk.visit_log is only needed by callers that pass a visit (it loads the ID-card masking)
+    from kiosk.visit_log import Visit, VisitLog
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +142,37 @@ class HallQueue:
 
     # -- resident side --------------------------------------------------------------------------------
     def take_ticket(self, service: str, person_key: str, *, priority_reasons: Iterable[str] = (),
-                    masked_name: str = "", staff_check: bool = False) -> IssuedTicket:
+                    masked_name: str = "", staff_check: bool = False, visit: Visit | None = None,
+                    visits: VisitLog | None = None) -> IssuedTicket:
         """Issue the next number of ``service`` to ``person_key``, or hand back their open ticket.
 
         Same person, same service, open ticket today → that ticket with ``reprint=True`` (and a
         ``ticket.reprinted`` event) whatever the hours or cap.  Otherwise refuses with
         :class:`QueueRefusal` reason ``unknown_service``, ``closed`` (outside issuing hours) or
         ``cap_reached``; else commits the ticket and ``ticket.issued`` together.
+
+        With ``visit`` and ``visits`` (the :class:`~kiosk.visit_log.VisitLog` of this queue's store)
+        the real-name visit row is written in the same transaction (DESIGN §6), with the ticket's
+        number and outcome ``"ticket"`` (new ticket) or ``"reprint"`` (open ticket handed back),
+        and the queue's time: the ticket or reprint, its event, the visit row and ``visit.logged``
+        commit together or not at all.  If the visit cannot be written, nothing is (no ticket, no
+        event, no daily number used) and the visit log's error is raised.  A refusal writes
+        nothing either; log a refused visit with ``visits.record(...)``::
+
+            visit = Visit(id_number, name, "idcard", 36.6, "green")  # outcome/ticket_number are filled in
+            issued = queue.take_ticket("A", person_key(id_number, key), priority_reasons=reasons,
+                                       masked_name=mask_name(name), staff_check=False,
+                                       visit=visit, visits=visit_log)
         """
         check_person_key(person_key)
         check_masked_name(masked_name)
         reasons = check_priority_reasons(priority_reasons)
+        if (visit is None) != (visits is None):
+            raise HallError("visit_without_log", "take_ticket needs both visit= and visits=, or neither",
+                            "内部错误：来访登记参数不全")
+        if visits is not None and visits.store is not self.store:
+            raise HallError("visit_log_store", "the visit log must use the queue's store (one transaction)",
+                            "内部错误：来访登记存储不一致")
         svc = self.services.get(service)
         now = self.now()
         day = self.today(now)
@@ -159,6 +184,8 @@ class HallQueue:
                 ticket = Ticket.from_row(row)
                 ahead, wait = self._estimate(act, ticket)
                 act.emit("ticket.reprinted", {"ticket_id": ticket.id, "number": ticket.number, "service": service})
+                if visit is not None and visits is not None:
+                    visits.record(replace(visit, outcome="reprint", ticket_number=ticket.number), now, action=act)
                 return IssuedTicket(ticket, True, ahead, wait, svc.name_zh, svc.name_en)
             if not svc.is_issuing(now):
                 raise QueueRefusal("closed", f"{svc.name_en} issues tickets only {svc.hours_text()}",
@@ -179,7 +206,10 @@ class HallQueue:
                  int(staff_check), iso_utc(now)])
             ticket = read_ticket(act.db, int(cur.lastrowid or 0))
             ahead, wait = self._estimate(act, ticket)
-            act.emit("ticket.issued", {**ticket.to_dict(), "people_ahead": ahead, "wait_min": wait})
+            payload = {k: v for k, v in ticket.to_dict().items() if k != "masked_name"}  # the central gets no names
+            act.emit("ticket.issued", {**payload, "people_ahead": ahead, "wait_min": wait})
+            if visit is not None and visits is not None:
+                visits.record(replace(visit, outcome="ticket", ticket_number=number), now, action=act)
             counts = waiting_counts(act.db, self.services.codes, day)
         self._notify(QueueChange(None, counts))
         return IssuedTicket(ticket, False, ahead, wait, svc.name_zh, svc.name_en)
@@ -206,6 +236,12 @@ class HallQueue:
                                  "person_key = ? AND state IN ('waiting', 'called', 'serving')",
                                  [self.today(), service, person_key]).fetchone()
         return Ticket.from_row(row) if row else None
+
+    def purge_tickets(self, act: Action, cutoff: datetime) -> int:
+        """Purge step for :class:`kiosk.visit_log.PurgeScheduler`: inside ``act``, delete the tickets (with
+        their calls, ratings, daily numbers) of hall days before ``cutoff``'s hall day, keeping per-day
+        counts (:func:`kiosk.hall.tickets.purge_tickets`); the number of ticket rows deleted."""
+        return purge_tickets(act.db, self.today(cutoff))
 
     # -- counter side -----------------------------------------------------------------------------------
     def login(self, window: int, staff_id: str, services: Sequence[str]) -> Counter:

@@ -14,6 +14,8 @@ Tables (migration set ``linfen_hall``):
 * ``hall_calls`` — every call (next, recall, specific); its id is the SSE event id of the call.
 * ``hall_windows`` — who is logged in at which window and which services they serve.
 * ``hall_ratings`` — one 好差评 rating per finished ticket.
+* ``hall_day_counts`` — what the retention purge keeps of a purged day: counts per (day, service),
+  no person key, no name, no staff id (:func:`purge_tickets`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,77 @@ def hall_m002_ratings(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@HALL_MIGRATIONS()
+def hall_m003_day_counts(db: sqlite_utils.Database) -> None:
+    """Create ``hall_day_counts``: per purged day and service, how many tickets and how they ended."""
+    db.execute(
+        """
+        CREATE TABLE hall_day_counts (
+            day         TEXT    NOT NULL,
+            service     TEXT    NOT NULL,
+            issued      INTEGER NOT NULL DEFAULT 0,
+            priority    INTEGER NOT NULL DEFAULT 0,
+            staff_check INTEGER NOT NULL DEFAULT 0,
+            finished    INTEGER NOT NULL DEFAULT 0,
+            no_show     INTEGER NOT NULL DEFAULT 0,
+            transferred INTEGER NOT NULL DEFAULT 0,
+            unserved    INTEGER NOT NULL DEFAULT 0,
+            rated       INTEGER NOT NULL DEFAULT 0,
+            score_sum   INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, service)
+        )
+        """
+    )
+
+
+_COUNT_COLUMNS = ("issued", "priority", "staff_check", "finished", "no_show", "transferred", "unserved", "rated",
+                  "score_sum")
+
+
+def purge_tickets(db: sqlite_utils.Database, before_day: str) -> int:
+    """Delete the tickets of hall days before ``before_day`` (``YYYY-MM-DD``) with their calls, ratings and
+    daily numbers; returns the number of ticket rows deleted.  Run it inside a store action.
+
+    What is kept, in ``hall_day_counts`` per (day, service), added to any counts already there:
+    tickets issued (a transfer is not a new ticket), of them priority and staff-check, and how rows
+    ended (finished, no_show, transferred on, unserved = still open at purge time), plus the
+    number of ratings and their score sum.  No person key, name, number, time or staff id is kept.
+    """
+    if not isinstance(before_day, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", before_day):
+        raise HallError("bad_day", f"before_day must be YYYY-MM-DD, not {before_day!r}")
+    set_sql = ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNT_COLUMNS)
+    db.execute(
+        f"""
+        INSERT INTO hall_day_counts (day, service, {", ".join(_COUNT_COLUMNS)})
+        SELECT t.day, t.service,
+               SUM(t.transferred_from IS NULL),
+               SUM(t.transferred_from IS NULL AND t.priority = 1),
+               SUM(t.transferred_from IS NULL AND t.staff_check = 1),
+               SUM(t.state = 'finished'), SUM(t.state = 'no_show'), SUM(t.state = 'transferred'),
+               SUM(t.state IN ('waiting', 'called', 'serving')),
+               COUNT(r.ticket_id), COALESCE(SUM(r.score), 0)
+        FROM hall_tickets t LEFT JOIN hall_ratings r ON r.ticket_id = t.id
+        WHERE t.day < ?
+        GROUP BY t.day, t.service
+        ON CONFLICT (day, service) DO UPDATE SET {set_sql}
+        """,
+        [before_day],
+    )
+    old = "SELECT id FROM hall_tickets WHERE day < ?"
+    db.execute(f"DELETE FROM hall_ratings WHERE ticket_id IN ({old})", [before_day])
+    db.execute(f"DELETE FROM hall_calls WHERE day < ? OR ticket_id IN ({old})", [before_day, before_day])
+    deleted = db.execute("DELETE FROM hall_tickets WHERE day < ?", [before_day]).rowcount
+    db.execute("DELETE FROM hall_numbers WHERE day < ?", [before_day])
+    return int(deleted)
+
+
+def day_counts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The kept counts of purged days, by day then service."""
+    cursor = db.execute(f"SELECT day, service, {', '.join(_COUNT_COLUMNS)} FROM hall_day_counts ORDER BY day, service")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # -- input checks -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Public API::
     Store.open(path, terminal_id, extra_migrations=()) -> Store
     with store.action() as act: act.db ...; act.emit(type, payload, schema=1) -> Event
     store.pending_events(limit) / mark_acked(ids) / mark_failed(ids, error) / last_seq() / close()
+    act.prune_acked(before) / store.prune_acked(before) -> int; store.pruned_seq() -> int
     open_database(path), migrate(db, extra_sets=(), stop_before=None), schema_version(db)
 
 Every refusal is a :class:`StoreError`.  This package never imports Qt or ``ui``.

@@ -78,6 +78,20 @@ def m002_outbox_delivery(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_pending ON outbox (seq) WHERE acked_at IS NULL")
 
 
+@CORE()
+def m003_store_meta(db: sqlite_utils.Database) -> None:
+    """Create ``store_meta`` (the terminal id, kept when every outbox row has been pruned).
+
+    The terminal id of an existing database is taken from its outbox; the ``counters`` table
+    keeps the seq high-water marks (``outbox_seq``, ``outbox_pruned_seq``).
+    """
+    db.execute("CREATE TABLE store_meta (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        "INSERT INTO store_meta (name, value) "
+        "SELECT 'terminal_id', terminal_id FROM outbox ORDER BY seq DESC LIMIT 1"
+    )
+
+
 def _main_file(db: sqlite_utils.Database) -> str:
     for _seq, name, file in db.conn.execute("PRAGMA database_list").fetchall():
         if name == "main":

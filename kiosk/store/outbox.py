@@ -6,6 +6,12 @@ transaction, so a rolled-back action leaves no gap.  Events are immutable once w
 offers no update, and a trigger refuses one); the sync client only reads pending events and marks
 them acknowledged.
 
+Retention: acknowledged rows may be pruned (:meth:`Action.prune_acked`, run by the daily purge pass
+of :class:`kiosk.visit_log.PurgeScheduler`); unacknowledged rows never are, whatever their age.
+The ``seq`` counter lives in ``counters`` and is never derived from the rows, so the next event
+after a prune (even of every row, even after a restart) gets the next ``seq``; the highest pruned
+``seq`` is kept as ``outbox_pruned_seq`` and the terminal id in ``store_meta``.
+
     store = Store.open(path, terminal_id="hall-01")
     with store.action() as act:
         act.db["payments"].insert({"id": 7, "amount_fen": 500})
@@ -18,6 +24,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -36,10 +43,15 @@ from .migrations import CORE, migrate
 #: Name of the ``counters`` row that holds the last allocated outbox ``seq``.
 SEQ_COUNTER = "outbox_seq"
 
+#: Name of the ``counters`` row that holds the highest ``seq`` ever pruned (0 / absent: none).
+PRUNED_COUNTER = "outbox_pruned_seq"
+
 #: Longest accepted event ``type`` (characters).
 MAX_TYPE_LENGTH = 100
 
 _ENVELOPE = "id, terminal_id, seq, type, occurred_at, payload, schema"
+
+_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 def utc_now_iso() -> str:
@@ -91,6 +103,17 @@ class Event:
     def _from_row(cls, row: tuple[Any, ...]) -> Event:
         id_, terminal_id, seq, type_, occurred_at, payload, schema = row
         return cls(id_, terminal_id, seq, type_, occurred_at, json.loads(payload), schema)
+
+
+def _iso_cutoff(before: str | datetime) -> str:
+    """``before`` as the store's ISO-8601 UTC text (for comparisons with ``acked_at``)."""
+    if isinstance(before, datetime):
+        if before.tzinfo is None:
+            raise StoreError("a prune cutoff must be timezone-aware")
+        return before.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if not isinstance(before, str) or not _ISO_UTC.match(before):
+        raise StoreError(f"a prune cutoff must be ISO-8601 UTC ending in Z, not {before!r}")
+    return before
 
 
 class Action:
@@ -164,6 +187,45 @@ class Action:
         self._events.append(event)
         return event
 
+    def prune_acked(self, before: str | datetime) -> int:
+        """Delete, in this action, the events acknowledged before ``before``; the number deleted.
+
+        ``before`` is an aware datetime or an ISO-8601 UTC string such as ``2026-05-02T00:00:00.000Z``.
+        Rows without ``acked_at`` are never deleted.  The highest deleted ``seq`` is kept in
+        ``counters`` (``outbox_pruned_seq``) and the terminal id in ``store_meta``, so ``seq`` goes
+        on gap-free and the store still knows whose database it is when the outbox is empty.
+        Raises :class:`StoreError` for a bad ``before`` (and the action is then rolled back).
+        """
+        self._check_open()
+        try:
+            cutoff = _iso_cutoff(before)
+        except StoreError as exc:
+            self._failure = exc
+            raise
+        conn = self._store.db.conn
+        try:
+            top, count = conn.execute(
+                "SELECT MAX(seq), COUNT(*) FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?", (cutoff,)
+            ).fetchone()
+            if not count:
+                return 0
+            conn.execute(
+                "INSERT INTO store_meta (name, value) VALUES ('terminal_id', ?) ON CONFLICT (name) DO NOTHING",
+                (self._store.terminal_id,),
+            )
+            conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                (PRUNED_COUNTER, int(top)),
+            )
+            deleted = conn.execute(
+                "DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?", (cutoff,)
+            ).rowcount
+        except sqlite3.Error as exc:
+            self._failure = StoreError(f"acknowledged events could not be pruned, action rolled back: {exc}")
+            raise self._failure from exc
+        return int(deleted)
+
     def _check_open(self) -> None:
         if not self._open:
             raise StoreError("this action has ended; start a new one with store.action()")
@@ -183,9 +245,21 @@ class Store:
             raise StoreError(f"terminal_id must be a non-empty string, not {terminal_id!r}")
         if CORE.pending(db):
             raise StoreError("the database schema is not current: open it with Store.open()")
-        row = db.conn.execute("SELECT terminal_id FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
+        conn = db.conn
+        row = conn.execute("SELECT value FROM store_meta WHERE name = 'terminal_id'").fetchone()
+        if row is None:
+            row = conn.execute("SELECT terminal_id FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
         if row is not None and row[0] != terminal_id:
             raise StoreError(f"this database holds the events of terminal {row[0]!r}, not {terminal_id!r}")
+        counter, pruned, top = conn.execute(
+            "SELECT (SELECT value FROM counters WHERE name = ?), (SELECT value FROM counters WHERE name = ?), "
+            "(SELECT MAX(seq) FROM outbox)", (SEQ_COUNTER, PRUNED_COUNTER)
+        ).fetchone()
+        if max(pruned or 0, top or 0) > (counter or 0):
+            raise StoreError(
+                f"the seq counter ({counter or 0}) is behind the outbox (last seq {top or 0}, "
+                f"pruned through {pruned or 0}): the next event would reuse a seq"
+            )
         self._db = db
         self._terminal_id = terminal_id
         self._lock = threading.RLock()
@@ -292,6 +366,20 @@ class Store:
             "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? AND acked_at IS NULL",
             [(str(error), event_id) for event_id in ids],
         )
+
+    def prune_acked(self, before: str | datetime) -> int:
+        """Delete the events acknowledged before ``before`` in one transaction (see :meth:`Action.prune_acked`)."""
+        with self.action() as act:
+            return act.prune_acked(before)
+
+    def pruned_seq(self) -> int:
+        """The highest ``seq`` ever pruned from the outbox (0 when nothing was)."""
+        with self._lock:
+            self._check_usable()
+            row = self._db.conn.execute(
+                "SELECT value FROM counters WHERE name = ?", (PRUNED_COUNTER,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
 
     def last_seq(self) -> int:
         """The ``seq`` of the last committed event (0 when the outbox has never had one)."""
