@@ -1,11 +1,16 @@
 """The counter console: a clerk logs in at a window, calls, serves and finishes tickets; the resident rates.
 
-The window talks to the hall's LAN queue service only through :class:`~kiosk.hall.client.HallClient`,
-and only off the GUI thread (:func:`ui.background.run_in_background`).  The service decides what
-is allowed: every refusal is shown in the service's own words.  When the service cannot be
-reached, the console says so ("大厅叫号服务无法连接"), its buttons say they are unavailable and
-do nothing, and it retries on its own.  After "办结" the rating pad (:mod:`ui.rating`) asks the
-resident for a 好差评 rating.
+The clerk logs in by tapping the staff card on the counter's ``[devices.ccard]`` reader (read by
+the kiosk, :mod:`kiosk.counter_login`, bridged by :mod:`ui.counter_feeds`) and typing the PIN on
+the keypad; a counter without that reader says in words that nobody can log in.  The window
+talks to the hall's LAN queue service only through :class:`~kiosk.hall.client.HallClient`, and
+only off the GUI thread (:func:`ui.background.run_in_background`).  The service decides what is
+allowed: every refusal is shown in the service's own words (wrong PIN, card locked, unknown
+card, session ended).  When the service cannot be reached, the console says so ("大厅叫号服务无法
+连接"), its buttons say they are unavailable and do nothing, and it retries on its own.  While a
+clerk is logged in, the hall's open staff alerts stand on a banner at the top, each with a
+"知道了" button; the first clerk to press it takes it off every counter.  After "办结" the
+rating pad (:mod:`ui.rating`) asks the resident for a 好差评 rating.
 
     window = open_counter(config)          # from a counter TerminalConfig
 """
@@ -18,18 +23,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.config import TerminalConfig
-from kiosk.hall.client import HallAuthRefused, HallClient, HallClientError, HallRefused, HallUnavailable
+from kiosk.counter_login import has_staff_card_reader
+from kiosk.hall.client import (
+    SESSION_GONE,
+    AlertNotice,
+    HallAuthRefused,
+    HallClient,
+    HallClientError,
+    HallRefused,
+    HallUnavailable,
+)
 from kiosk.hall.errors import HallError
 from kiosk.hall.tickets import Counter, Ticket
 from kiosk.voice import Speaker
 from ui.background import run_in_background
-from ui.counter_pages import CallNumberPage, ConsolePage, LoginPage, TransferPage, View, words
+from ui.counter_feeds import AlertFeed, CardBridge
+from ui.counter_pages import AlertBanner, CallNumberPage, ConsolePage, LoginPage, TransferPage, View, words
 from ui.qt import QTimer
 from ui.rating import RatingOutcome, RatingPad
 from ui.shell import KioskWindow
 
 POLL_MS = 3000  # how often the console re-reads its window and the waiting counts (and retries when down)
 _NUMBER = re.compile(r"^([A-Z]{1,2})(\d{1,3})$")
+#: Login refusals after which the tapped card is dropped (another tap is needed); a wrong PIN keeps it.
+DROP_CARD = ("unknown_card", "locked", "bad_card")
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,10 @@ class CounterWindow(KioskWindow):
 
     def __init__(self, config: TerminalConfig, client: HallClient, speaker: Speaker | None = None,
                  checker: Callable[[TerminalConfig], list] | None = None, poll_ms: int = POLL_MS,
-                 pad_options: dict[str, float] | None = None) -> None:
+                 pad_options: dict[str, float] | None = None, read_cards: bool = True,
+                 card_driver: Any = None) -> None:
+        """``read_cards``: start the staff-card reader (off: taps come only through :meth:`card_tapped`);
+        ``card_driver``: an already opened ccard driver instead of the configured one."""
         if config.counter is None:
             raise HallError("not_a_counter", "the counter console needs [counter] with its window number")
         self.client = client
@@ -71,9 +91,16 @@ class CounterWindow(KioskWindow):
         self._busy = False
         self._generation = 0
         self._closed = False
+        self.has_reader = card_driver is not None or has_staff_card_reader(config)
+        self.card_uid: str | None = None  # the tapped staff card, until login (never stored)
+        self.staff_name = ""
+        self.alerts: list[AlertNotice] = []
+        self.alert_feed: AlertFeed | None = None
         super().__init__(config, checker=checker)
         self.login = LoginPage()
         self.console = ConsolePage()
+        self.banner: AlertBanner = self.console.banner
+        self.banner.ack.clicked.connect(self.acknowledge_shown)
         self.transfer_page = TransferPage()
         self.call_page = CallNumberPage()
         for name, page in (("login", self.login), ("console", self.console), ("transfer", self.transfer_page),
@@ -88,6 +115,13 @@ class CounterWindow(KioskWindow):
         self._second = QTimer(self)
         self._second.timeout.connect(self._render_timer)
         self._second.start(1000)
+        self.cards: CardBridge | None = None
+        if self.has_reader and read_cards:
+            self.cards = CardBridge(config, driver=card_driver)
+            self.cards.card.connect(self.card_tapped)
+            self.cards.problem.connect(self._card_problem)
+            self.cards.ready.connect(self._card_ready)
+            self.cards.start()
         self.show_page("login")
         self._set_login_services()
         self.render()
@@ -96,6 +130,7 @@ class CounterWindow(KioskWindow):
     def _connect(self) -> None:
         self.login.keypad.on_change = lambda _v: self.render()
         self.login.login_button.clicked.connect(self.log_in)
+        self.login.other_card.clicked.connect(self.forget_card)
         handlers: dict[str, Callable[[], None]] = {
             "next": self.call_next, "recall": self.recall, "start": self.start, "no_show": self.no_show,
             "transfer": self.open_transfer, "call_number": self.open_call_number, "finish": self.finish,
@@ -140,7 +175,7 @@ class CounterWindow(KioskWindow):
     def _poll_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation or self._busy or self._closed:
             return
-        if isinstance(exc, HallRefused) and exc.reason == "not_logged_in":
+        if isinstance(exc, HallRefused) and exc.reason in ("not_logged_in", *SESSION_GONE) and self.counter:
             self._logged_out(exc)
         else:
             self._failed(exc, None)
@@ -194,7 +229,11 @@ class CounterWindow(KioskWindow):
         elif isinstance(exc, HallAuthRefused):
             self._tell("warning", "auth", words=(exc.words_zh, exc.words_en))
         elif isinstance(exc, HallError):  # HallRefused, HallProtocolError: the service's own words
-            if isinstance(exc, HallRefused) and exc.reason == "not_logged_in":
+            if action == "login":
+                self.login.keypad.clear()  # a refused PIN never stays on screen
+                if exc.reason in DROP_CARD:
+                    self.card_uid = None
+            elif isinstance(exc, HallRefused) and exc.reason in ("not_logged_in", *SESSION_GONE):
                 self._logged_out(exc)
                 return
             self._message = ("warning", exc.words_zh, exc.words_en)
@@ -229,11 +268,41 @@ class CounterWindow(KioskWindow):
         self.chosen ^= {code}
         self.render()
 
+    def card_tapped(self, uid: str) -> None:
+        """A staff card was read on this counter's reader: keep its UID for the login, ask for the PIN."""
+        if self.counter is not None or self._closed:
+            return  # already logged in: a tap changes nothing
+        self.card_uid = uid
+        self.login.keypad.clear()
+        self._message = None  # the card line above says "card read: type your PIN"
+        self.render()
+
+    def forget_card(self) -> None:
+        """换一张卡: drop the tapped card and its PIN."""
+        self.card_uid = None
+        self.login.keypad.clear()
+        self._message = None
+        self.render()
+
+    def _card_problem(self, _kind: str, zh: str, en: str) -> None:
+        if self.counter is None:
+            self._message = ("warning", zh, en)
+            self.render()
+
+    def _card_ready(self) -> None:
+        if self.counter is None:
+            self._message = None
+            self.render()
+
     def log_in(self) -> None:
-        """Log in with the typed staff number and the chosen services."""
-        staff = self.login.keypad.value
-        if not staff:
-            return self._tell("warning", "need_staff")
+        """Log in with the tapped staff card, the typed PIN and the chosen services."""
+        if not self.has_reader:
+            return self._tell("warning", "no_reader")
+        uid, pin = self.card_uid, self.login.keypad.value
+        if uid is None:
+            return self._tell("warning", "need_card")
+        if not 4 <= len(pin) <= 8:
+            return self._tell("warning", "need_pin")
         codes = [s["code"] for s in self.services if s["code"] in self.chosen]
         if not codes:
             return self._tell("warning", "need_service")
@@ -241,11 +310,15 @@ class CounterWindow(KioskWindow):
 
         def done(counter: Counter) -> None:
             self.counter = counter
+            session = self.client.session(self.window_no)
+            self.staff_name = session.display_name if session else ""
+            self.card_uid = None
             self.login.keypad.clear()
             self._tell("info", "logged_in")
+            self._start_alerts()
             self.show_page("console")
 
-        self._act("login", lambda: self.client.login(self.window_no, staff, codes), done)
+        self._act("login", lambda: self.client.login(self.window_no, uid, pin, codes), done)
 
     def log_out(self) -> None:
         """Log this window out and go back to the login page."""
@@ -254,11 +327,51 @@ class CounterWindow(KioskWindow):
     def _logged_out(self, exc: HallError | None) -> None:
         self.counter = None
         self.ticket = None
+        self.staff_name = ""
+        self._stop_alerts()
         self._message = ("warning", exc.words_zh, exc.words_en) if exc else None
         if exc is None:
             self._tell("info", "logged_out")
         self.show_page("login")
         self.render()
+
+    # -- staff alerts ---------------------------------------------------------------------------------
+    def _start_alerts(self) -> None:
+        self._stop_alerts()
+        feed = AlertFeed(self.client, self.window_no)
+        feed.alerts.connect(self._alerts_changed)
+        feed.ended.connect(self._alert_feed_ended)
+        self.alert_feed = feed
+        feed.start()
+
+    def _stop_alerts(self) -> None:
+        if self.alert_feed is not None:
+            self.alert_feed.stop()
+            self.alert_feed = None
+        self.alerts = []
+        self.render()
+
+    def _alerts_changed(self, alerts: list[AlertNotice]) -> None:
+        if self.alert_feed is None or self._closed:
+            return  # a late list from a feed already stopped
+        self.alerts = list(alerts)
+        self.render()
+
+    def _alert_feed_ended(self, exc: HallError) -> None:
+        if self.counter is not None and not self._closed:
+            self._logged_out(exc)
+
+    def acknowledge_shown(self) -> None:
+        """知道了: the clerk has taken care of the alert on the banner."""
+        alert_id = self.banner.shown
+        alert = next((a for a in self.alerts if a.id == alert_id), None)
+
+        def done(notice: AlertNotice) -> None:
+            self.alerts = [a for a in self.alerts if a.id != notice.id]
+            self._tell("info", "acknowledged", words=(notice.words_zh, notice.words_en))
+
+        if alert is not None:
+            self._act("alert_ack", lambda: self.client.acknowledge(self.window_no, alert_id), done)
 
     # -- the clerk's actions ----------------------------------------------------------------------------
     def call_next(self) -> None:
@@ -373,7 +486,8 @@ class CounterWindow(KioskWindow):
     def view(self) -> View:
         """What the pages show, as of now."""
         return View(self.language, self.window_no, self.services, frozenset(self.chosen),
-                    self._services_loaded, self.counter, self.ticket, self.waiting, self.online, self._message)
+                    self._services_loaded, self.counter, self.ticket, self.waiting, self.online, self._message,
+                    self.has_reader, self.card_uid is not None, self.staff_name)
 
     def render(self) -> None:
         """Redraw every page from the current state, in the current language."""
@@ -382,6 +496,9 @@ class CounterWindow(KioskWindow):
         view = self.view()
         for page in (self.login, self.console, self.transfer_page, self.call_page):
             page.render(view)
+        shown = self.alerts if self.counter is not None else []
+        self.console.compact(bool(shown))  # first, so the window never grows for the banner
+        self.banner.render(view, shown)
 
     def _render_timer(self) -> None:
         self.console.render_timer(self.view())
@@ -414,6 +531,10 @@ class CounterWindow(KioskWindow):
         self._closed = True
         self._poll.stop()
         self._second.stop()
+        if self.cards is not None:
+            self.cards.stop()
+        if self.alert_feed is not None:
+            self.alert_feed.stop()
         self.pad.close()
         self.client.close()
         for close in self.owned:

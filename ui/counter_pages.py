@@ -1,7 +1,8 @@
-"""The counter console's pages (login, console, transfer, call a number) and the words they show.
+"""The counter console's pages (login, console, transfer, call a number), its alert banner, and their words.
 
 Only layout and words live here; :mod:`ui.counter` drives the pages from the hall service's
-answers.  Every state is told in words (priority, staff check, service down), never by colour alone.
+answers.  Every state is told in words (priority, staff check, service down, an open alert),
+never by colour alone.
 """
 
 from __future__ import annotations
@@ -13,20 +14,31 @@ from typing import Any
 from kiosk.hall.tickets import Counter, Ticket
 from ui.hall import PRIORITY_NAMES
 from ui.keypad import Keypad
-from ui.qt import QGridLayout, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.qt import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
+from ui.theme import DOWN_TEXT, PANEL_BG
 from ui.widgets import grid_row, label, panel, set_property
 
 WORDS: dict[str, tuple[str, str]] = {
-    "login_heading": ("{window} 号窗口 · 请输入工号登录", "Window {window} · enter your staff number"),
-    "staff_hint": ("工号", "Staff number"),
+    "login_heading": ("{window} 号窗口 · 请刷工作证", "Window {window} · tap your staff card"),
+    "card_prompt": ("请把工作证放在读卡器上，然后输入密码", "Put your staff card on the reader, then type your PIN"),
+    "card_read": ("已读到工作证，请输入密码后按「登录」", "Staff card read: type your PIN, then press “Log in”"),
+    "no_reader": ("本窗口没有配置工作证读卡器，无法登录。请联系管理员在配置中加入 [devices.ccard]",
+                  "No staff-card reader is configured here, so nobody can log in: "
+                  "ask the administrator to add [devices.ccard]"),
+    "pin_hint": ("密码", "PIN"),
+    "other_card": ("换一张卡", "Another card"),
+    "need_card": ("请先刷工作证", "Please tap your staff card first"),
+    "need_pin": ("请用数字键输入密码（4 至 8 位）", "Please type your PIN on the keypad (4 to 8 digits)"),
     "services_caption": ("本窗口办理的业务（点按选择）", "Services at this window (tap to choose)"),
     "services_loading": ("正在读取业务列表…", "Loading the services…"),
     "login": ("登录", "Log in"),
     "logging_in": ("正在登录…", "Logging in…"),
-    "need_staff": ("请先用数字键输入工号", "Please type your staff number on the keypad"),
     "need_service": ("请至少选择一项业务", "Please choose at least one service"),
-    "counter_info": ("{window} 号窗口 · 工号 {staff} · 办理业务 {services}",
-                     "Window {window} · staff {staff} · serving {services}"),
+    "counter_info": ("{window} 号窗口 · {name}（工号 {staff}）· 办理业务 {services}",
+                     "Window {window} · {name} (staff {staff}) · serving {services}"),
+    "alert_ack": ("知道了", "Acknowledge"),
+    "alert_line": ("⚠ 提醒 {n}/{of}：{words}", "⚠ Alert {n}/{of}: {words}"),
+    "acknowledged": ("已处理提醒：{words}", "Alert acknowledged: {words}"),
     "current": ("当前号码", "Current ticket"),
     "no_ticket_number": ("—", "—"),
     "state_none": ("暂无号码\n请按「叫号」", "No ticket\nPress “Next”"),
@@ -115,6 +127,9 @@ class View:
     waiting: dict[str, int]
     online: bool | None  # None until the first answer
     message: tuple[str, str, str] | None  # tone ("info" / "warning"), zh, en
+    has_reader: bool = True  # a staff-card reader is configured (without one nobody can log in)
+    card_read: bool = False  # a staff card was tapped and waits for its PIN
+    staff_name: str = ""  # the logged-in clerk's display name
 
     def t(self, key: str, **params: object) -> str:
         """The words ``key`` in the view's language."""
@@ -140,7 +155,7 @@ def show_message(lbl: QLabel, view: View) -> None:
 
 
 class LoginPage(QWidget):
-    """Staff number on a large keypad, the services served here as toggles, the login button."""
+    """Tap the staff card, type the PIN on a large keypad, choose the services served here, log in."""
 
     def __init__(self) -> None:
         super().__init__(objectName="page_login")
@@ -152,6 +167,8 @@ class LoginPage(QWidget):
         row.setSpacing(32)
         left = QVBoxLayout()
         left.setSpacing(10)
+        self.card_state = label("notice")
+        left.addWidget(self.card_state)
         self.services_caption = label("caption")
         left.addWidget(self.services_caption)
         self.service_box = QGridLayout()
@@ -161,16 +178,23 @@ class LoginPage(QWidget):
         self.message = label("notice")
         left.addWidget(self.message)
         left.addStretch(1)
+        buttons = QHBoxLayout()
+        self.other_card = QPushButton(objectName="cancel")
         self.login_button = QPushButton(objectName="login")
-        left.addWidget(self.login_button)
+        buttons.addWidget(self.other_card)
+        buttons.addWidget(self.login_button, 1)
+        left.addLayout(buttons)
         row.addLayout(left, 3)
-        self.keypad = Keypad(max_length=8, hint=WORDS["staff_hint"])
+        self.keypad = Keypad(max_length=8, hint=WORDS["pin_hint"], secret=True)
         row.addWidget(self.keypad, 2)
         outer.addLayout(row, 1)
 
     def render(self, view: View) -> None:
-        """Heading, service toggles (✔ chosen / ○ not), keypad and message."""
+        """Heading, card state (no reader / tap the card / card read), services, PIN keypad and message."""
         self.heading.setText(view.t("login_heading", window=view.window))
+        self.card_state.setText(view.t("no_reader" if not view.has_reader else
+                                       "card_read" if view.card_read else "card_prompt"))
+        set_property(self.card_state, "tone", "warning" if not view.has_reader else "info")
         self.services_caption.setText(view.t("services_caption" if view.services_loaded or view.services
                                              else "services_loading"))
         for code, button in self.service_buttons.items():
@@ -178,7 +202,11 @@ class LoginPage(QWidget):
             button.setText(f"{'✔' if chosen else '○'} {code} {view.service_name(code)}")
             set_property(button, "chosen", "true" if chosen else "false")
         self.keypad.retranslate(view.language)
+        self.keypad.setEnabled(view.has_reader)
         self.login_button.setText(view.t("login"))
+        self.login_button.setEnabled(view.has_reader)
+        self.other_card.setText(view.t("other_card"))
+        self.other_card.setVisible(view.card_read)
         show_message(self.message, view)
 
     def set_services(self, codes: list[str]) -> None:
@@ -194,6 +222,49 @@ class LoginPage(QWidget):
             self.service_box.addWidget(button, i // columns, i % columns)
 
 
+class AlertBanner(QFrame):
+    """The open staff alerts across the top of the console page, the oldest first, with its "知道了" button.
+
+    One alert is shown at a time, whole, with how many are open ("提醒 1/3"); the first clerk to
+    acknowledge it takes it off every counter and the next one moves up.  Hidden when none is open.
+    Kept to one line of controls so the console still fits a 1280×800 screen: the text is body size
+    (18 pt), the button a 60-px target, and the console's own buttons give up their extra height
+    while the banner shows (:meth:`ConsolePage.compact`).
+    """
+
+    TEXT_PT = 18  # DESIGN §8: body text at least 18 pt
+
+    def __init__(self) -> None:
+        super().__init__(objectName="alert_banner")
+        self.setStyleSheet(
+            f"QFrame#alert_banner {{ background-color: {PANEL_BG}; border: 3px solid {DOWN_TEXT}; border-radius: 8px; }}"
+            f" QLabel#alert_text {{ color: {DOWN_TEXT}; font-size: {self.TEXT_PT}pt; font-weight: bold; "
+            f"background-color: {PANEL_BG}; border: none; }}"
+            f" QPushButton#alert_ack {{ min-height: 48px; min-width: 60px; padding: 6px 20px; }}")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 3, 6, 3)
+        row.setSpacing(12)
+        self.text = label("alert_text", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.text.setMinimumWidth(760)  # the wrapped height is worked out at a real width, not a sliver
+        self.ack = QPushButton(objectName="alert_ack")
+        self.ack.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # its whole word, always
+        row.addWidget(self.text, 1)
+        row.addWidget(self.ack)
+        self.shown: int | None = None  # the id of the alert on the banner
+        self.setVisible(False)
+
+    def render(self, view: View, alerts: list[Any]) -> None:
+        """Show the oldest of ``alerts`` (AlertNotice) in the view's language, or hide when there is none."""
+        alert = alerts[0] if alerts else None
+        self.shown = alert.id if alert is not None else None
+        if alert is not None:
+            said = alert.words_zh if view.language == "zh" else alert.words_en
+            self.text.setText(view.t("alert_line", n=1, of=len(alerts), words=said))
+            self.ack.setText(view.t("alert_ack"))
+            self.ack.setAccessibleName(f"知道了 / Acknowledge: {alert.words_zh}")
+        self.setVisible(alert is not None)
+
+
 class ConsolePage(QWidget):
     """The current ticket, its timer and badges, waiting counts, and the clerk's buttons."""
 
@@ -203,6 +274,8 @@ class ConsolePage(QWidget):
         super().__init__(objectName="page_console")
         outer = QVBoxLayout(self)
         outer.setSpacing(10)
+        self.banner = AlertBanner()  # the open staff alerts, on top of the console
+        outer.addWidget(self.banner)
         self.info = label("caption", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         outer.addWidget(self.info)
 
@@ -250,12 +323,24 @@ class ConsolePage(QWidget):
             grid.addWidget(button, i // 4, i % 4)
         outer.addLayout(grid)
 
+    def compact(self, on: bool) -> None:
+        """Give the action buttons only the 60-px target height and close up the rows (while the alert banner shows)."""
+        sheet = "QPushButton#action { min-height: 48px; padding: 6px 16px; }" if on else ""
+        if self.styleSheet() != sheet:
+            self.setStyleSheet(sheet)
+            self.layout().setSpacing(4 if on else 10)
+            for button in self.buttons.values():  # restyled now, so the layout counts the new height at once
+                button.ensurePolished()
+                button.updateGeometry()
+            self.layout().activate()
+
     def render(self, view: View) -> None:
         """The ticket, its details and timer, the waiting counts, the buttons (marked when the service is down)."""
         zh = view.language == "zh"
         sep = "、" if zh else ", "
         if view.counter is not None:
             self.info.setText(view.t("counter_info", window=view.window, staff=view.counter.staff_id,
+                                     name=view.staff_name or view.counter.staff_id,
                                      services=sep.join(view.counter.services)))
         self.current_caption.setText(view.t("current"))
         t = view.ticket
@@ -264,7 +349,7 @@ class ConsolePage(QWidget):
                                   "state_called" if t else "state_none"))
         self.service.setText(view.t("service", service=view.service_name(t.service)) if t else view.t("details_none"))
         lines = [view.t("name", name=t.masked_name)] if t and t.masked_name else []
-        self.name.setText("\n".join([*lines, view.t("calls", calls=t.calls)]) if t else "")
+        self.name.setText(" · ".join([*lines, view.t("calls", calls=t.calls)]) if t else "")
         reasons = sep.join(PRIORITY_NAMES.get(r, (r, r))[0 if zh else 1] for r in (t.priority_reasons if t else ()))
         self.priority.setText(view.t("priority", reasons=reasons))
         self.priority.setVisible(bool(t and t.priority))

@@ -1,7 +1,8 @@
 """A large on-screen keypad and its entry box: no physical keyboard is assumed at a counter.
 
 Keys are 96-px targets in elder mode; each press edits :attr:`Keypad.value` and redraws the
-entry, so what was typed is always shown in words (digits), never hidden.
+entry, so what was typed is always shown in words (digits).  A PIN keypad (``secret=True``) shows
+one ● per digit and how many digits were typed, never the digits.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from collections.abc import Callable, Sequence
 from ui.qt import QGridLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
 
 KEY_WORDS = {"clear": ("清除", "Clear"), "back": ("退格", "Delete")}
+SECRET_WORDS = ("{dots}（{n} 位）", "{dots} ({n} digits)")
 
 
 class Keypad(QWidget):
     """Digits 0–9 (plus optional letter keys), Delete and Clear, with an entry showing the value."""
 
     def __init__(self, max_length: int = 8, letters: Sequence[str] = (), hint: tuple[str, str] = ("", ""),
-                 on_change: Callable[[str], None] | None = None) -> None:
+                 on_change: Callable[[str], None] | None = None, secret: bool = False) -> None:
         super().__init__()
         self.max_length = max_length
+        self.secret = secret  # a PIN: the entry shows dots and a count, never the digits
         self.value = ""
         self.language = "zh"
         self._hint = hint
@@ -88,5 +91,8 @@ class Keypad(QWidget):
         self._render()
 
     def _render(self) -> None:
-        hint = self._hint[0 if self.language == "zh" else 1]
-        self.entry.setText(self.value or hint)
+        i = 0 if self.language == "zh" else 1
+        if self.secret and self.value:
+            self.entry.setText(SECRET_WORDS[i].format(dots="●" * len(self.value), n=len(self.value)))
+        else:
+            self.entry.setText(self.value or self._hint[i])
