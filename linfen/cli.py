@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_maintenance_parsers(sub)
 
+    from linfen.staff_cli import add_parser as add_staff_parser
+
+    add_staff_parser(sub)
+
     from sync.central.cli import add_parser as add_central_parser
 
     add_central_parser(sub)
