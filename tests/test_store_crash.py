@@ -47,7 +47,7 @@ PRESTART = 2
 class Child:
     """One child process, its stdout read without blocking past a deadline."""
 
-    def __init__(self, db_path: Path, stderr_path: Path, where: str) -> None:
+    def __init__(self, db_path: Path, stderr_path: Path, where: str, script: Path = CHILD) -> None:
         self.where = where
         self.stderr_path = stderr_path
         env = dict(
@@ -55,7 +55,7 @@ class Child:
         )
         with open(stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, str(CHILD), str(db_path)],
+                [sys.executable, str(script), str(db_path)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
