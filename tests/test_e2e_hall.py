@@ -293,3 +293,41 @@ def test_unplugging_the_id_reader_while_idle_raises_one_alert_down_and_one_up_in
     assert hall.window._last_show.screen == "idle" and len(hall.spoken) == said
     hall.window.refresh_status()
     qtbot.waitUntil(lambda: "✔" in strip.text(), timeout=5000)
+
+
+def test_a_fever_alert_reaches_a_logged_in_counter_with_the_resident_masked(sim, hall, qtbot):
+    """The terminal's alert goes through the hall's one AlertBoard to the counters' push feed; one clerk clears it."""
+    import threading
+
+    from linfen.demo import DEMO_STAFF_PIN, enrol_demo_staff
+
+    cards = enrol_demo_staff(hall.app, (1,))
+    client = HallClient(hall.app.service_url, hall.app.config.lan.secret)
+    client.login(1, cards[1], DEMO_STAFF_PIN, ["A"])
+    seen: list[list] = []
+    stop = threading.Event()
+
+    def follow():
+        for item in client.alert_events(1, stop, read_timeout_s=10):
+            if isinstance(item, list):
+                seen.append(item)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    try:
+        p = persona_where(code_colour="green")
+        sim.set_temperature(38.4)
+        sim.present("idcard", p.persona_id)
+        wait_screen(qtbot, hall, "refused", reason="fever")
+        qtbot.waitUntil(lambda: seen and any(a.kind == "fever" for a in seen[-1]), timeout=8000)
+        fever = next(a for a in seen[-1] if a.kind == "fever")
+        assert "体温异常 38.4°C" in fever.words_zh and f"居民：{p.name[0]}*" in fever.words_zh
+        assert p.name not in fever.words_zh and p.id_number not in fever.words_zh
+        client.acknowledge(1, fever.id)
+        qtbot.waitUntil(lambda: not any(a.kind == "fever" for a in seen[-1]), timeout=8000)
+        raised = [e.payload for e in hall.app.store.pending_events(1000) if e.type == "alert.raised"]
+        assert any(r["kind"] == "fever" for r in raised) and p.name[0] not in str(raised)
+    finally:
+        stop.set()
+        client.close()
+        reader.join(5)
