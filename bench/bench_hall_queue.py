@@ -29,9 +29,13 @@ from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
 from kiosk.hall.client import HallClient
 from kiosk.hall.service_api import create_app
 from kiosk.hall.service_server import HallServer
+from kiosk.hall.staff import StaffRegistry
+from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.store import Store
 
 SECRET = b"bench-hall-secret-0123456789"
+PERSON_KEY = b"bench-person-key-0123456789abcdef"
+CARD, PIN = "BE7C4001", "2580"  # the bench clerk's staff card and PIN (each call is checked against the session)
 WAIT_S = 10.0  # longest wait for one pushed call, in seconds
 SERVICES = [{"code": code, "name_zh": f"业务{code}", "name_en": f"Service {code}", "daily_cap": 999}
             for code in "ABCD"]
@@ -74,7 +78,7 @@ def _calls(url: str, n: int) -> tuple[list[float], list[float]]:
         raise RuntimeError("the display never connected to the hall service")
     http_ms, display_ms = [], []
     with HallClient(url, SECRET) as counter:
-        counter.login(1, "bench01", list("ABCD"))
+        counter.login(1, CARD, PIN, list("ABCD"))
         for _ in range(n):
             start = time.perf_counter()
             call = counter.call_next(1)
@@ -95,11 +99,14 @@ def run(quick: bool) -> dict[str, float]:
     """Measure on a fresh store in a temporary folder; return the figures."""
     tickets, calls = (200, 30) if quick else (1000, 200)
     with tempfile.TemporaryDirectory(prefix="bench-hall-") as tmp:
-        store = Store.open(Path(tmp) / "hall.db", "hall-bench", extra_migrations=(HALL_MIGRATIONS,))
+        store = Store.open(Path(tmp) / "hall.db", "hall-bench", extra_migrations=(HALL_MIGRATIONS,
+                                                                                   STAFF_ALERT_MIGRATIONS))
         hall = HallQueue(store, ServiceCatalog.from_data(SERVICES), CallingRule("ratio", 2, 1, max_wait_min=30))
         _take_tickets(hall, 20)  # warm-up: caches, first WAL growth
         take_ms = _take_tickets(hall, tickets)
-        server = HallServer(create_app(hall, SECRET, keepalive_s=5.0))
+        staff = StaffRegistry(store, PERSON_KEY)
+        staff.set("bench01", "测*", CARD, PIN)
+        server = HallServer(create_app(hall, SECRET, staff=staff, keepalive_s=5.0))
         try:
             http_ms, display_ms = _calls(server.start(), calls)
         finally:
