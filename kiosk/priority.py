@@ -23,16 +23,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from common.priority_groups import GROUPS  # shared with the central's importer
 from kiosk.errors import KioskError
+
+log = logging.getLogger(__name__)
 
 AGE80 = "age80"  # the reason given for residents aged 80 or more on the visit day
 AGE_PRIORITY_YEARS = 80
@@ -228,3 +231,46 @@ class PriorityRegister:
         if born is not None and age_on(born, today) >= AGE_PRIORITY_YEARS:
             reasons.append(AGE80)
         return Priority(tuple(reasons))
+
+
+class LivePriorityRegister(PriorityRegister):
+    """A register that follows a live source (pulled reference data), with a seed for when it has none.
+
+    ``source()`` gives the current register, or None when there is none (then ``seed``, a register
+    file, is used; with neither, only the 80+ rule applies).  It is called on every lookup, so it
+    must be cheap (:meth:`kiosk.reference.ReferenceData.priority_register` is a cached read).  A
+    source that raises is logged and the last register it gave stays in use.
+    """
+
+    def __init__(self, key: bytes, source: Callable[[], PriorityRegister | None],
+                 seed: PriorityRegister | None = None) -> None:
+        """A live register under ``key`` reading ``source``, falling back to ``seed``."""
+        super().__init__(key)
+        self._source = source
+        self._seed = seed
+        self._last: PriorityRegister | None = None
+
+    def current(self) -> PriorityRegister | None:
+        """The register in use now: the source's, else the seed (None: only the 80+ rule)."""
+        try:
+            register = self._source()
+        except Exception:  # a lookup must never fail on the source: keep the last good register
+            log.exception("priority register source failed; keeping the last register")
+            register = self._last
+        else:
+            self._last = register
+        return register if register is not None else self._seed
+
+    @property
+    def from_source(self) -> bool:
+        """True when the register in use comes from the source (not the seed)."""
+        return self._last is not None
+
+    def __len__(self) -> int:
+        register = self.current()
+        return 0 if register is None else len(register)
+
+    def groups_of(self, key_hash: str) -> tuple[str, ...]:
+        """The registered groups of a person key in the register in use now."""
+        register = self.current()
+        return () if register is None else register.groups_of(key_hash)

@@ -16,6 +16,9 @@ The tables live in the terminal's own store, added by the migration set :data:`M
 * ``sync_quarantine(event_id, seq, reason, detail, at)``: outbox events the central refused for
   good (a ``conflict``, or an event protocol v1 cannot carry); they stay in the outbox, reported,
   and are no longer pushed.
+* ``reference_versions(kind, cursor, changed_at)``: per kind, the feed cursor of the last change
+  applied to it (upsert or delete), written in the same transaction as the page: a reader
+  (:mod:`kiosk.reference`) tells that a kind changed by this one small row, without scanning it.
 
 Everything here writes through :meth:`kiosk.store.Store.action`, so it is serialised with the
 terminal's own business actions and never sees one of them half done.
@@ -83,6 +86,25 @@ def sync_m002_quarantine(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def sync_m003_reference_versions(db: sqlite_utils.Database) -> None:
+    """Create ``reference_versions`` (per kind: cursor of its last applied change), filled from what is held."""
+    db.execute(
+        """
+        CREATE TABLE reference_versions (
+            kind       TEXT    NOT NULL PRIMARY KEY,
+            cursor     INTEGER NOT NULL CHECK (cursor >= 1),
+            changed_at TEXT    NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO reference_versions (kind, cursor, changed_at) "
+        "SELECT kind, max(cursor), ? FROM reference_data GROUP BY kind",
+        [utc_now_iso()],
+    )
+
+
 class StaleCursor(StoreError):
     """A page was fetched from a cursor the store has moved past (another client applied it)."""
 
@@ -146,6 +168,7 @@ def apply_page(
                 done += len(chunk)
                 if progress is not None:
                     progress(done)
+        _bump_versions(conn, page)
         _set_state(conn, CURSOR_KEY, str(page.cursor))
     return len(page.changes)
 
@@ -155,6 +178,27 @@ _UPSERT = (
     "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, cursor = excluded.cursor"
 )
 _DELETE = "DELETE FROM reference_data WHERE kind = ? AND key = ?"
+
+
+def _bump_versions(conn: Any, page: ChangesResponse) -> None:
+    """Record, per kind the page touched, the cursor of its last change (in the page's transaction)."""
+    last: dict[str, int] = {}
+    for change in page.changes:
+        last[change.kind] = change.cursor
+    if last:
+        now = utc_now_iso()
+        conn.executemany(
+            "INSERT INTO reference_versions (kind, cursor, changed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind) DO UPDATE SET cursor = excluded.cursor, changed_at = excluded.changed_at",
+            [(kind, cursor, now) for kind, cursor in last.items()],
+        )
+
+
+def reference_versions(store: Store) -> dict[str, int]:
+    """Per kind, the feed cursor of its last applied change (a kind never pulled is absent)."""
+    with store.action() as act:
+        return {kind: int(cursor) for kind, cursor in act.db.execute(
+            "SELECT kind, cursor FROM reference_versions").fetchall()}
 
 
 def _runs(page: ChangesResponse) -> list[tuple[str, list[tuple[Any, ...]]]]:

@@ -182,6 +182,49 @@ class TrustList:
         return len(self._keys)
 
 
+class LiveTrustList(TrustList):
+    """A trust list that follows a live source (pulled issuer keys), with a seed for when it has none.
+
+    ``source()`` gives the current list, or None when there is none (then ``seed``, a trust-list
+    file, is used; with neither, no key is known).  It is called on every look-up, so it must be
+    cheap.  A source that raises is logged and the last list it gave stays in use.
+    """
+
+    def __init__(self, source: Callable[[], TrustList | None], seed: TrustList | None = None) -> None:
+        """A live trust list reading ``source``, falling back to ``seed``."""
+        super().__init__()
+        self._source = source
+        self._seed = seed
+        self._last: TrustList | None = None
+
+    def current(self) -> TrustList:
+        """The trust list in use now."""
+        try:
+            trust = self._source()
+        except Exception:  # verification must never fail on the source: keep the last good list
+            log.exception("trust list source failed; keeping the last list")
+            trust = self._last
+        else:
+            self._last = trust
+        if trust is None:
+            trust = self._seed
+        return trust if trust is not None else _EMPTY_TRUST
+
+    def get(self, kid: str) -> TrustedKey | None:
+        """The key with this id in the list in use now, or None."""
+        return self.current().get(kid)
+
+    def kids(self) -> list[str]:
+        """The key ids in the list in use now, sorted."""
+        return self.current().kids()
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+
+_EMPTY_TRUST = TrustList()
+
+
 def _refuse(reason: RefusalReason, detail: str) -> TokenRefusal:
     log.info("QR token refused: %s (%s)", reason, detail)  # never the payload: it carries an ID number
     return TokenRefusal(reason, detail)

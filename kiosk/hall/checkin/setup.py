@@ -117,18 +117,25 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
                                          STAFF_ALERT_MIGRATIONS))
     catalog, rule = hall_queue_parts(config)
     queue = HallQueue(store, catalog, rule)
-    trust = TrustList()
+    # Register and issuer keys follow what sync pulled (kiosk.reference); the [reference] files are
+    # only the offline seed, used while the pulled data holds none of that kind.
+    from kiosk.reference import ReferenceData
+
+    trust_seed = None
     if config.reference.trust_keys:
         try:
-            trust = TrustList.load(config.reference.trust_keys)
+            trust_seed = TrustList.load(config.reference.trust_keys)
         except Exception as exc:
             raise _startup_error("reference.trust_keys", exc) from None
-    register = None
+    register_seed = None
     if config.reference.priority_register:
         try:
-            register = PriorityRegister.load(config.reference.priority_register, key)
+            register_seed = PriorityRegister.load(config.reference.priority_register, key)
         except Exception as exc:
             raise _startup_error("reference.priority_register", exc) from None
+    reference = ReferenceData(store)  # its watcher ends when the store is closed
+    trust = reference.live_trust(trust_seed)
+    register = reference.live_register(key, register_seed)
     city = None
     if config.codes.service_url:
         city = CityCodeService(config.codes.service_url, key, timeout_s=config.thresholds.code_lookup_timeout_s,
