@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hardware_sim import personas
 from hardware_sim.code_tokens import PREFIX, SIM_ISSUER, Issuer, b64url
 from kiosk.codes import CodeStatus, TokenRefusal, TokenVerifier, TrustList, TrustListError
-from kiosk.codes.tokens import MAX_TOKEN_CHARS, REFUSAL_WORDS, b64url_decode
+from kiosk.codes.tokens import MAX_TOKEN_CHARS, REFUSAL_WORDS, LiveTrustList, b64url_decode
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
@@ -277,3 +277,38 @@ def test_fuzz_any_one_character_change_of_a_good_token_is_refused(pos: int, how:
         return  # blanks at the ends are stripped; the token is unchanged
     verifier = TokenVerifier(TrustList.from_document(TRUST_DOC), clock=lambda: NOW)
     assert isinstance(verifier.verify(mutated), TokenRefusal)
+
+
+# -- a live trust list (pulled issuer keys, a file as the seed) ---------------------------------------
+
+
+def test_a_live_trust_list_follows_its_source_and_falls_back_to_the_seed() -> None:
+    other = Issuer.from_seed("other-1", "other issuer", "another-seed")
+    pulled = TrustList.from_document({"keys": [{"kid": other.kid, "public_key": other.public_key_b64()}]})
+    current: list[TrustList | None] = [None]
+    live = LiveTrustList(lambda: current[0], TrustList.from_document(TRUST_DOC))
+    verifier = TokenVerifier(live, skew_s=300, clock=lambda: NOW)
+    assert isinstance(verifier.verify(token()), CodeStatus) and live.kids() == [SIM_ISSUER.kid]
+    current[0] = pulled
+    assert refused(verifier.verify(token()), "token_unknown_key")
+    assert isinstance(verifier.verify(token(issuer=other)), CodeStatus) and len(live) == 1
+
+
+def test_a_live_trust_list_with_neither_source_data_nor_seed_knows_no_key() -> None:
+    verifier = TokenVerifier(LiveTrustList(lambda: None), skew_s=300, clock=lambda: NOW)
+    assert refused(verifier.verify(token()), "token_unknown_key")
+
+
+def test_a_failing_trust_source_keeps_the_last_list(caplog: pytest.LogCaptureFixture) -> None:
+    answers: list[object] = [TrustList.from_document(TRUST_DOC)]
+
+    def source() -> TrustList | None:
+        if isinstance(answers[0], Exception):
+            raise answers[0]
+        return answers[0]  # type: ignore[return-value]
+
+    verifier = TokenVerifier(LiveTrustList(source), skew_s=300, clock=lambda: NOW)
+    assert isinstance(verifier.verify(token()), CodeStatus)
+    answers[0] = RuntimeError("store closed")
+    assert isinstance(verifier.verify(token()), CodeStatus)
+    assert "keeping the last list" in caplog.text

@@ -13,6 +13,7 @@ from hardware_sim.personas import id_check_digit
 from kiosk.priority import (
     AGE80,
     GROUPS,
+    LivePriorityRegister,
     Priority,
     PriorityRegister,
     PriorityRegisterError,
@@ -175,3 +176,43 @@ def test_no_birth_anywhere_means_no_age_reason() -> None:
     assert EMPTY.lookup("not-a-number", None, TODAY).reasons == ()
     assert birth_from_id("31010619401301123X") is None
     assert birth_from_id("310106400101123") == dt.date(1940, 1, 1)  # old 15-digit number
+
+
+# -- a live register (pulled reference data, a file as the seed) ------------------------------------
+
+
+def test_a_live_register_follows_its_source_and_falls_back_to_the_seed() -> None:
+    veteran, disabled = make_id("19550101"), make_id("19600202")
+    pulled = PriorityRegister(KEY, {person_key(veteran, KEY): ["veteran"]})
+    seed = PriorityRegister(KEY, {person_key(disabled, KEY): ["disabled"]})
+    current: list[PriorityRegister | None] = [None]
+    live = LivePriorityRegister(KEY, lambda: current[0], seed)
+    assert live.lookup(disabled, None, TODAY).reasons == ("disabled",) and len(live) == 1
+    current[0] = pulled
+    assert live.lookup(veteran, None, TODAY).reasons == ("veteran",)
+    assert live.lookup(disabled, None, TODAY).reasons == ()
+    assert live.from_source
+
+
+def test_a_live_register_without_source_data_or_seed_keeps_the_age_rule() -> None:
+    live = LivePriorityRegister(KEY, lambda: None)
+    assert len(live) == 0
+    assert live.lookup(make_id("19400101"), None, TODAY).reasons == (AGE80,)
+    assert live.lookup(make_id("19900101"), None, TODAY).reasons == ()
+
+
+def test_a_failing_source_keeps_the_last_register_it_gave(caplog: pytest.LogCaptureFixture) -> None:
+    veteran = make_id("19550101")
+    answers: list[object] = [PriorityRegister(KEY, {person_key(veteran, KEY): ["veteran"]})]
+
+    def source() -> PriorityRegister | None:
+        answer = answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    live = LivePriorityRegister(KEY, source)
+    assert live.lookup(veteran, None, TODAY).reasons == ("veteran",)
+    answers[0] = OSError("disk gone")
+    assert live.lookup(veteran, None, TODAY).reasons == ("veteran",)
+    assert "keeping the last register" in caplog.text
