@@ -142,7 +142,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
                                fallback=config.codes.fallback, freshness_s=config.codes.cache_freshness_s,
                                verify=config.codes.ca_bundle or True)
     visits = VisitLog(store, key, config.privacy.visit_retention_days)
-    purge = PurgeScheduler(visits)
+    purge = PurgeScheduler.from_config(visits, config, tickets=queue.purge_tickets)  # visits, tickets, acked outbox
     purge.start()
     speaker = speaker or Speaker(config.voice.enabled, config.voice.volume)
     drivers = {name: open_driver(name, dev) for name, dev in config.devices.configured().items()

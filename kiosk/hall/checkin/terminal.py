@@ -21,6 +21,7 @@ from typing import Any
 
 from drivers.errors import DriverError
 from kiosk.codes.city_service import CityCodeService
+from kiosk.hall.alerts import clean_detail
 from kiosk.hall.checkin import events as ev
 from kiosk.hall.checkin.flow import CheckInFlow, FlowSettings
 from kiosk.hall.errors import HallError
@@ -203,7 +204,7 @@ class HallTerminal:
     def _raise(self, e: ev.Alert) -> None:
         """An alert for staff: on the counters' banner (with the resident, masked) and, without names, to the central."""
         s = self.services
-        detail = {k: v for k, v in e.detail.items() if isinstance(v, str | int | float) and k != "words"}
+        detail = clean_detail({k: v for k, v in e.detail.items() if k != "words"})  # plain fields, never a person
         source = str(e.detail.get("device") or s.terminal_id)
         self.on_alert(e)
         if s.alerts is not None:
@@ -251,7 +252,7 @@ class HallTerminal:
         return ev.CodeResult(status.colour, status.source, status.fallback)  # type: ignore[arg-type]
 
     def _issue(self, e: ev.IssueTicket) -> ev.TicketIssued | ev.TicketRefusedByQueue:
-        """Take the ticket and write the real-name visit row in one store transaction."""
+        """Take the ticket and write the real-name visit row in one store transaction (a store error → Failed)."""
         s = self.services
         temp = e.temperature_c if not math.isnan(e.temperature_c) else None
         colour = e.colour if e.colour in ("green", "yellow", "red") else None  # "unknown": the service was down
@@ -260,13 +261,11 @@ class HallTerminal:
             issued = s.queue.take_ticket(e.service, s.person_key(e.identity.id_number),
                                          priority_reasons=e.priority_reasons,
                                          masked_name=mask_name(e.identity.name) if e.identity.name else "",
-                                         staff_check=e.staff_check)
+                                         staff_check=e.staff_check, visit=visit, visits=s.visits)
         except HallError as exc:
             key = {"cap_reached": "cap", "closed": "hours"}.get(exc.reason, exc.reason)
             return ev.TicketRefusedByQueue(key, exc.words_zh, exc.words_en, e.visit)
         t = issued.ticket
-        s.visits.record(Visit(visit.id_number, visit.name, visit.source, visit.temperature_c, visit.code_colour,
-                              "reprint" if issued.reprint else "ticket", t.number))  # SPLIT-TX: until queue API
         self._pending.extra["service_name"] = issued.service_name_zh
         self._pending.extra["masked_name"] = t.masked_name
         return ev.TicketIssued(t.number, t.service, issued.people_ahead, issued.wait_min, t.priority,
