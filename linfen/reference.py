@@ -1,8 +1,10 @@
 """Reference data for terminals run against the simulator: trust list, priority register, person key.
 
-In the field these come from the central service (the sync issue); with the simulator
-they are made here from the personas, so ``linfen sim --config-out`` writes a config
-a terminal can use as is.
+In the field these come from the central service: a terminal reads what sync pulled
+(:mod:`kiosk.reference`), and the files named in ``[reference]`` are only its offline seed.
+With the simulator they are made here from the personas: :func:`write_sim_reference` writes
+the seed files and the config lines (``linfen sim --config-out``), :func:`write_central_import`
+writes the same data as files for ``linfen central ... import KIND FILE --site SITE``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from kiosk.priority import write_register
+from kiosk.priority import build_register, key_check, write_register
+from kiosk.reference import PERSON_KEY_CHECK
 
 DEMO_SECRET = "linfen-demo-hall-secret-0001"  # the simulated hall's LAN secret (demo and tests only)
 
@@ -40,3 +43,30 @@ def write_sim_reference(sim: Any, folder: Path, role: str = "hall") -> str:
     if role in ("hall", "counter", "display"):
         lines += ["", "[lan]", f'secret = "{DEMO_SECRET}"']
     return "\n".join(lines) + "\n"
+
+
+def issuer_key_rows(trust_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A trust-list document's keys as ``issuer_key`` import rows (``key_id``, ``public_key``, ...)."""
+    return [{"key_id": k["kid"], "public_key": k["public_key"], "issuer": k.get("issuer", ""),
+             "alg": k.get("alg", "Ed25519")} for k in trust_doc.get("keys", [])]
+
+
+def write_central_import(sim: Any, folder: Path, key: bytes) -> dict[str, Path]:
+    """Write ``sim``'s register, issuer keys and key check as central import files; kind → file.
+
+    The operator then runs, per kind, ``linfen central --db DB import KIND FILE --site SITE``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "priority_register": folder / "priority_register.json",
+        "issuer_key": folder / "issuer_key.json",
+        "terminal_config": folder / "terminal_config.json",
+    }
+    docs: dict[str, Any] = {
+        "priority_register": build_register(sim.population, key),
+        "issuer_key": issuer_key_rows(sim.trust_list()),
+        "terminal_config": [{"name": PERSON_KEY_CHECK, "value": key_check(key)}],
+    }
+    for kind, path in files.items():
+        path.write_text(json.dumps(docs[kind], ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    return files

@@ -31,6 +31,7 @@ from kiosk.reference import PERSON_KEY_CHECK, ReferenceData, ReferenceDataError
 from kiosk.store import Store
 from kiosk.voice import Speaker
 from linfen import cli as linfen_cli
+from linfen.reference import write_central_import
 from sync import apply
 from sync.client import SyncClient, SyncSettings
 from sync.protocol import Change, ChangesResponse
@@ -358,5 +359,21 @@ def test_the_trust_seed_applies_while_the_feed_has_no_issuer_keys(tmp_path):
     assert isinstance(verifier.verify(CENTRAL_ISSUER.issue(VETERAN_ID, "green")), CodeStatus)
     refused = verifier.verify(seed_issuer.issue(VETERAN_ID, "green"))
     assert isinstance(refused, TokenRefusal) and refused.reason == "token_unknown_key"
+    ref.close()
+    store.close()
+
+
+def test_the_simulators_reference_imports_at_the_central_and_reads_back_at_a_terminal(sim, central, tmp_path):
+    files = write_central_import(sim, tmp_path / "import", KEY)
+    for kind, path in files.items():
+        central_import(central.db, kind, path)
+    store, client = pulled_store(tmp_path, central)
+    client.pull_changes()
+    ref = ReferenceData(store, watch=False)
+    register = ref.priority_register(KEY)
+    expected = build_register(sim.population, KEY)["entries"]
+    assert register is not None and len(register) == len(expected) > 0
+    trust = ref.trust_keys()
+    assert trust is not None and trust.kids() == [k["kid"] for k in sim.trust_list()["keys"]]
     ref.close()
     store.close()
