@@ -298,11 +298,16 @@ class ReferenceData:
         return value if value is not None else MappingProxyType({})
 
     def live_register(self, key: bytes, seed: PriorityRegister | None = None) -> LivePriorityRegister:
-        """A register that follows the pulled data, and uses ``seed`` (a file) while the feed has none."""
+        """A register that follows the pulled data, and uses ``seed`` (a file) while the feed has none.
+
+        The pulled register is parsed now (at start-up), so the first resident does not wait for it.
+        """
+        self.priority_register(key)
         return LivePriorityRegister(key, lambda: self.priority_register(key), seed)
 
     def live_trust(self, seed: TrustList | None = None) -> LiveTrustList:
         """A trust list that follows the pulled issuer keys, and uses ``seed`` while the feed has none."""
+        self.trust_keys()  # parsed now, at start-up
         return LiveTrustList(self.trust_keys, seed)
 
     def refresh(self) -> None:
