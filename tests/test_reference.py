@@ -377,3 +377,21 @@ def test_the_simulators_reference_imports_at_the_central_and_reads_back_at_a_ter
     assert trust is not None and trust.kids() == [k["kid"] for k in sim.trust_list()["keys"]]
     ref.close()
     store.close()
+
+
+def test_a_store_pulled_before_the_versions_table_gets_them_from_what_it_holds(tmp_path):
+    store = open_store(tmp_path)
+    apply.apply_page(store, page(0, ("card", "C1", {"card_no": "C1", "status": "active"}),
+                                 ("card", "C2", {"card_no": "C2", "status": "lost"}),
+                                 ("menu", "M1", {"item_id": "M1", "name": "面"})), 0)
+    with store.action() as act:  # the store as a terminal of the previous version left it
+        act.db.execute("DROP TABLE reference_versions")
+        act.db.execute("DELETE FROM _sqlite_migrations WHERE name = 'sync_m003_reference_versions'")
+    store.close()
+    store = open_store(tmp_path)
+    assert apply.reference_versions(store) == {"card": 2, "menu": 3}
+    ref = ReferenceData(store, watch=False)
+    cards = ref.cards()
+    assert cards is not None and set(cards) == {"C1", "C2"}
+    ref.close()
+    store.close()
