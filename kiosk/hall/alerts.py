@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kiosk.runtime.health import DEVICE_NAMES
+from kiosk.runtime.health import REASON_WORDS as HEALTH_REASONS
 from kiosk.store import Action, Store
 
 from .errors import HallError, NotFound, TicketStateError
@@ -54,15 +56,10 @@ KIND_WORDS: dict[str, tuple[str, str]] = {
     "ask_staff": ("居民请求工作人员帮助", "A resident asks for staff help"),
 }
 GENERIC_WORDS = ("需要工作人员处理（{kind}）", "Staff needed ({kind})")
-DEVICE_NAMES: dict[str, tuple[str, str]] = {
-    "idcard": ("身份证读卡器", "ID card reader"), "sscard": ("社保卡读卡器", "Social security card reader"),
-    "ccard": ("一卡通读卡器", "Community card reader"), "qr_camera": ("扫码摄像头", "QR camera"),
-    "qr_scanner": ("扫码枪", "QR scanner"), "thermometer": ("测温仪", "Thermometer"),
-    "printer": ("打印机", "Printer"), "door": ("门禁", "Door controller"), "locker": ("储物柜", "Locker board"),
-}
+# Device names and reason words are the device supervisor's, so an alert and the strip say the same.
 REASON_WORDS: dict[str, tuple[str, str]] = {
-    "paper out": ("缺纸", "out of paper"), "paper_out": ("缺纸", "out of paper"),
-    "not answering": ("无响应", "not answering"), "unplugged": ("已断开", "unplugged"),
+    **{k: (zh, en) for k, (zh, en, _) in HEALTH_REASONS.items()},
+    "paper out": HEALTH_REASONS["paper_out"][:2], "not answering": HEALTH_REASONS["no_answer"][:2],
 }
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
