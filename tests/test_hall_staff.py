@@ -215,6 +215,20 @@ def test_an_alert_and_its_event_are_one_action_and_the_event_has_no_name(store: 
     assert len(told) == 4
 
 
+def test_alerts_with_their_masked_names_are_purged_after_the_retention(store: Store, clock: Clock):
+    board = AlertBoard(store, clock=clock)
+    old = board.raise_alert("fever", "hall-01", resident="张*明", detail={"celsius": 38.2})
+    board.acknowledge(old, "S001", 3)
+    unread = board.raise_alert("code_red", "hall-01", resident="李*")
+    clock.advance(30 * 24 * 3600)
+    recent = board.raise_alert("printer", "hall-01", detail={"reason": "paper out", "ticket": "A012"})
+    with store.action() as act:
+        assert board.purge(act, clock() - timedelta(days=28)) == 2  # acknowledged or not, older than 28 days
+    assert [a.id for a in board.open_alerts()] == [recent] and unread != recent
+    rows = store.db.execute("SELECT resident FROM hall_alerts").fetchall()
+    assert rows == [("",)]  # no masked name is left behind
+
+
 # -- linfen staff -------------------------------------------------------------------------------------------
 def _linfen(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

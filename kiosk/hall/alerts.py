@@ -215,6 +215,11 @@ class AlertBoard:
         act.emit("alert.raised", {"alert_id": alert_id, "kind": kind, "source": source, "detail": fields})
         return alert_id
 
+    def purge(self, act: Action, cutoff: datetime) -> int:
+        """Purge step (:class:`kiosk.visit_log.PurgeScheduler`): inside ``act``, delete the alerts raised before
+        ``cutoff``, acknowledged or not (their masked names go with them); the number deleted."""
+        return act.db.execute("DELETE FROM hall_alerts WHERE raised_at < ?", [iso_utc(cutoff)]).rowcount
+
     def open_alerts(self) -> list[HallAlert]:
         """The alerts nobody has acknowledged yet, oldest first."""
         with self.store.action() as act:

@@ -137,8 +137,9 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
                                verify=config.codes.ca_bundle or True)
         base.closers.append(city.close)
     visits = VisitLog(store, key, config.privacy.visit_retention_days)
-    purge = PurgeScheduler.from_config(visits, config, tickets=queue.purge_tickets)  # visits, tickets, acked outbox
     alerts = AlertBoard(store)  # one board: the terminal raises alerts, the LAN service pushes them to counters
+    purge = PurgeScheduler.from_config(  # visits, tickets, alerts (masked names) and acknowledged outbox rows
+        visits, config, tickets=lambda act, cutoff: queue.purge_tickets(act, cutoff) + alerts.purge(act, cutoff))
     services = HallServices(
         queue=queue, person_key=lambda id_number: person_key(id_number, key),
         tokens=TokenVerifier(base.reference.live_trust(trust_seed), skew_s=config.codes.token_skew_s), visits=visits,
