@@ -190,7 +190,7 @@ class Codes(_Strict):
 
 
 class Reference(_Strict):
-    """Reference data files (fed by sync later)."""
+    """Offline seed files for reference data: used only while sync has pulled none of that kind from the central."""
 
     trust_keys: str | None = Field(None, description="trust list of code issuer keys (JSON)")
     priority_register: str | None = Field(None, description="priority register (JSON of keyed hashes)")

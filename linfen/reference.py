@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from common.roles import ROLES
 from kiosk.priority import build_register, key_check, write_register
 from kiosk.reference import PERSON_KEY_CHECK
 
@@ -40,7 +41,7 @@ def write_sim_reference(sim: Any, folder: Path, role: str = "hall") -> str:
         "[privacy]",
         f'person_key_file = "{key_file}"',
     ]
-    if role in ("hall", "counter", "display"):
+    if ROLES[role].on_hall_lan:
         lines += ["", "[lan]", f'secret = "{DEMO_SECRET}"']
     return "\n".join(lines) + "\n"
 

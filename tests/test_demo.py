@@ -45,3 +45,32 @@ def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
     for person in people:
         for form in (person.id_number.encode(), person.id_number.encode("utf-16-le")):
             assert not any(form in blob for blob in blobs), f"raw ID number of {person.persona_id} found"
+
+
+def test_the_windowed_demo_clerk_logs_in_with_the_card_presented_from_the_console(pcscd, tmp_path, qtbot):
+    """`linfen demo` with a display: a clerk's community card presented on the simulator logs window 1 in."""
+    from kiosk.voice import Speaker
+    from linfen.demo import DEMO_STAFF_PIN, Stack
+    from linfen.demo_windows import CLERKS, counter_config, enrol_clerks
+    from ui.counter import open_counter
+
+    stack = Stack(tmp_path, "fast", 0)
+    window = None
+    try:
+        assert len(enrol_clerks(stack)) == len(CLERKS)
+        window = open_counter(counter_config(stack, 1), speaker=Speaker(True, 0, player=None))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.online is True, timeout=15000)
+        stack.sim.post("/present", {"device": "ccard", "persona": CLERKS[1]})
+        uid = personas.by_id(CLERKS[1]).ccard_uid.upper()
+        qtbot.waitUntil(lambda: window.card_uid == uid, timeout=15000)
+        for digit in DEMO_STAFF_PIN:
+            window.login.keypad.keys[digit].click()
+        window.login.login_button.click()
+        qtbot.waitUntil(lambda: window.current_page == "console", timeout=15000)
+        assert window.counter is not None and window.counter.staff_id == "S001"
+    finally:
+        if window is not None:
+            window.close()
+        stack.close()

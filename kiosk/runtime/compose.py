@@ -79,7 +79,7 @@ class TerminalBase:
         steps: list[Callable[[], None]] = [*self.closers]
         if self.sync is not None:
             steps.append(self.sync.stop)
-        steps.append(self.health.stop)
+        steps += [self.health.stop, self.reference.close]
         steps += [lambda d=driver: close_driver(d) for driver in self.drivers.values()]
         steps += [self.speaker.close, self.store.close]
         for step in steps:
