@@ -181,8 +181,8 @@ def test_every_kind_is_said_in_both_languages_with_where_and_who(store: Store):
                              "Resident: 张*明")
     assert said["code_red"][0].startswith("健康码为红码，未发号") and said["code_red"][0].endswith("居民：张*明")
     assert said["printer"][0].startswith("打印机问题（缺纸），A007 号只显示在屏幕上")
-    assert said["device_down"] == ("身份证读卡器故障（已断开），请检修。位置：取号机 hall-01",
-                                   "ID card reader is down (unplugged), please repair. Where: ticket machine hall-01")
+    assert said["device_down"] == ("身份证读卡器故障（未连接），请检修。位置：取号机 hall-01",
+                                   "ID card reader is down (not connected), please repair. Where: ticket machine hall-01")
     assert said["something_new"] == ("需要工作人员处理（something_new）。位置：取号机 hall-01",
                                      "Staff needed (something_new). Where: ticket machine hall-01")
     assert all("{" not in zh + en and "—" not in zh for zh, en in said.values())

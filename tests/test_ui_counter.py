@@ -631,7 +631,7 @@ def test_an_alert_from_before_login_is_shown_at_login_and_gone_at_logout(counter
     qtbot.waitUntil(lambda: counter.online is True, timeout=WAIT_MS)
     assert not counter.banner.isVisible()  # alerts are for logged-in staff only
     log_in(qtbot, counter)
-    qtbot.waitUntil(lambda: banner_text(counter) == "⚠ 提醒 1/1：测温仪故障（无响应），请检修。位置：测温仪",
+    qtbot.waitUntil(lambda: banner_text(counter) == "⚠ 提醒 1/1：测温仪故障（无应答），请检修。位置：测温仪",
                     timeout=WAIT_MS)
     press(counter, "logout")
     qtbot.waitUntil(lambda: counter.current_page == "login", timeout=WAIT_MS)
