@@ -132,9 +132,7 @@ def test_the_flow_is_always_idle_or_timed_and_time_alone_brings_it_home(actions,
                 pool.complete(0)
                 runtime.run_pending()
         elif kind == "ui":
-            runtime.call_soon(lambda cmd=action[1]: runtime.run_effects(
-                flow.handle(ev.ReprintChosen()) if cmd == "reprint" else flow.handle(ev.Dismissed())
-                if cmd == "dismiss" else flow.extend() if cmd == "extend" else flow.choose_service("B")))
+            runtime.submit(HallTerminal._ui_event(action[1]))
         elif kind == "read_failed":
             runtime.submit(ev.IdentificationFailed("idcard", action[1], "读卡没有成功", "failed"))
         tick()

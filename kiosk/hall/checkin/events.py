@@ -112,12 +112,24 @@ class ReprintChosen:
 
 
 @dataclass(frozen=True)
+class ServiceChosen:
+    """The resident tapped a service on the idle screen."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class MoreTime:
+    """The resident asked for more time on the current screen."""
+
+
+@dataclass(frozen=True)
 class Dismissed:
     """The resident pressed 'done' / 'cancel', or the screen timed out."""
 
 
 Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFailed | CodeResult | PriorityResult
-         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | Tick | Failed)
+         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | ServiceChosen | MoreTime | Tick | Failed)
 
 
 # -- effects ------------------------------------------------------------------------------

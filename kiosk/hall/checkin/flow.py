@@ -34,12 +34,14 @@ from kiosk.hall.checkin.events import (
     LookupPriority,
     Measure,
     MeasureTemperature,
+    MoreTime,
     OpenTicketResult,
     PrintDone,
     PrintTicket,
     PriorityResult,
     ReprintChosen,
     Say,
+    ServiceChosen,
     Show,
     TemperatureFailed,
     TemperatureMeasured,
@@ -153,6 +155,10 @@ class CheckInFlow:
             return self._tick()
         if isinstance(event, Failed):
             return self.fail(event.where, event.error)
+        if isinstance(event, ServiceChosen):
+            return self.choose_service(event.code)
+        if isinstance(event, MoreTime):
+            return self.extend()
         if isinstance(event, Identified):
             return self._identified(event)
         if isinstance(event, IdentificationFailed):

@@ -155,8 +155,10 @@ class HallTerminal:
         self.runtime.submit(event)
 
     def ui(self, command: str) -> None:
-        """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend``."""
-        self.runtime.call_soon(lambda: self.runtime.run_effects(self._ui_command(command)))
+        """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend`` (unknown ones are ignored)."""
+        event = self._ui_event(command)
+        if event is not None:
+            self.submit(event)
 
     def device_changed(self, health: Any) -> None:
         """The device supervisor saw a device go down or come back: one alert, no change on screen."""
@@ -164,16 +166,11 @@ class HallTerminal:
         self.runtime.call_soon(lambda: self._raise(ev.Alert(kind, {
             "device": health.name, "reason": health.reason, "words": health.words_zh})))
 
-    def _ui_command(self, command: str) -> list[ev.Effect]:
+    @staticmethod
+    def _ui_event(command: str) -> ev.Event | None:
         if command.startswith("service:"):
-            return self.flow.choose_service(command.split(":", 1)[1])
-        if command == "reprint":
-            return self.flow.handle(ev.ReprintChosen())
-        if command == "dismiss":
-            return self.flow.handle(ev.Dismissed())
-        if command == "extend":
-            return self.flow.extend()
-        return []
+            return ev.ServiceChosen(command.split(":", 1)[1])
+        return {"reprint": ev.ReprintChosen(), "dismiss": ev.Dismissed(), "extend": ev.MoreTime()}.get(command)
 
     def _observe(self, event: Any) -> None:
         if isinstance(event, ev.Identified) and self.flow.state in ("idle", "ticket", "refused", "error"):
