@@ -60,6 +60,7 @@ class TerminalBase:
     on_device_change: Callable[[DeviceHealth], None] | None = None  # the role's: usually one staff alert
     closers: list[Callable[[], None]] = field(default_factory=list)  # the role's own, run first on close
     _started: bool = False
+    _closed: bool = False
 
     def _device_changed(self, health: DeviceHealth) -> None:
         if self.on_device_change is not None:
@@ -75,7 +76,10 @@ class TerminalBase:
             self.sync.start()
 
     def close(self) -> None:
-        """Close the role's parts, then sync, supervisor, drivers, speaker and the store; every step is tried."""
+        """Close the role's parts, then sync, supervisor, drivers, speaker and the store; every step is tried (once)."""
+        if self._closed:
+            return
+        self._closed = True
         steps: list[Callable[[], None]] = [*self.closers]
         if self.sync is not None:
             steps.append(self.sync.stop)

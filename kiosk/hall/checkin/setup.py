@@ -114,7 +114,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
               serve_lan: bool = True, **callbacks: Any) -> HallApp:
     """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
     key = read_person_key(config)
-    catalog, rule = hall_queue_parts(config)
+    hall_queue_parts(config)  # a bad service list stops here, before anything is open
     trust_seed = None  # register and issuer keys follow what sync pulled; these files are only the offline seed
     if config.reference.trust_keys:
         try:
@@ -128,6 +128,18 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
         except Exception as exc:
             raise _startup_error("reference.priority_register", exc) from None
     base = open_base(config, migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, STAFF_ALERT_MIGRATIONS), speaker=speaker)
+    try:
+        return _compose_hall(config, base, key, trust_seed, register_seed, language, serve_lan, callbacks)
+    except BaseException:
+        base.close()  # nothing opened is left behind when the hall cannot start
+        raise
+
+
+def _compose_hall(config: TerminalConfig, base: TerminalBase, key: bytes, trust_seed: TrustList | None,
+                  register_seed: PriorityRegister | None, language: Callable[[], str] | None, serve_lan: bool,
+                  callbacks: dict[str, Any]) -> HallApp:
+    """The hall's own parts on an open base; started and returned."""
+    catalog, rule = hall_queue_parts(config)
     store = base.store
     queue = HallQueue(store, catalog, rule)
     city = None
@@ -156,8 +168,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
             server = serve_hall(queue, config.lan.secret, host, int(port), staff=StaffRegistry(store, key),
                                 alerts=alerts)
         except Exception as exc:
-            app.close()
-            raise _startup_error("hall.bind", exc) from None
+            raise _startup_error("hall.bind", exc) from None  # open_hall closes what is open
         app.service_url = server.url
         base.closers.insert(1, server.stop)
     purge.start()
