@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -12,6 +13,25 @@ from .errors import StoreError
 
 #: How long a connection waits for another writer (thread or process) before giving up.
 BUSY_TIMEOUT_S = 30
+
+
+WAL_RETRY_S = 0.02  # pause between tries when another opener holds the lock the WAL switch needs, in seconds
+
+
+def _wal_mode(conn: sqlite3.Connection) -> str:
+    """Switch to WAL; retried while another process opening the same new file holds the lock.
+
+    Turning a fresh file to WAL can answer "database is locked" at once, without waiting on the
+    busy timeout, when another opener is switching or migrating it at the same moment.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
 
 
 def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
@@ -44,7 +64,7 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         isolation_level=None,
     )
     try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = _wal_mode(conn)
         if str(mode).lower() != "wal":
             raise StoreError(f"{target}: SQLite refused journal_mode=WAL (got {mode!r})")
         conn.execute("PRAGMA synchronous=FULL")
