@@ -188,7 +188,7 @@ class TerminalRuntime:
             if entry is None:
                 error = LookupError(f"no handler registered for {type(effect).__name__}")
                 self._note(type(effect).__name__, error)
-                self._failed(type(effect).__name__, str(error))
+                self.submit(Failed(type(effect).__name__, str(error)))
                 continue
             handler, on_pool = entry
             if on_pool:
@@ -204,7 +204,7 @@ class TerminalRuntime:
                 result = handler(effect)
             except Exception as exc:
                 self._note(type(effect).__name__, exc)
-                self._failed(type(effect).__name__, _one_line(exc))
+                self.submit(Failed(type(effect).__name__, _one_line(exc)))
                 continue
             self._feed_back(result)
 
@@ -216,18 +216,13 @@ class TerminalRuntime:
             self._note(name, exc)
             self.submit(Failed(name, _one_line(exc)))
             return
-        self._feed_back(future.result(), queued=True)
+        self._feed_back(future.result())
 
-    def _feed_back(self, result: Any, queued: bool = False) -> None:
+    def _feed_back(self, result: Any) -> None:
+        """A handler's answer (None, an event, or a list of events) queued for the flow, in order."""
         events = [] if result is None else list(result) if isinstance(result, list | tuple) else [result]
         for event in events:
-            if queued:
-                self.submit(event)
-            else:
-                self._queue.put(("event", event))
-
-    def _failed(self, where: str, error: str) -> None:
-        self._queue.put(("event", Failed(where, error)))
+            self.submit(event)
 
     def _note(self, where: str, exc: BaseException) -> None:
         log.error("%s: %s failed", self.name, where, exc_info=exc)

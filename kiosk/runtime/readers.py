@@ -39,24 +39,25 @@ class CardLoopCallbacks:
     on_device_ok: Callable[[str], None]  # the reader answered normally
 
 
-def _poll_serial_reader(reader: Any) -> tuple[bool, Any]:
-    """One look at an ID-card reader: (answered, reading or None). Device faults raise from find_card."""
+def _poll_serial_reader(reader: Any) -> Any:
+    """One look at an ID-card reader: the reading, or None. Device faults raise from find_card."""
     if not reader.find_card():
-        return True, None
+        return None
     try:
-        return True, reader.read_card()
+        return reader.read_card()
     except NoCardError:  # taken away between find and read: nothing to tell anyone
-        return True, None
+        return None
     except DriverError as exc:
         raise CardReadFailed(exc) from exc
 
 
-def _poll_pcsc_reader(reader: Any) -> tuple[bool, Any]:
-    """One wait on a PC/SC reader: a reader or service fault raises as is, a failed card read as CardReadFailed."""
+def _poll_pcsc_reader(reader: Any) -> Any:
+    """One wait on a PC/SC reader: the reading or None; a reader or service fault raises as is, a failed card
+    read as CardReadFailed."""
     try:
-        return True, reader.read_once(PCSC_WAIT_S)
+        return reader.read_once(PCSC_WAIT_S)
     except NoCardError:
-        return True, None
+        return None
     except DeviceDisconnected:
         raise
     except DriverError as exc:  # the card was there: removed mid-read, bad data, wrong card
@@ -71,7 +72,7 @@ class CardReadFailed(KioskError):
         self.error = error
 
 
-POLLERS: dict[str, Callable[[Any], tuple[bool, Any]]] = {
+POLLERS: dict[str, Callable[[Any], Any]] = {
     "idcard": _poll_serial_reader,
     "sscard": _poll_pcsc_reader,
     "ccard": _poll_pcsc_reader,
@@ -87,7 +88,7 @@ class CardLoop:
     """One reader's loop on its own thread until ``stop`` is set."""
 
     def __init__(self, name: str, reader: Any, callbacks: CardLoopCallbacks, stop: threading.Event,
-                 poll: Callable[[Any], tuple[bool, Any]] | None = None) -> None:
+                 poll: Callable[[Any], Any] | None = None) -> None:
         self.name = name
         self.reader = reader
         self.cb = callbacks
@@ -98,7 +99,7 @@ class CardLoop:
         """Look for a card; read it once; wait until it is taken away before reading again."""
         while not self.stop.is_set():
             try:
-                _, reading = self.poll(self.reader)
+                reading = self.poll(self.reader)
             except CardReadFailed as failed:
                 self.cb.on_device_ok(self.name)  # the reader answered: it is the card that failed
                 self.cb.on_read_failed(self.name, failed.error)

@@ -114,7 +114,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
               serve_lan: bool = True, **callbacks: Any) -> HallApp:
     """Open the hall's store, queue, services and devices and start the check-in (``callbacks`` → HallTerminal)."""
     key = read_person_key(config)
-    hall_queue_parts(config)  # a bad service list stops here, before anything is open
+    catalog, rule = hall_queue_parts(config)  # a bad service list stops here, before anything is open
     trust_seed = None  # register and issuer keys follow what sync pulled; these files are only the offline seed
     if config.reference.trust_keys:
         try:
@@ -129,19 +129,18 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
             raise _startup_error("reference.priority_register", exc) from None
     base = open_base(config, migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, STAFF_ALERT_MIGRATIONS), speaker=speaker)
     try:
-        return _compose_hall(config, base, key, trust_seed, register_seed, language, serve_lan, callbacks)
+        queue = HallQueue(base.store, catalog, rule)
+        return _compose_hall(config, base, queue, key, trust_seed, register_seed, language, serve_lan, callbacks)
     except BaseException:
         base.close()  # nothing opened is left behind when the hall cannot start
         raise
 
 
-def _compose_hall(config: TerminalConfig, base: TerminalBase, key: bytes, trust_seed: TrustList | None,
+def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, key: bytes, trust_seed: TrustList | None,
                   register_seed: PriorityRegister | None, language: Callable[[], str] | None, serve_lan: bool,
                   callbacks: dict[str, Any]) -> HallApp:
-    """The hall's own parts on an open base; started and returned."""
-    catalog, rule = hall_queue_parts(config)
+    """The hall's own parts on an open base around its queue; started and returned."""
     store = base.store
-    queue = HallQueue(store, catalog, rule)
     city = None
     if config.codes.service_url:
         city = CityCodeService(config.codes.service_url, key, timeout_s=config.thresholds.code_lookup_timeout_s,
@@ -158,7 +157,7 @@ def _compose_hall(config: TerminalConfig, base: TerminalBase, key: bytes, trust_
         speaker=base.speaker, city=city, fallback=config.codes.fallback,
         priority=base.reference.live_register(key, register_seed), terminal_id=config.terminal_id,
         language=language or (lambda: config.language), alerts=alerts, health=base.health)
-    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, catalog.codes[0]), **callbacks)
+    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, queue.services.codes[0]), **callbacks)
     base.on_device_change = terminal.device_changed  # one alert down, one up, nothing on screen
     base.closers[:0] = [terminal.stop, purge.stop]  # the check-in stops before the devices close
     app = HallApp(config, base, queue, terminal, purge, city, alerts)
