@@ -6,6 +6,8 @@ checkable and a Qt binding change a one-file edit.
 
 from PySide6.QtCore import (
     QObject,
+    QPointF,
+    QRectF,
     QRunnable,
     QSize,
     Qt,
@@ -15,7 +17,19 @@ from PySide6.QtCore import (
     Slot,
     qInstallMessageHandler,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QImage, QPalette, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QIcon,
+    QImage,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -39,6 +53,12 @@ __all__ = [
     "QDoubleSpinBox",
     "QGroupBox",
     "QPixmap",
+    "QIcon",
+    "QPainter",
+    "QPen",
+    "QPointF",
+    "QPolygonF",
+    "QRectF",
     "QColor",
     "QFont",
     "QFontDatabase",
