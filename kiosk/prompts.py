@@ -9,15 +9,32 @@ from __future__ import annotations
 from typing import Any
 
 PROMPTS: dict[str, tuple[str, str]] = {
+    "choose_service": ("请选择您要办理的业务", "Please choose the service you need"),
+    "choose_first": ("请先在屏幕上选择您要办理的业务，选好后马上为您办理",
+                     "Please first choose your service on the screen; we go on as soon as you do"),
+    "service_chosen": ("您选择了{service_zh}", "You chose {service_en}"),
+    "service_closed": ("{service_zh}{opens_zh}，请选择其他业务或稍后再来",
+                       "{service_en}: {opens_en}. Please choose another service or come back later"),
+    "present_card": ("您选择了{service_zh}。请在屏幕下方的读卡器上刷身份证或社保卡，或把随申码对准扫码口",
+                     "You chose {service_en}. Please put your ID card or social-security card on the reader "
+                     "below the screen, or hold your code to the scanner"),
     "idle": ("请刷身份证、社保卡，或出示随申码", "Please swipe your ID card or social-security card, or show your code"),
     "measuring": ("正在测量体温，请稍候", "Measuring your temperature, please wait"),
     "retest": ("体温偏高，请再测一次", "Your temperature is high, please measure again"),
-    "ticket": ("您的号码是 {number}，前面还有 {people_ahead} 人", "Your number is {number}, {people_ahead} people ahead"),
-    "ticket_not_printed": ("打印机缺纸，请记下您的号码 {number}，工作人员马上处理",
-                           "The printer is out of paper. Please note your number {number}; staff are coming"),
+    "thermometer_failed": ("体温没有测到，稍后由工作人员为您测量", "Your temperature could not be taken; staff will take it"),
+    "printing": ("正在打印号票，请稍候", "Printing your ticket, please wait"),
+    "ticket": ("您的号码是 {number}，前面还有 {people_ahead} 人，请取走号票",
+               "Your number is {number}, {people_ahead} people ahead. Please take your ticket"),
+    "ticket_priority": ("您的号是优先号", "Yours is a priority ticket"),
+    "ticket_staff_check": ("请先到服务台，由工作人员为您核验", "Please see the front desk first; staff will check you in"),
+    "ticket_not_printed": ("号票没有打印出来。请记下您的号码 {number}，记好后请点“我记下了”，工作人员马上过来",
+                           "Your ticket could not be printed. Please note your number {number} and press 'I have "
+                           "noted it'; staff are coming"),
     "reprint_offer": ("您已取过号 {number}，需要补打吗？", "You already have number {number}. Print it again?"),
-    "timeout_warning": ("页面即将返回首页，需要更多时间请点“继续”",
-                        "This screen will close soon. Press 'More time' if you need it"),
+    "timeout_warning": ("本页 {seconds} 秒后返回首页。需要更多时间请点“继续”",
+                        "This screen closes in {seconds} seconds. Press 'More time' to stay"),
+    "help_called": ("已通知工作人员，请在原地稍候", "Staff have been told. Please wait here"),
+    "queue_refused": ("{words_zh}", "{words_en}"),
     "refused_fever": ("体温 {celsius:.1f}°C 偏高，暂不能取号。请到门口服务台，工作人员会帮您",
                       "Your temperature is {celsius:.1f} °C, too high for a ticket. Please go to the front desk; "
                       "staff will help you"),
@@ -52,3 +69,46 @@ def prompt_text(key: str, language: str = "zh", params: dict[str, Any] | None = 
         return text.format(**(params or {}))
     except (KeyError, ValueError, TypeError):
         return text
+
+
+#: Every screen state of the hall's check-in flow, what it is, and the prompts spoken there (docs/prompts.md).
+SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idle": ("service tiles (screen 1); a closed service says when it opens",
+             ("choose_service", "service_closed", "help_called")),
+    "choosing": ("service tiles with a card held: swiped before choosing", ("choose_first", "service_chosen",
+                                                                           "service_closed", "timeout_warning")),
+    "present": ("where to put the card or code (screen 2)", ("present_card", "timeout_warning", "help_called")),
+    "checking": ("steps in words: identity, temperature, code, priority",
+                 ("measuring", "retest", "thermometer_failed")),
+    "issuing": ("steps in words while the queue commits the ticket", ()),
+    "printing": ("the number, while the printer prints", ("printing",)),
+    "ticket": ("the number, people ahead, badges", ("ticket", "ticket_priority", "ticket_staff_check",
+                                                   "ticket_not_printed", "timeout_warning", "help_called")),
+    "refused": ("no ticket now, why, what next", ("refused_fever", "refused_code_yellow", "refused_code_red",
+                                                  "refused_code_unknown", "refused_cap", "refused_hours",
+                                                  "queue_refused", "timeout_warning", "help_called")),
+    "offer": ("you already have a number: print again?", ("reprint_offer", "timeout_warning", "help_called")),
+    "error": ("a card or code that did not work, or please ask staff",
+              ("read_failed", "ask_staff", "error_token_expired", "error_token_forged", "error_token_unknown_key",
+               "error_token_malformed", "error_token_not_yet_valid", "timeout_warning", "help_called")),
+}
+
+
+def prompts_markdown() -> str:
+    """docs/prompts.md: every screen state, its spoken prompts, and every prompt's words in both languages."""
+    lines = ["# Spoken prompts of the hall ticket machine", "",
+             "Generated by `python -m kiosk.prompts > docs/prompts.md`; a test checks it against the code.",
+             "Every prompt is shown on screen in the same words and spoken (by default in Chinese, in English",
+             "when the resident switched); \u201c再听一遍 / Hear again\u201d repeats the last one.", "",
+             "## Screens", "", "| state | what the screen shows | spoken prompts |", "|---|---|---|"]
+    for state, (what, keys) in SCREENS.items():
+        lines.append(f"| `{state}` | {what} | {', '.join(f'`{k}`' for k in keys) or '—'} |")
+    lines += ["", "## Prompts", "", "| key | spoken | 中文 | English |", "|---|---|---|---|"]
+    for key, (zh, en) in PROMPTS.items():
+        spoken = "yes" if any(key in keys for _, keys in SCREENS.values()) else "no (fallback)"
+        lines.append(f"| `{key}` | {spoken} | {zh} | {en} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(prompts_markdown(), end="")

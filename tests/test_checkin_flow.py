@@ -26,6 +26,7 @@ from kiosk.hall.checkin.events import (
     PriorityResult,
     ReprintChosen,
     Say,
+    ServiceChosen,
     Show,
     TemperatureFailed,
     TemperatureMeasured,
@@ -51,7 +52,9 @@ def said(effects):
     return [e.key for e in effects if isinstance(e, Say)]
 
 
-def start(flow, identity=ZHANG, code=None):
+def start(flow, identity=ZHANG, code=None, service="A"):
+    """The resident taps a service tile, then swipes (service first, as at a real ticket machine)."""
+    flow.handle(ServiceChosen(service, "综合受理", "General services"))
     return flow.handle(Identified(identity, at=1.0, code=code))
 
 
@@ -195,7 +198,7 @@ def test_card_failed_mid_read_is_said_and_the_next_resident_is_served():
     out = flow.handle(IdentificationFailed("idcard", "card", "读卡失败", "card read failed"))
     assert screens(out) == ["error"] and said(out) == ["read_failed"]
     assert not any(isinstance(a, Alert) for a in out)  # the reader's own faults are the supervisor's alerts
-    flow.handle(Tick(flow.now + 16))
+    flow.handle(Tick(flow.now + 31))
     assert flow.state == "idle"
     assert screens(start(flow)) == ["reading"]
 
@@ -207,7 +210,7 @@ def test_unanswered_check_in_times_out_to_an_error_then_idle():
     out = flow.handle(Tick(21.0))
     assert screens(out) == ["error"] and [a.kind for a in out if isinstance(a, Alert)] == ["checkin_timeout"]
     assert said(out) == ["ask_staff"] and out[0].data["reason"] == "ask_staff"  # not "read failed": not the card
-    assert screens(flow.handle(Tick(40.0))) == ["idle"]
+    assert screens(flow.handle(Tick(52.0))) == ["idle"]
 
 
 def test_a_queue_that_never_answers_ends_on_ask_staff_and_a_late_ticket_is_still_shown():
@@ -232,7 +235,7 @@ def test_a_failed_step_ends_on_ask_staff_once_and_goes_idle():
     alerts = [a for a in out if isinstance(a, Alert)]
     assert [a.kind for a in alerts] == ["flow_stuck"] and alerts[0].identity is not None
     assert flow.handle(Failed("Alert", "StoreError: locked")) == []  # no alert storm
-    assert screens(flow.handle(Tick(16.0))) == ["idle"]
+    assert screens(flow.handle(Tick(31.0))) == ["idle"]
 
 
 def test_a_printer_that_fails_or_stays_silent_still_ends_on_the_ticket():
@@ -253,7 +256,7 @@ def test_an_answer_for_a_resident_who_has_gone_is_ignored():
     start(flow)
     first = [e for e in answer_all(flow) if isinstance(e, IssueTicket)][0]
     flow.handle(Tick(9.0))  # issuing timed out: ask staff
-    flow.handle(Tick(30.0))  # back to idle
+    flow.handle(Tick(40.0))  # back to idle
     start(flow)
     answer_all(flow)
     assert flow.state == "issuing"
@@ -262,12 +265,12 @@ def test_an_answer_for_a_resident_who_has_gone_is_ignored():
 
 def test_service_choice_applies_to_the_next_swipe_then_resets():
     flow = CheckInFlow()
-    flow.choose_service("B")
-    out = start(flow)
+    out = start(flow, service="B")
     assert [e.service for e in out if isinstance(e, CheckOpenTicket)] == ["B"]
     flow.state = "ticket"
-    flow.handle(Dismissed())
-    assert flow.service == "A"
+    out = flow.handle(Dismissed())
+    assert flow.service is None  # the next resident chooses again: nothing is preselected
+    assert out == [Show("idle", {"reset": True})]  # and the UI puts language and volume back
 
 
 def test_the_next_resident_need_not_wait_for_the_last_ticket_screen():
@@ -278,5 +281,7 @@ def test_the_next_resident_need_not_wait_for_the_last_ticket_screen():
     flow.handle(PrintDone(True))
     assert flow.state == "ticket"
     nxt = Identity("sscard", "310101195001010010", "李四")
-    assert screens(flow.handle(Identified(nxt, at=5.0))) == ["reading"]
-    assert flow.visit.identity == nxt
+    asked = flow.handle(Identified(nxt, at=5.0))
+    assert flow.state == "choosing" and said(asked) == ["choose_first"]  # asked which service, not given A
+    out = flow.handle(ServiceChosen("C", "为老服务", "Services for older residents"))
+    assert screens(out) == ["reading"] and flow.visit.identity == nxt and flow.visit.service == "C"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -54,6 +55,15 @@ def _parse_window(text: str) -> tuple[time, time | None]:
     if end is not None and end <= start:
         raise ValueError(f"issuing window {text!r} ends before it starts")
     return start, end
+
+
+@dataclass(frozen=True)
+class Availability:
+    """A service's state for its tile: issuing now, or closed with when it opens, in words."""
+
+    open: bool
+    words_zh: str = ""
+    words_en: str = ""
 
 
 class Service(BaseModel):
@@ -103,6 +113,19 @@ class Service(BaseModel):
             return text
         names = _DAYS_ZH if lang == "zh" else _DAYS_EN
         return " ".join(names[d - 1] for d in sorted(set(self.days))) + " " + text
+
+    def availability(self, at: datetime) -> Availability:
+        """Whether tickets are issued at ``at`` and, when not, when they are next, in words for the tile."""
+        if self.is_issuing(at):
+            return Availability(True)
+        local = at.astimezone(HALL_TZ)
+        now = local.time().replace(tzinfo=None)
+        if local.isoweekday() in self.days:
+            later = sorted(start for start, _ in map(_parse_window, self.hours) if start > now)
+            if later:
+                hhmm = later[0].strftime("%H:%M")
+                return Availability(False, f"今日 {hhmm} 开始取号", f"Opens today at {hhmm}")
+        return Availability(False, "今日取号已结束", "Closed for today")
 
     def public(self) -> dict[str, Any]:
         """The service as plain JSON (for displays and counters)."""

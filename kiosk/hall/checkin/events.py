@@ -113,9 +113,19 @@ class ReprintChosen:
 
 @dataclass(frozen=True)
 class ServiceChosen:
-    """The resident tapped a service on the idle screen."""
+    """The resident tapped a service tile; the terminal adds its names and whether it issues now."""
 
     code: str
+    name_zh: str = ""
+    name_en: str = ""
+    open: bool = True  # False: outside its issuing hours; the tile says when it opens
+    opens_zh: str = ""  # "今日 13:00 开始取号"
+    opens_en: str = ""
+
+
+@dataclass(frozen=True)
+class HelpRequested:
+    """The resident pressed "呼叫工作人员" on a resident screen."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,8 @@ class Dismissed:
 
 
 Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFailed | CodeResult | PriorityResult
-         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | ServiceChosen | MoreTime | Tick | Failed)
+         | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | ServiceChosen | MoreTime
+         | HelpRequested | Tick | Failed)
 
 
 # -- effects ------------------------------------------------------------------------------
@@ -137,7 +148,8 @@ Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFa
 class Show:
     """Put a screen up: ``screen`` names it, ``data`` fills it (all words are chosen by the UI)."""
 
-    screen: Literal["idle", "reading", "ticket", "refused", "reprint_offer", "error"]  # error: reason "ask_staff" too
+    # idle: the service tiles (screen 1); present: where to put the card or code (screen 2)
+    screen: Literal["idle", "present", "reading", "ticket", "refused", "reprint_offer", "error"]
     data: dict[str, object] = field(default_factory=dict)
 
 

@@ -1,16 +1,25 @@
 """The check-in state machine: ``handle(event) -> effects``, no I/O, no clock of its own.
 
+Service first, as a real 取号机: the idle screen is the service tiles ("请选择您要办理的业务");
+a tap on an open service leads to the "present" screen that shows and says where to put the
+card or code.  A resident who swipes before choosing is asked which service (the identity is
+held in memory while they choose), never given the first service by default.
+
 One resident at a time.  The first identification wins; the others are ignored until
 the resident's screen is done.  Temperature, code status, priority and the open-ticket
 check are asked for together and the decision is taken as soon as it is certain:
 a yellow/red code refuses at once, a fever only after the one retest, a ticket once
 every answer is in.  Time enters only through :class:`~kiosk.runtime.events.Tick`.
 
-Every state but idle has a deadline (:meth:`CheckInFlow.deadline`): a screen the resident
-reads goes back to idle; a step that waits on a device or the store and never answers —
-or fails (:meth:`CheckInFlow.fail`) — ends on a spoken, worded "please ask staff" screen
-with an alert, and then back to idle.  A ticket number that exists is never lost from the
-screen: a printer that fails or stays silent still ends on the ticket screen.
+Every state but idle has a deadline (:meth:`CheckInFlow.deadline`).  A screen the resident
+reads says how long it stays (``stays_s`` in its data), warns aloud ``warning_s`` before it
+goes, and "继续" (:class:`MoreTime`) or "再听一遍" give the full time again; then it goes back
+to idle, where the UI resets language and volume (``reset`` in the data).  A step that waits
+on a device or the store and never answers — or fails (:meth:`CheckInFlow.fail`) — ends on
+a spoken, worded "please ask staff" screen with an alert.  A ticket number that exists is
+never lost from the screen: a printer that fails or stays silent still ends on the ticket
+screen, and when the number was not printed that screen stays until the resident presses
+"我记下了" (or ``paper_out_screen_s`` passes), while staff get an alert.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from kiosk.hall.checkin.events import (
     Effect,
     Event,
     Failed,
+    HelpRequested,
     IdentificationFailed,
     Identified,
     Identity,
@@ -50,11 +60,15 @@ from kiosk.hall.checkin.events import (
     TicketRefusedByQueue,
 )
 
-# States in which a new resident may start: idle, or a finished resident's result still on screen.
-READY_STATES = frozenset({"idle", "ticket", "refused", "error"})
+# States in which a card or code is taken: idle (then asked which service), the "present" screen,
+# the service tiles with a held card, or a finished resident's result still on screen.
+READY_STATES = frozenset({"idle", "choosing", "present", "ticket", "refused", "error"})
 # States that wait on devices or the store; silence or failure there ends on the "ask staff" screen.
 WAITING_STATES = frozenset({"checking", "issuing", "printing"})
-STATES = ("idle", "checking", "issuing", "printing", "ticket", "refused", "offer", "error")
+# Screens the resident reads: each says how long it stays, warns before it goes, and can be extended.
+RESIDENT_SCREENS = frozenset({"choosing", "present", "ticket", "refused", "error", "offer"})
+STATES = ("idle", "choosing", "present", "checking", "issuing", "printing", "ticket", "refused", "offer", "error")
+HELP_REPEAT_S = 30.0  # a second press of "呼叫工作人员" within this many seconds raises no second alert
 
 
 @dataclass(frozen=True)
@@ -67,11 +81,12 @@ class FlowSettings:
     checking_timeout_s: float = 10.0  # seconds before an unanswered check-in is given up
     issuing_timeout_s: float = 8.0  # seconds the queue may take to commit a ticket
     printing_timeout_s: float = 15.0  # seconds the printer may take to accept a ticket
-    ticket_screen_s: float = 10.0  # seconds the ticket stays on screen
-    refused_screen_s: float = 15.0  # seconds a refusal stays on screen
-    offer_screen_s: float = 30.0  # seconds the reprint offer waits …
-    offer_warning_s: float = 20.0  # … with a spoken warning after this many seconds
-    default_service: str = "A"
+    idle_timeout_s: float = 60.0  # seconds the service tiles with a held card, or the "present" screen, wait
+    ticket_screen_s: float = 20.0  # seconds the ticket stays on screen (its words take ~8 s to say)
+    refused_screen_s: float = 30.0  # seconds a refusal or an error stays on screen
+    offer_screen_s: float = 30.0  # seconds the reprint offer waits
+    paper_out_screen_s: float = 600.0  # seconds an unprinted number stays unless "我记下了" is pressed
+    warning_s: float = 10.0  # a resident's screen warns aloud this many seconds before it goes
 
 
 @dataclass
@@ -98,20 +113,34 @@ class CheckInFlow:
         self.settings = settings or FlowSettings()
         self.state = "idle"  # idle, checking, issuing, printing, ticket, refused, offer, error
         self.visit: _Visit | None = None
-        self.service = self.settings.default_service  # chosen on the idle screen before swiping
+        self.service: str | None = None  # chosen on the service tiles; none until the resident taps one
+        self.held: Identity | None = None  # a card swiped before a service was chosen (state "choosing")
+        self._held_at = 0.0
+        self._held_code: CodeResult | None = None  # a verified code's status that came with the held identity
         self._screen_since = 0.0
         self._warned = False
+        self._shown: Show = Show("idle")  # the resident's screen, shown again with a warning or more time
+        self._help_at = float("-inf")
         self._issue_abandoned = False  # the issuing step timed out; a late ticket is still shown
         self._visits = 0  # residents started, so a late answer is matched to its own resident
         self.now = 0.0
 
     def deadline(self) -> float | None:
         """When the current state ends on its own (monotonic seconds); None only when idle."""
-        s = self.settings
-        limit = {"checking": s.checking_timeout_s, "issuing": s.issuing_timeout_s,
-                 "printing": s.printing_timeout_s, "ticket": s.ticket_screen_s, "refused": s.refused_screen_s,
-                 "error": s.refused_screen_s, "offer": s.offer_screen_s}.get(self.state)
+        limit = self._limit()
         return None if limit is None else self._screen_since + limit
+
+    def _limit(self) -> float | None:
+        s = self.settings
+        if self.state == "ticket" and self._paper_out():
+            return s.paper_out_screen_s
+        return {"choosing": s.idle_timeout_s, "present": s.idle_timeout_s, "checking": s.checking_timeout_s,
+                "issuing": s.issuing_timeout_s, "printing": s.printing_timeout_s, "ticket": s.ticket_screen_s,
+                "refused": s.refused_screen_s, "error": s.refused_screen_s, "offer": s.offer_screen_s}.get(self.state)
+
+    def _paper_out(self) -> bool:
+        """The ticket on screen exists only there: the printer did not print it."""
+        return self.visit is not None and self.visit.steps.get("printed") == "failed"
 
     def fail(self, where: str, error: str) -> list[Effect]:
         """Something the flow relied on broke (``where``: effect or step; ``error``: one line for staff).
@@ -133,20 +162,59 @@ class CheckInFlow:
         """The worded, spoken "please ask staff" screen, with an alert; back to idle after its deadline."""
         visit = self.visit
         self._issue_abandoned = self.state == "issuing"
-        self.state = "error"
-        self._screen_since = self.now
+        self._enter("error")
         if visit is not None:
             visit.steps["ask_staff"] = "done"
-        return [Show("error", {"reason": "ask_staff"}), Say("ask_staff"),
+        return [self._show("error", {"reason": "ask_staff"}), Say("ask_staff"),
                 Alert(kind, detail, visit.identity if visit else None)]
 
+    def _enter(self, state: str) -> None:
+        """Move to ``state``; its clock starts now."""
+        self.state = state
+        self._screen_since = self.now
+        self._warned = False
+
+    def _show(self, screen: str, data: dict[str, object]) -> Show:
+        """A Show effect; on a resident's screen it carries how long it stays and is kept to show again."""
+        limit = self._limit() if self.state in RESIDENT_SCREENS else None
+        show = Show(screen, {**data, "stays_s": limit} if limit is not None else dict(data))  # type: ignore[arg-type]
+        if limit is not None:
+            self._shown = show
+        return show
+
     # -- entry point ----------------------------------------------------------------------
-    def choose_service(self, code: str) -> list[Effect]:
-        """The resident tapped a service on the idle screen."""
-        if self.state != "idle":
+    def choose_service(self, choice: ServiceChosen) -> list[Effect]:
+        """The resident tapped a service tile: a closed one says when it opens; an open one goes on."""
+        if self.state not in ("idle", "choosing", "present"):
             return []
-        self.service = code
-        return [Show("idle", {"service": code})]
+        names = {"service_zh": choice.name_zh or choice.code, "service_en": choice.name_en or choice.code}
+        if not choice.open:
+            data = {**names, "opens_zh": choice.opens_zh, "opens_en": choice.opens_en}
+            tiles = {"closed": choice.code, **data}
+            if self.state == "choosing":
+                tiles["asked"] = True
+            screen = self._show("idle", tiles) if self.state == "choosing" else Show("idle", tiles)
+            return [screen, Say("service_closed", data)]
+        self.service = choice.code
+        if self.state == "choosing" and self.held is not None:
+            held, at = self.held, self._held_at
+            self.held = None
+            return [Say("service_chosen", names), *self._start_visit(Identified(held, at, self._held_code))]
+        self._enter("present")
+        return [self._show("present", {"service": choice.code, **names}), Say("present_card", names)]
+
+    def ask_help(self) -> list[Effect]:
+        """"呼叫工作人员": staff get an alert naming this screen; the resident hears it and keeps the screen."""
+        if self.now - self._help_at < HELP_REPEAT_S:
+            return [Say("help_called")]
+        self._help_at = self.now
+        detail: dict[str, object] = {"screen": self.state}
+        if self.service:
+            detail["service"] = self.service
+        effects: list[Effect] = [Say("help_called"), Alert("help", detail, self.visit.identity if self.visit else None)]
+        if self.state in RESIDENT_SCREENS:
+            effects += self.extend()
+        return effects
 
     def handle(self, event: Event) -> list[Effect]:
         """Feed one event; get the effects to carry out, in order."""
@@ -156,15 +224,17 @@ class CheckInFlow:
         if isinstance(event, Failed):
             return self.fail(event.where, event.error)
         if isinstance(event, ServiceChosen):
-            return self.choose_service(event.code)
+            return self.choose_service(event)
         if isinstance(event, MoreTime):
             return self.extend()
+        if isinstance(event, HelpRequested):
+            return self.ask_help()
         if isinstance(event, Identified):
             return self._identified(event)
         if isinstance(event, IdentificationFailed):
             return self._identification_failed(event)
         if isinstance(event, Dismissed):
-            return self._to_idle() if self.state not in ("checking", "issuing", "printing") else []
+            return self._to_idle() if self.state not in WAITING_STATES else []
         if isinstance(event, ReprintChosen):
             return self._reprint_chosen()
         if self.visit is None:
@@ -195,18 +265,33 @@ class CheckInFlow:
 
     # -- steps ----------------------------------------------------------------------------
     def _identified(self, event: Identified) -> list[Effect]:
-        if self.state not in READY_STATES:
-            return []  # another source answered first; this resident is already being served
+        if self.state not in READY_STATES or self.state == "ticket" and self._paper_out():
+            return []  # another source answered first, or an unprinted number waits for "我记下了"
+        if self.state == "present" and self.service is not None:
+            return self._start_visit(event)
+        # no service chosen for this resident: hold the card and ask which service (never a default one)
+        self.visit = None
+        self.held = event.identity
+        self._held_at = event.at
+        self._held_code = event.code
+        self.service = None
+        if self.state != "choosing":
+            self._enter("choosing")
+        return [self._show("idle", {"asked": True}), Say("choose_first")]
+
+    def _start_visit(self, event: Identified) -> list[Effect]:
+        assert self.service is not None
         self._visits += 1
         self._issue_abandoned = False
+        code = event.code if event.code is not None else self._held_code
+        self._held_code = None
         visit = _Visit(event.identity, event.at, self.service, number=self._visits)
         visit.steps = {"identity": "done", "temperature": "pending", "code": "pending", "priority": "pending"}
         self.visit = visit
-        self.state = "checking"
-        self._screen_since = self.now
+        self._enter("checking")
         effects: list[Effect] = [Show("reading", self._reading_data()), MeasureTemperature()]
-        if event.code is not None:
-            visit.code = event.code
+        if code is not None:
+            visit.code = code
             visit.steps["code"] = "done"
         else:
             effects.append(LookupCode(event.identity))
@@ -217,11 +302,11 @@ class CheckInFlow:
     def _identification_failed(self, event: IdentificationFailed) -> list[Effect]:
         if self.state not in READY_STATES:
             return []
-        self.state = "error"
-        self._screen_since = self.now
+        self.held = None
+        self._enter("error")
         effects: list[Effect] = [
-            Show("error", {"reason": event.reason, "words_zh": event.words_zh, "words_en": event.words_en,
-                           "source": event.source}),
+            self._show("error", {"reason": event.reason, "words_zh": event.words_zh, "words_en": event.words_en,
+                                 "source": event.source}),
             Say("error_" + event.reason if event.reason.startswith("token") else "read_failed"),
         ]
         return effects  # a reader's own faults go to the device supervisor, not to a resident's screen
@@ -238,7 +323,8 @@ class CheckInFlow:
                 return [MeasureTemperature()]
             visit.temp_unavailable = True
             visit.steps["temperature"] = "failed"
-            return [Alert("device_fault", {"device": "thermometer", "words": event.reason}), *self._maybe_decide()]
+            return [Say("thermometer_failed"), Alert("device_fault", {"device": "thermometer", "words": event.reason}),
+                    *self._maybe_decide()]
         visit.temp_readings += 1
         visit.temperature = event.celsius
         if event.celsius >= s.fever_c and visit.temp_readings <= s.temperature_retests:
@@ -264,18 +350,15 @@ class CheckInFlow:
                 and visit.open_ticket is not None):
             return []
         if visit.open_ticket.ticket_number is not None:
-            self.state = "offer"
-            self._screen_since = self.now
-            self._warned = False
-            return [Show("reprint_offer", {"number": visit.open_ticket.ticket_number, "service": visit.service}),
+            self._enter("offer")
+            return [self._show("reprint_offer", {"number": visit.open_ticket.ticket_number, "service": visit.service}),
                     Say("reprint_offer", {"number": visit.open_ticket.ticket_number})]
         return self._issue()
 
     def _issue(self) -> list[Effect]:
         visit = self.visit
         assert visit is not None and visit.code is not None and visit.priority is not None
-        self.state = "issuing"
-        self._screen_since = self.now
+        self._enter("issuing")
         staff_check = visit.code.colour is None or visit.temp_unavailable
         return [IssueTicket(visit.identity, visit.service, visit.priority.reasons, staff_check,
                             visit.temperature if visit.temperature is not None else float("nan"),
@@ -289,29 +372,32 @@ class CheckInFlow:
             return []
         self._issue_abandoned = False
         visit.ticket = ticket
-        self.state = "printing"
-        self._screen_since = self.now
+        self._enter("printing")
         data = {"number": ticket.number, "service": ticket.service, "people_ahead": ticket.people_ahead,
                 "wait_min": ticket.wait_min, "priority": ticket.priority, "staff_check": ticket.staff_check,
                 "reprint": ticket.reprint, "printing": True}
-        return [Show("ticket", data), PrintTicket(ticket)]  # the visit row was written with the ticket
+        return [Show("ticket", data), Say("printing"), PrintTicket(ticket)]  # the visit row was written with it
 
     def _printed(self, done: PrintDone) -> list[Effect]:
         visit = self.visit
         if self.state != "printing" or visit is None or visit.ticket is None:
             return []
         t = visit.ticket
-        self.state = "ticket"
-        self._screen_since = self.now
+        visit.steps["printed"] = "done" if done.ok else "failed"
+        self._enter("ticket")
         data = {"number": t.number, "service": t.service, "people_ahead": t.people_ahead, "wait_min": t.wait_min,
                 "priority": t.priority, "staff_check": t.staff_check, "reprint": t.reprint, "printing": False,
                 "printed": done.ok, "print_problem": done.reason}
-        effects: list[Effect] = [Show("ticket", data), Measure("swipe_to_ticket", visit.started_at)]
+        effects: list[Effect] = [self._show("ticket", data), Measure("swipe_to_ticket", visit.started_at)]
         if done.ok:
             effects.append(Say("ticket", {"number": t.number, "people_ahead": t.people_ahead}))
         else:
             effects += [Say("ticket_not_printed", {"number": t.number}),
                         Alert("printer", {"reason": done.reason, "ticket": t.number}, visit.identity)]
+        if t.priority:
+            effects.append(Say("ticket_priority"))
+        if t.staff_check:
+            effects.append(Say("ticket_staff_check"))
         return effects
 
     def _reprint_chosen(self) -> list[Effect]:
@@ -322,9 +408,9 @@ class CheckInFlow:
     def _refuse(self, reason: str, data: dict[str, object], log: bool, alert: bool) -> list[Effect]:
         visit = self.visit
         assert visit is not None
-        self.state = "refused"
-        self._screen_since = self.now
-        effects: list[Effect] = [Show("refused", {"reason": reason, **data}), Say("refused_" + reason, data)]
+        self._enter("refused")
+        spoken = Say("queue_refused", data) if "words_zh" in data else Say("refused_" + reason, data)
+        effects: list[Effect] = [self._show("refused", {"reason": reason, **data}), spoken]
         if log:
             effects.append(LogVisit(visit.identity, visit.temperature,
                                     visit.code.colour if visit.code else None, "refused_" + reason))
@@ -335,41 +421,49 @@ class CheckInFlow:
 
     def _tick(self) -> list[Effect]:
         s = self.settings
+        limit = self._limit()
+        if limit is None:
+            return []
         age = self.now - self._screen_since
-        if self.state == "checking" and age > s.checking_timeout_s:
+        if self.state == "checking" and age > limit:
             steps = {k: v for k, v in (self.visit.steps if self.visit else {}).items() if v == "pending"}
             return self._ask_staff("checkin_timeout", {"waiting_for": ",".join(sorted(steps))})
-        if self.state == "issuing" and age > s.issuing_timeout_s:
+        if self.state == "issuing" and age > limit:
             return self._ask_staff("flow_stuck", {"state": "issuing", "where": "IssueTicket",
                                                   "error": "the queue did not answer in time"})
-        if self.state == "printing" and age > s.printing_timeout_s:
+        if self.state == "printing" and age > limit:
             return self._printed(PrintDone(False, "printer did not answer"))
-        if self.state == "offer":
-            if age > s.offer_screen_s:
-                return self._to_idle()
-            if age > s.offer_warning_s and not self._warned:
-                self._warned = True
-                return [Say("timeout_warning"), Show("reprint_offer", {
-                    "number": self.visit.open_ticket.ticket_number if self.visit and self.visit.open_ticket else "",
-                    "service": self.visit.service if self.visit else "", "warning": True})]
-        if self.state == "ticket" and age > s.ticket_screen_s:
+        if self.state not in RESIDENT_SCREENS:
+            return []
+        if age > limit:
             return self._to_idle()
-        if self.state in ("refused", "error") and age > s.refused_screen_s:
-            return self._to_idle()
+        if age > limit - s.warning_s and not self._warned:
+            self._warned = True
+            shown = self._shown
+            return [Show(shown.screen, {**shown.data, "warning": True,  # type: ignore[arg-type]
+                                        "stays_s": max(0.0, limit - age)}),
+                    Say("timeout_warning", {"seconds": round(s.warning_s)})]
         return []
 
     def extend(self) -> list[Effect]:
-        """The resident asked for more time on the current screen."""
+        """The resident asked for more time (or to hear it again): the screen's full time, shown afresh."""
+        if self.state not in RESIDENT_SCREENS:
+            return []
         self._screen_since = self.now
         self._warned = False
-        return []
+        shown = self._shown
+        return [Show(shown.screen, {**{k: v for k, v in shown.data.items() if k != "warning"},  # type: ignore[arg-type]
+                                    "stays_s": self._limit()})]
 
     def _to_idle(self) -> list[Effect]:
+        """Back to the service tiles; the UI resets language and volume for the next resident."""
         self.state = "idle"
         self.visit = None
+        self.held = None
         self._issue_abandoned = False
-        self.service = self.settings.default_service
-        return [Show("idle", {"service": self.service})]
+        self.service = None
+        self._warned = False
+        return [Show("idle", {"reset": True})]
 
     def _reading_data(self) -> dict[str, object]:
         visit = self.visit

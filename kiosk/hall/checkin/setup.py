@@ -46,14 +46,11 @@ def hall_queue_parts(config: TerminalConfig) -> tuple[ServiceCatalog, CallingRul
     return catalog, rule
 
 
-WARNING_BEFORE_S = 10.0  # a screen that waits for the resident warns this long before it resets, in seconds
-
-
-def flow_settings(config: TerminalConfig, default_service: str) -> FlowSettings:
-    """The check-in flow's thresholds from the config (``thresholds.idle_timeout_s``: the reprint offer's wait)."""
+def flow_settings(config: TerminalConfig) -> FlowSettings:
+    """The check-in flow's thresholds from the config: ``thresholds.idle_timeout_s`` is how long a screen
+    that waits for the resident's choice stays (service tiles with a card held, "present", reprint offer)."""
     idle = config.thresholds.idle_timeout_s
-    return FlowSettings(fever_c=config.thresholds.fever_c, default_service=default_service,
-                        offer_screen_s=idle, offer_warning_s=max(0.0, idle - WARNING_BEFORE_S))
+    return FlowSettings(fever_c=config.thresholds.fever_c, idle_timeout_s=idle, offer_screen_s=idle)
 
 
 def read_person_key(config: TerminalConfig) -> bytes:
@@ -157,7 +154,7 @@ def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, 
         speaker=base.speaker, city=city, fallback=config.codes.fallback,
         priority=base.reference.live_register(key, register_seed), terminal_id=config.terminal_id,
         language=language or (lambda: config.language), alerts=alerts, health=base.health)
-    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, queue.services.codes[0]), **callbacks)
+    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config), **callbacks)
     base.on_device_change = terminal.device_changed  # one alert down, one up, nothing on screen
     base.closers[:0] = [terminal.stop, purge.stop]  # the check-in stops before the devices close
     app = HallApp(config, base, queue, terminal, purge, city, alerts)

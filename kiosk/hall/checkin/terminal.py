@@ -31,11 +31,10 @@ from kiosk.identity import CARD_SOURCES, QR_SOURCES
 from kiosk.identity.readings import Refusal, identity_from_card, identity_from_qr
 from kiosk.masking import mask_id, mask_name
 from kiosk.priority import PriorityRegister, age_on, birth_from_id, parse_birth
-from kiosk.prompts import prompt_text
 from kiosk.runtime import TerminalRuntime
 from kiosk.runtime.readers import CardLoop, CardLoopCallbacks
 from kiosk.visit_log import Visit, VisitLog
-from kiosk.voice import Speaker, spell_ticket
+from kiosk.voice import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +115,7 @@ class HallTerminal:
         self.runtime = TerminalRuntime("hall", self.flow)
         self.runtime.observe(self._observe)
         self._pending = _Pending()
+        self._last_say: ev.Say | None = None  # what "再听一遍" says again
         self.visits_done = 0
         self._register()
 
@@ -127,7 +127,7 @@ class HallTerminal:
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> HallTerminal:
         """Start the runtime, the card-reader loops and the QR drivers."""
-        self.runtime.start([ev.Show("idle", {"service": self.flow.service})])
+        self.runtime.start([ev.Show("idle")])
         callbacks = CardLoopCallbacks(self._card_read, self._card_failed, self._device_fault, self._device_ok)
         for name in CARD_SOURCES:
             reader = getattr(self.devices, name)
@@ -155,10 +155,33 @@ class HallTerminal:
         self.runtime.submit(event)
 
     def ui(self, command: str) -> None:
-        """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend`` (unknown ones are ignored)."""
-        event = self._ui_event(command)
+        """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend``, ``help``, ``repeat``
+        ("再听一遍": the last prompt again, with the screen's full time); unknown ones are ignored."""
+        if command == "repeat":
+            self.runtime.call_soon(self._say_again)
+            self.submit(ev.MoreTime())
+            return
+        event = self._service_event(command) if command.startswith("service:") else self._ui_event(command)
         if event is not None:
             self.submit(event)
+
+    def _service_event(self, command: str) -> ev.ServiceChosen | None:
+        """The tapped tile with its names and whether it issues now (an unknown code is ignored)."""
+        code = command.split(":", 1)[1]
+        catalog = self.services.queue.services
+        if code not in catalog:
+            return None
+        svc = catalog.get(code)
+        state = svc.availability(dt.datetime.now(dt.UTC))
+        return ev.ServiceChosen(code, svc.name_zh, svc.name_en, state.open, state.words_zh, state.words_en)
+
+    def _say_again(self) -> None:
+        """Cut what is being said and say the screen's last prompt once more."""
+        self._cancel_speech()
+        if self._last_say is not None:
+            self._say(self._last_say)
+        else:
+            self._say(ev.Say("choose_service"))
 
     def device_changed(self, health: Any) -> None:
         """The device supervisor saw a device go down or come back: one alert, no change on screen."""
@@ -168,9 +191,8 @@ class HallTerminal:
 
     @staticmethod
     def _ui_event(command: str) -> ev.Event | None:
-        if command.startswith("service:"):
-            return ev.ServiceChosen(command.split(":", 1)[1])
-        return {"reprint": ev.ReprintChosen(), "dismiss": ev.Dismissed(), "extend": ev.MoreTime()}.get(command)
+        return {"reprint": ev.ReprintChosen(), "dismiss": ev.Dismissed(), "extend": ev.MoreTime(),
+                "help": ev.HelpRequested()}.get(command)
 
     def _observe(self, event: Any) -> None:
         if isinstance(event, ev.Identified) and self.flow.state in ("idle", "ticket", "refused", "error"):
@@ -179,7 +201,7 @@ class HallTerminal:
     # -- the effect registry ----------------------------------------------------------------
     def _register(self) -> None:
         rt = self.runtime
-        rt.on(ev.Show, self.on_show)
+        rt.on(ev.Show, self._show)
         rt.on(ev.Say, self._say)
         rt.on(ev.Alert, self._raise)
         rt.on(ev.Measure, self._measured)
@@ -191,12 +213,22 @@ class HallTerminal:
         rt.on_io(ev.LookupCode, lambda e: self._lookup_code(e.identity))
         rt.on_io(ev.PrintTicket, lambda e: self._print(e.ticket))
 
+    def _show(self, e: ev.Show) -> None:
+        if e.screen == "idle" and e.data.get("reset"):
+            self._last_say = None
+            self._cancel_speech()  # the resident has gone: nothing more is said to them
+        self.on_show(e)
+
+    def _cancel_speech(self) -> None:
+        self.services.speaker.cancel()
+
     def _say(self, e: ev.Say) -> None:
-        lang = self.services.language()
-        spoken = {**e.params, "number": spell_ticket(str(e.params["number"]), lang)} if "number" in e.params \
-            else e.params  # numbers are called digit by digit, as halls do
+        if e.key not in ("help_called", "timeout_warning"):
+            self._last_say = e  # "再听一遍" repeats what the screen is about, not the warning
         self.on_say(e.key, e.params)  # the words go on screen even when the voice fails
-        self.services.speaker.say(prompt_text(e.key, lang, spoken), lang, e.repeat)
+        lang = self.services.language()
+        for _ in range(max(1, e.repeat)):
+            self.services.speaker.say_prompt(e.key, lang, e.params)  # ticket numbers are spelled by the voice
 
     def _raise(self, e: ev.Alert) -> None:
         """An alert for staff: on the counters' banner (with the resident, masked) and, without names, to the central."""
