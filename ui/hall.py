@@ -1,22 +1,44 @@
-"""The hall ticket machine's screens: idle with service choice, reading (steps in words), ticket, refusal.
+"""The hall ticket machine's screens: service tiles, where to put the card, steps, ticket, refusal.
 
-The window shows what the check-in flow asks for (:class:`~kiosk.hall.checkin.events.Show`)
-and the words of every spoken prompt, so each state is told in words, in voice, and
-only then in colour.  Buttons send events back to the terminal.
+Service first, as a real 取号机: screen 1 is the services as full-width tiles with their
+letter and words ("请选择您要办理的业务"), a closed one greyed with when it opens; screen 2
+("present") shows and says where the card or code goes.  Every resident screen has the
+:class:`~ui.resident_bar.ResidentBar` (countdown, "再听一遍", "继续", "呼叫工作人员").  The
+window shows what the check-in flow asks for (:class:`~kiosk.hall.checkin.events.Show`)
+and the words of every spoken prompt, so each state is told in words, in voice, and only
+then in colour.  Buttons send commands back to the terminal.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from kiosk.config import TerminalConfig
 from kiosk.hall.checkin.events import Show
+from kiosk.hall.services import Service
 from kiosk.prompts import prompt_text
-from ui.qt import QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
+from ui import theme
+from ui.qt import (
+    QColor,
+    QGridLayout,
+    QHBoxLayout,
+    QIcon,
+    QLabel,
+    QPainter,
+    QPixmap,
+    QPushButton,
+    QSize,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
+from ui.reader_picture import ReaderPicture
+from ui.resident_bar import ResidentBar
 from ui.shell import KioskWindow
+from ui.widgets import set_property
 
 STEP_NAMES = {
     "identity": ("身份识别", "Identity"),
@@ -31,14 +53,18 @@ SOURCE_NAMES = {"idcard": ("身份证", "ID card"), "sscard": ("社保卡", "soc
 PRIORITY_NAMES = {"veteran": ("退役军人", "veteran"), "special_care": ("优抚对象", "special care"),
                   "disabled": ("残疾人", "disability"), "age80": ("80岁以上", "aged 80+")}
 
-
-@dataclass(frozen=True)
-class HallService:
-    """A service residents can choose on the idle screen."""
-
-    code: str
-    name_zh: str
-    name_en: str
+WORDS: dict[str, tuple[str, str]] = {
+    "choose": ("请选择您要办理的业务", "Please choose the service you need"),
+    "choose_then": ("选好后，请刷身份证、社保卡，或出示随申码", "Then swipe your ID card or social-security card, or show your code"),
+    "asked": ("已读到您的证件。请先选择您要办理的业务", "Your card has been read. Please choose your service first"),
+    "open_now": ("现在可以取号", "Tickets now"),
+    "present": ("请刷身份证、社保卡，\n或出示随申码", "Please swipe your ID card or social-security card,\nor show your code"),
+    "chosen": ("您选择了：{service}", "You chose: {service}"),
+    "where": ("读卡器（左）和扫码口（右）在屏幕下方", "The card reader (left) and code scanner (right) are below the screen"),
+    "back": ("重新选择", "Choose again"),
+    "noted": ("我记下了", "I have noted it"),
+}
+TILE_COLUMNS_FROM = 4  # with this many services or more, the tiles go in two columns
 
 
 def _label(name: str, text: str = "", wrap: bool = True) -> QLabel:
@@ -48,31 +74,72 @@ def _label(name: str, text: str = "", wrap: bool = True) -> QLabel:
     return label
 
 
+def letter_icon(code: str, size: int = 72) -> QIcon:
+    """The service's ticket letter in a circle: the tile's icon, the same letter as on the ticket."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor(theme.HEADER_BG))
+    p.setPen(QColor(theme.HEADER_BG))
+    p.drawEllipse(2, 2, size - 4, size - 4)
+    font = p.font()
+    font.setPixelSize(int(size * 0.55))
+    font.setBold(True)
+    p.setFont(font)
+    p.setPen(QColor(theme.HEADER_TEXT))
+    p.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, code)
+    p.end()
+    return QIcon(pixmap)
+
+
 class HallWindow(KioskWindow):
     """The ticket machine: one window, pages switched by the flow's Show effects."""
 
-    def __init__(self, config: TerminalConfig, services: list[HallService], send: Callable[[str], None],
-                 checker=None):
-        self.services = services
-        self._send = send  # "service:A", "reprint", "dismiss", "extend"
-        self._last_show = Show("idle", {"service": services[0].code if services else "A"})
+    def __init__(self, config: TerminalConfig, services: Sequence[Service], send: Callable[[str], None],
+                 checker=None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.services = list(services)
+        self._send = send  # "service:A", "reprint", "dismiss", "extend", "repeat", "help"
+        self._clock = clock  # wall time, for which services issue now
+        self._last_show = Show("idle")
         self._caption_key: tuple[str, dict] | None = None
-        super().__init__(config, checker=checker)
+        super().__init__(config, checker=checker, resident_facing=True)
         self._build_hall()
         self.apply(self._last_show)
 
     # -- pages ----------------------------------------------------------------------------
     def _build_hall(self) -> None:
-        row = QHBoxLayout()
-        row.addStretch(1)
+        self.idle_notice = _label("notice")
+        self.idle_extra.addWidget(self.idle_notice)
+        self.body.setSpacing(12)
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        columns = 2 if len(self.services) >= TILE_COLUMNS_FROM else 1
         self.service_buttons: dict[str, QPushButton] = {}
-        for svc in self.services:
+        for i, svc in enumerate(self.services):
             b = QPushButton(objectName="service")
+            b.setIcon(letter_icon(svc.code))
+            b.setIconSize(QSize(72, 72))
             b.clicked.connect(lambda _=False, c=svc.code: self._send(f"service:{c}"))
             self.service_buttons[svc.code] = b
-            row.addWidget(b)
-        row.addStretch(1)
-        self.idle_extra.addLayout(row)
+            grid.addWidget(b, i // columns, i % columns)
+        self.idle_extra.addLayout(grid)
+
+        present = QWidget()
+        pl = QVBoxLayout(present)
+        pl.setSpacing(12)
+        self.present_chosen = _label("big_info")
+        self.present_heading = _label("heading")
+        self.present_picture = ReaderPicture()
+        self.present_where = _label("caption")
+        self.present_back = QPushButton(objectName="back")
+        self.present_back.clicked.connect(lambda: self._send("dismiss"))
+        pl.addWidget(self.present_chosen)
+        pl.addWidget(self.present_heading)
+        pl.addWidget(self.present_picture, 1)
+        pl.addWidget(self.present_where)
+        pl.addWidget(self.present_back, 0, Qt.AlignmentFlag.AlignCenter)
+        self.add_page("present", present)
 
         reading = QWidget()
         rl = QVBoxLayout(reading)
@@ -88,19 +155,27 @@ class HallWindow(KioskWindow):
 
         ticket = QWidget()
         tl = QVBoxLayout(ticket)
+        tl.setSpacing(8)
         self.ticket_heading = _label("big_info")
         self.ticket_number = _label("ticket_number", wrap=False)
         self.ticket_info = _label("big_info")
-        self.ticket_badges = _label("badge")
-        self.ticket_print = _label("warning")
-        self.ticket_caption = _label("caption")
-        tl.setSpacing(8)
-        for w in (self.ticket_heading, self.ticket_number, self.ticket_info, self.ticket_badges, self.ticket_print,
-                  self.ticket_caption):
-            tl.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.ticket_priority = _label("badge", wrap=False)
+        self.ticket_check = _label("badge", wrap=False)
+        self.ticket_print = _label("print_state")
+        tl.addStretch(1)
+        for w in (self.ticket_heading, self.ticket_number, self.ticket_info):
+            tl.addWidget(w)
+        badges = QHBoxLayout()  # each badge hugs its words, side by side
+        badges.addStretch(1)
+        badges.addWidget(self.ticket_priority)
+        badges.addWidget(self.ticket_check)
+        badges.addStretch(1)
+        tl.addLayout(badges)
+        tl.addWidget(self.ticket_print)
         self.ticket_done = QPushButton(objectName="done")
         self.ticket_done.clicked.connect(lambda: self._send("dismiss"))
         tl.addWidget(self.ticket_done, 0, Qt.AlignmentFlag.AlignCenter)
+        tl.addStretch(1)
         self.add_page("ticket", ticket)
 
         refused = QWidget()
@@ -120,18 +195,14 @@ class HallWindow(KioskWindow):
         ol = QVBoxLayout(offer)
         ol.addStretch(1)
         self.offer_words = _label("heading")
-        self.offer_warning = _label("warning")
         ol.addWidget(self.offer_words)
-        ol.addWidget(self.offer_warning)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.offer_yes = QPushButton(objectName="reprint")
         self.offer_yes.clicked.connect(lambda: self._send("reprint"))
         self.offer_no = QPushButton(objectName="no_thanks")
         self.offer_no.clicked.connect(lambda: self._send("dismiss"))
-        self.offer_more = QPushButton(objectName="more_time")
-        self.offer_more.clicked.connect(lambda: self._send("extend"))
-        for b in (self.offer_yes, self.offer_no, self.offer_more):
+        for b in (self.offer_yes, self.offer_no):
             buttons.addWidget(b)
         buttons.addStretch(1)
         ol.addLayout(buttons)
@@ -139,23 +210,28 @@ class HallWindow(KioskWindow):
         self.add_page("reprint_offer", offer)
         self.pages["error"] = refused  # errors use the refusal page with its own words
 
+        self.bar = ResidentBar(self._send, self.language)
+        self.body.addWidget(self.bar)
+
     # -- the flow drives these ------------------------------------------------------------
     def apply(self, show: Show) -> None:
         """Show what the flow asked for, in the current language."""
+        if show.screen == "idle" and show.data.get("reset"):
+            self.reset_for_next_resident()  # language and volume back to the defaults
         self._last_show = show
         lang = self.language
         zh = lang == "zh"
         d = show.data
+        self.reading_caption.setText("")
         if show.screen == "idle":
-            chosen = str(d.get("service", ""))
-            for code, b in self.service_buttons.items():
-                svc = next(s for s in self.services if s.code == code)
-                mark = "● " if code == chosen else ""
-                b.setText(f"{mark}{svc.name_zh if zh else svc.name_en}")
-                b.setProperty("chosen", "true" if code == chosen else "false")
-                b.style().unpolish(b)
-                b.style().polish(b)
-            self.show_page("idle")
+            self._show_tiles(d)
+        elif show.screen == "present":
+            name = str(d.get("service_zh" if zh else "service_en") or d.get("service", ""))
+            self.present_chosen.setText(self._w("chosen").format(service=name))
+            self.present_heading.setText(self._w("present"))
+            self.present_where.setText(self._w("where"))
+            self.present_back.setText(self._w("back"))
+            self.show_page("present")
         elif show.screen == "reading":
             self._show_reading(d, zh)
         elif show.screen == "ticket":
@@ -164,19 +240,58 @@ class HallWindow(KioskWindow):
             self._show_refused(show.screen, d, zh)
         elif show.screen == "reprint_offer":
             self.offer_words.setText(prompt_text("reprint_offer", lang, d))
-            self.offer_warning.setText(prompt_text("timeout_warning", lang) if d.get("warning") else "")
             self.offer_yes.setText("补打号票" if zh else "Print again")
             self.offer_no.setText("不用了" if zh else "No thanks")
-            self.offer_more.setText("继续" if zh else "More time")
-            self.offer_more.setVisible(bool(d.get("warning")))
             self.show_page("reprint_offer")
+        stays = d.get("stays_s")
+        paper_out = show.screen == "ticket" and not d.get("printing") and not d.get("printed")
+        timed = isinstance(stays, int | float) and not paper_out  # an unprinted number stays until "我记下了"
+        self.bar.set_timer(float(stays) if timed else None, bool(d.get("warning")))  # type: ignore[arg-type]
+
+    def _w(self, key: str) -> str:
+        pair = WORDS[key]
+        return pair[0] if self.language == "zh" else pair[1]
+
+    def _show_tiles(self, d: dict) -> None:
+        self.prompt.setText(self._w("choose"))
+        self.subprompt.setText(self._w("choose_then"))
+        if d.get("closed"):
+            notice = prompt_text("service_closed", self.language, d)
+        elif d.get("asked"):
+            notice = self._w("asked")
+        else:
+            notice = ""
+        self.idle_notice.setText(notice)
+        self.idle_notice.setVisible(bool(notice))
+        set_property(self.idle_notice, "tone", "warning" if notice else "info")
+        self.refresh_tiles()
+        self.show_page("idle")
+
+    def refresh_tiles(self) -> None:
+        """Each tile's name and whether it issues now ("现在可以取号" / "今日 13:00 开始取号")."""
+        zh = self.language == "zh"
+        now = self._clock()
+        for svc in self.services:
+            b = self.service_buttons[svc.code]
+            state = svc.availability(now)
+            words = self._w("open_now") if state.open else (state.words_zh if zh else state.words_en)
+            b.setText(f"{svc.name_zh if zh else svc.name_en}\n{words}")
+            b.setAccessibleName(f"{svc.code} {svc.name_zh} {words}")
+            set_property(b, "closed", "false" if state.open else "true")
 
     def caption(self, key: str, params: dict) -> None:
-        """Show the words of what is being spoken on the current page."""
+        """Show the words of what is being spoken: under the steps, or in the bar for help and warnings."""
         self._caption_key = (key, params)
         text = prompt_text(key, self.language, params)
-        for lbl in (self.reading_caption, self.ticket_caption):
-            lbl.setText(text)
+        if key == "help_called":
+            self.bar.note(text)
+        elif self.current_page == "reading":
+            self.reading_caption.setText(text)
+
+    def _tick(self) -> None:
+        super()._tick()
+        if getattr(self, "service_buttons", None) and self.current_page == "idle":
+            self.refresh_tiles()  # a service that opens at 13:00 turns ready without a resident
 
     def _show_reading(self, d: dict, zh: bool) -> None:
         source = SOURCE_NAMES.get(str(d.get("source")), ("", ""))
@@ -203,21 +318,20 @@ class HallWindow(KioskWindow):
         self.ticket_info.setText(
             f"{svc_name}\n前面还有 {d.get('people_ahead')} 人，预计等候约 {d.get('wait_min')} 分钟" if zh else
             f"{svc_name}\n{d.get('people_ahead')} people ahead, about {d.get('wait_min')} min")
-        badges = []
-        if d.get("priority"):
-            badges.append("优先号" if zh else "Priority ticket")
-        if d.get("staff_check"):
-            badges.append("请先到服务台核验" if zh else "Please see the front desk first")
-        self.ticket_badges.setText(" · ".join(badges))
-        self.ticket_badges.setVisible(bool(badges))
+        self.ticket_priority.setText("优先号" if zh else "Priority ticket")
+        self.ticket_priority.setVisible(bool(d.get("priority")))
+        self.ticket_check.setText("请先到服务台核验" if zh else "Please see the front desk first")
+        self.ticket_check.setVisible(bool(d.get("staff_check")))
+        paper_out = not d.get("printing") and not d.get("printed")
         if d.get("printing"):
-            words = "正在打印号票…" if zh else "Printing your ticket…"
+            words = prompt_text("printing", self.language)
         elif d.get("printed"):
             words = "请取走号票" if zh else "Please take your ticket"
         else:
             words = prompt_text("ticket_not_printed", self.language, d)
         self.ticket_print.setText(words)
-        self.ticket_done.setText("完成" if zh else "Done")
+        set_property(self.ticket_print, "tone", "warning" if paper_out else "info")
+        self.ticket_done.setText(self._w("noted") if paper_out else ("完成" if zh else "Done"))
         self.show_page("ticket")
 
     def _show_refused(self, screen: str, d: dict, zh: bool) -> None:
@@ -239,8 +353,13 @@ class HallWindow(KioskWindow):
         self.show_page("refused")
 
     def language_changed(self) -> None:
-        """Redraw the hall's page and caption in the new language."""
-        self.apply(self._last_show)
+        """Redraw the hall's page, bar and caption in the new language (the countdown keeps running)."""
+        self.bar.language = self.language
+        left = self.bar.seconds_left()
+        show = self._last_show
+        if left is not None:
+            show = Show(show.screen, {**show.data, "stays_s": left})
+        self.apply(Show(show.screen, {k: v for k, v in show.data.items() if k != "reset"}))
         if self._caption_key:
             self.caption(*self._caption_key)
 

@@ -13,7 +13,7 @@ from kiosk.config import TerminalConfig
 from kiosk.hall.checkin.events import Show
 from kiosk.hall.checkin.setup import HallApp, hall_queue_parts, open_hall, read_person_key
 from kiosk.status import ComponentStatus, check_terminal
-from ui.hall import HallService, HallWindow
+from ui.hall import HallWindow
 from ui.qt import QObject, Signal
 
 
@@ -30,7 +30,7 @@ class HallUi:
     def __init__(self, config: TerminalConfig, observer: Callable[[Show], None] | None = None, **open_kwargs: Any):
         read_person_key(config)  # a missing key stops here, before any window or thread exists
         catalog, _ = hall_queue_parts(config)
-        services = [HallService(s.code, s.name_zh, s.name_en) for s in (catalog.get(c) for c in catalog.codes)]
+        services = [catalog.get(c) for c in catalog.codes]
         self.bridge = Bridge()
         self.app: HallApp | None = None
         self.window = HallWindow(config, services, self._send, checker=self._check)

@@ -5,6 +5,7 @@ checkable and a Qt binding change a one-file edit.
 """
 
 from PySide6.QtCore import (
+    QEvent,
     QObject,
     QPointF,
     QRectF,
@@ -54,6 +55,7 @@ __all__ = [
     "QGroupBox",
     "QPixmap",
     "QIcon",
+    "QEvent",
     "QPainter",
     "QPen",
     "QPointF",

@@ -4,6 +4,11 @@ The status strip says in words (and a symbol) whether each configured device and
 network are up, and for a device what is wrong ("打印机：缺纸", "身份证读卡器：SAM故障"),
 from the device supervisor's snapshot when the terminal runs one; colour is only a third
 cue.  Checking runs off the GUI thread.
+
+On a resident-facing window (hall, display, self-service, canteen, cinema) residents see at
+most one discreet line, "设备维护中", when a device is down — the network being offline is
+normal operation and is not shown to them.  Staff see every line in the staff view: hold
+the title for :data:`STAFF_HOLD_MS` (it closes by itself after :data:`STAFF_VIEW_S`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from kiosk.status import ComponentStatus, check_terminal
 from ui import texts, theme
 from ui.background import run_in_background
 from ui.qt import (
+    QEvent,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QObject,
     QPushButton,
     QStackedWidget,
     Qt,
@@ -31,17 +38,22 @@ from ui.qt import (
 
 STATUS_REFRESH_MS = 5000  # how often the strip re-probes devices and network, in milliseconds
 STRIP_COLUMNS = 4  # status entries per row of the strip
+STAFF_HOLD_MS = 2000  # holding the title this long opens the staff view of every device, in milliseconds
+STAFF_VIEW_S = 30  # the staff view closes by itself after this many seconds
+MIN_VOLUME = 30  # TEMP until kiosk.voice exports it
+NOT_FOR_RESIDENTS = frozenset({"central"})  # offline is normal operation: never a maintenance line
 
 
 class KioskWindow(QMainWindow):
     """Main window of one terminal; ``role`` picks the idle screen's words."""
 
     def __init__(self, config: TerminalConfig, checker: Callable[[TerminalConfig], list[ComponentStatus]] | None = None,
-                 supervisor: DeviceSupervisor | None = None):
+                 supervisor: DeviceSupervisor | None = None, resident_facing: bool = False):
         super().__init__()
         self.config = config
+        self.resident_facing = resident_facing
         self.language = config.language
-        self.volume = config.voice.volume
+        self.volume = max(MIN_VOLUME, config.voice.volume)
         self.sizes = theme.sizes(config.screen.elder_mode)
         self.statuses: list[ComponentStatus] | None = None  # None until the first probe returns
         self._checker = checker or (lambda c: check_terminal(c, supervisor))
@@ -73,6 +85,7 @@ class KioskWindow(QMainWindow):
         hl.setContentsMargins(24, 8, 24, 8)
         hl.setSpacing(12)
         self.title = QLabel(objectName="title")
+        self.title.setWordWrap(True)  # on a 1024 px screen the hall's long name takes two lines, not the buttons' room
         self.clock = QLabel(objectName="clock")
         self.clock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         # language and volume sit in the header so every page keeps them (DESIGN §8: volume control)
@@ -87,6 +100,11 @@ class KioskWindow(QMainWindow):
         self.volume_down.setAccessibleName("音量减小 / Volume down")
         self.volume_up.setAccessibleName("音量增大 / Volume up")
         self.volume_label.setMinimumWidth(110)
+        self._hold = QTimer(self)
+        self._hold.setSingleShot(True)
+        self._hold.timeout.connect(self.open_staff_view)
+        header.installEventFilter(self)  # holding the header (the title) opens the staff view
+        self.header = header
         hl.addWidget(self.title, 1)
         for w in (self.language_button, self.volume_down, self.volume_label, self.volume_up):
             hl.addWidget(w)
@@ -97,6 +115,7 @@ class KioskWindow(QMainWindow):
         body = QVBoxLayout()
         body.setContentsMargins(48, 12, 48, 12)
         body.setSpacing(24)
+        self.body = body  # roles add rows under the pages (the resident bar)
         self.stack = QStackedWidget(objectName="stack")
         self.pages: dict[str, QWidget] = {}
         idle = QWidget(objectName="page_idle")
@@ -125,7 +144,18 @@ class KioskWindow(QMainWindow):
         self.strip_layout.setHorizontalSpacing(28)
         self.strip_layout.setVerticalSpacing(4)
         self.status_labels: dict[str, QLabel] = {}
+        self.staff_close = QPushButton(objectName="staff_close")
+        self.staff_close.clicked.connect(self.close_staff_view)
+        self._staff_timer = QTimer(self)
+        self._staff_timer.setSingleShot(True)
+        self._staff_timer.timeout.connect(self.close_staff_view)
+        self.maintenance = QLabel(objectName="maintenance")  # the one line residents see when a device is down
+        self.maintenance.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.maintenance.setWordWrap(True)
+        outer.addWidget(self.maintenance)
         outer.addWidget(self.strip)
+        self.strip.setVisible(not self.resident_facing)
+        self.maintenance.setVisible(False)
         self.setCentralWidget(root)
 
     # -- pages --------------------------------------------------------------------------
@@ -144,7 +174,50 @@ class KioskWindow(QMainWindow):
         current = self.stack.currentWidget()
         return next((n for n, w in self.pages.items() if w is current), "")
 
+    # -- the staff view -------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A press held on the header opens the staff view; letting go early does nothing."""
+        if watched is getattr(self, "header", None) and self.resident_facing:
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self._hold.start(STAFF_HOLD_MS)
+            elif event.type() == QEvent.Type.MouseButtonRelease:
+                self._hold.stop()
+        return super().eventFilter(watched, event)
+
+    @property
+    def staff_view_open(self) -> bool:
+        """True while the detailed status strip is shown on a resident-facing window."""
+        return self.resident_facing and self.strip.isVisible()
+
+    def open_staff_view(self) -> None:
+        """Show every device's state in words (staff only: opened by holding the title)."""
+        if not self.resident_facing:
+            return
+        self.strip.setVisible(True)
+        self.staff_close.setVisible(True)
+        self._staff_timer.start(STAFF_VIEW_S * 1000)
+        self._render_strip()
+
+    def close_staff_view(self) -> None:
+        """Back to the residents' view: at most one maintenance line."""
+        if self.resident_facing:
+            self.strip.setVisible(False)
+            self._staff_timer.stop()
+            self._render_strip()
+
     # -- behaviour ------------------------------------------------------------------------
+    def reset_for_next_resident(self) -> None:
+        """Language and volume back to the config's defaults (one visitor cannot leave it in English at 30 %)."""
+        volume = max(MIN_VOLUME, self.config.voice.volume)
+        changed = self.language != self.config.language or self.volume != volume
+        self.language = self.config.language
+        if self.volume != volume:
+            self.volume = volume
+            self.speaker_volume_changed(volume)
+        if changed:
+            self._retranslate()
+            self.language_changed()
+
     def toggle_language(self) -> None:
         """Switch between Chinese and English."""
         self.language = "en" if self.language == "zh" else "zh"
@@ -155,8 +228,8 @@ class KioskWindow(QMainWindow):
         """Hook for roles: redraw their own pages in the new language."""
 
     def change_volume(self, delta: int) -> None:
-        """Change the voice volume in steps, within 0–100 %."""
-        self.volume = max(0, min(100, self.volume + delta))
+        """Change the voice volume in steps, within MIN_VOLUME–100 % (the voice never goes silent)."""
+        self.volume = max(MIN_VOLUME, min(100, self.volume + delta))
         self._retranslate()
         self.speaker_volume_changed(self.volume)
 
@@ -200,6 +273,8 @@ class KioskWindow(QMainWindow):
 
     def _render_strip(self) -> None:
         lang = self.language
+        self._render_maintenance()
+        self.staff_close.setText(texts.pick(texts.BUTTONS["staff_close"], lang))
         if self.statuses is None:
             keys = [*self.config.devices.configured(), *(["hall"] if self.config.hall_url else []), "central"]
             rows = [(k, "checking", texts.pick(texts.STATE_WORDS["checking"], lang), "…") for k in keys]
@@ -222,4 +297,16 @@ class KioskWindow(QMainWindow):
                 label.setProperty("state", state)
                 label.style().unpolish(label)
                 label.style().polish(label)
+        if self.resident_facing and self.strip_layout.indexOf(self.staff_close) < 0:
+            n = len(self.status_labels)
+            self.strip_layout.addWidget(self.staff_close, n // STRIP_COLUMNS + 1, 0, 1, STRIP_COLUMNS)
+        self.staff_close.setVisible(self.resident_facing)
+
+    def _render_maintenance(self) -> None:
+        """Residents' one line: "设备维护中" when a device they rely on is down, nothing otherwise."""
+        if not self.resident_facing:
+            return
+        down = [s for s in self.statuses or () if not s.up and s.key not in NOT_FOR_RESIDENTS]
+        self.maintenance.setText(texts.pick(texts.MAINTENANCE_LINE, self.language) if down else "")
+        self.maintenance.setVisible(bool(down) and not self.strip.isVisible())
 

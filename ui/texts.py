@@ -16,8 +16,8 @@ ROLE_TITLES: dict[str, tuple[str, str]] = {
 # The idle screen's main message (>= 30 pt) and a second line (>= 18 pt).
 IDLE_PROMPTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "hall": (
-        ("请刷身份证 / 社保卡，\n或出示随申码", "Please swipe your ID card or social-security card,\nor show your Suishenma code"),
-        ("刷卡后测量体温，即可取号", "Your temperature is taken, then you get a queue ticket"),
+        ("请选择您要办理的业务", "Please choose the service you need"),
+        ("选好后，请刷身份证、社保卡，或出示随申码", "Then swipe your ID card or social-security card, or show your code"),
     ),
     "counter": (
         ("请登录：刷工作证", "Please log in with your staff card"),
@@ -68,7 +68,9 @@ BUTTONS: dict[str, tuple[str, str]] = {
     "language": ("English", "中文"),
     "volume_down": ("－", "－"),  # the label between the buttons says 音量 / Volume in words
     "volume_up": ("＋", "＋"),
+    "staff_close": ("关闭设备状态", "Close device status"),
 }
+MAINTENANCE_LINE = ("设备维护中，部分功能请找工作人员", "Some equipment is under maintenance; staff can help")
 VOLUME_LABEL = ("音量\n{volume}%", "Volume\n{volume}%")
 VOICE_OFF_LABEL = ("语音已关闭", "Voice off")
 

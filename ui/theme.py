@@ -41,6 +41,8 @@ STRIP_BG = "#FFFFFF"
 STRIP_BORDER = "#5A5A5A"
 PANEL_BG = "#FFFFFF"  # counter and display panels
 OFFLINE_BG = "#5A5A5A"  # a button that cannot act (service down); white text on it is 6.9:1
+CLOSED_BG = "#E2E2E2"  # a service tile outside its hours: grey, with its opening time in words
+HELP_BG = "#8A3B00"  # "呼叫工作人员": a colour of its own (white text on it is 8.1:1), words first
 
 
 def sizes(elder_mode: bool) -> Sizes:
@@ -68,8 +70,20 @@ QLabel#badge {{ color: {HEADER_TEXT}; background-color: {HEADER_BG}; font-size: 
 QLabel#warning {{ color: {DOWN_TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
 QLabel#step {{ color: {TEXT}; font-size: {s.title_pt}pt; }}
 QLabel#caption {{ color: {MUTED_TEXT}; font-size: {s.body_pt}pt; }}
-QPushButton#service {{ background-color: {STRIP_BG}; color: {HEADER_BG}; border: 3px solid {HEADER_BG}; }}
-QPushButton#service[chosen="true"] {{ background-color: {HEADER_BG}; color: {HEADER_TEXT}; }}
+QPushButton#service {{ background-color: {STRIP_BG}; color: {HEADER_BG}; border: 3px solid {HEADER_BG};
+  text-align: left; padding: 4px 24px; font-size: {s.title_pt}pt; }}
+QPushButton#service[closed="true"] {{ background-color: {CLOSED_BG}; color: {MUTED_TEXT};
+  border: 3px dashed {MUTED_TEXT}; }}
+QPushButton#help {{ background-color: {HELP_BG}; }}
+QPushButton#repeat, QPushButton#more, QPushButton#help, QPushButton#back {{
+  min-height: {max(64, s.target_min_px - 16)}px; padding: 6px 20px; }}
+QLabel#countdown {{ color: {MUTED_TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#countdown[tone="warning"] {{ color: {DOWN_TEXT}; font-weight: bold; }}
+QLabel#notice[tone="warning"], QLabel#print_state[tone="warning"] {{ color: {DOWN_TEXT}; font-weight: bold; }}
+QLabel#print_state {{ color: {TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#maintenance {{ color: {MUTED_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG};
+  border-top: 1px solid {STRIP_BORDER}; padding: 4px; }}
+QPushButton#staff_close {{ min-height: {max(64, s.target_min_px - 24)}px; padding: 4px 16px; }}
 QWidget#strip {{ background-color: {STRIP_BG}; border-top: 2px solid {STRIP_BORDER}; }}
 QLabel[state="up"] {{ color: {UP_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG}; }}
 QLabel[state="down"] {{ color: {DOWN_TEXT}; font-size: {s.status_pt}pt; font-weight: bold; background-color: {STRIP_BG}; }}
