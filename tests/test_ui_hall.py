@@ -13,6 +13,7 @@ from kiosk.prompts import prompt_text
 from kiosk.status import ComponentStatus
 from tests.ui_checks import elderly_problems
 from ui.hall import HallWindow, sentence_per_line
+from ui.qt import QLabel, Qt
 
 pytestmark = pytest.mark.ui
 
@@ -117,3 +118,51 @@ def test_buttons_send_events(hall):
 ])
 def test_refusals_break_lines_at_sentence_ends(text, lines):
     assert sentence_per_line(text).split("\n") == lines
+
+
+def test_language_and_volume_return_to_the_defaults_after_each_resident(hall):
+    volumes = []
+    hall.speaker_volume_changed = volumes.append
+    hall.toggle_language()
+    for _ in range(6):
+        hall.volume_down.click()
+    assert hall.language == "en" and hall.volume < hall.config.voice.volume
+    hall.apply(Show("idle", {"reset": True}))
+    assert hall.language == hall.config.language == "zh" and hall.volume == hall.config.voice.volume
+    assert volumes[-1] == hall.config.voice.volume  # the speaker follows
+    assert hall.prompt.text() == "请选择您要办理的业务"
+
+
+def test_residents_see_one_maintenance_line_and_staff_see_every_device(qtbot, examples_dir):
+    config = load_config(examples_dir / "hall.toml")
+    catalog, _ = hall_queue_parts(config)
+    down = [ComponentStatus("printer", False, "paper_out", "", "打印机：缺纸", "Printer: out of paper"),
+            ComponentStatus("idcard", False, "not found"), ComponentStatus("sscard", False, "not found"),
+            ComponentStatus("thermometer", False, "no answer"), ComponentStatus("central", False, "offline")]
+    window = HallWindow(config, [catalog.get(c) for c in catalog.codes], lambda c: None, checker=lambda c: down,
+                        clock=lambda: NOON)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitUntil(lambda: window.statuses is not None)
+    shown = [w.text() for w in window.findChildren(QLabel) if w.isVisible() and w.objectName() == "maintenance"]
+    assert shown == ["设备维护中，部分功能请找工作人员"]
+    assert not window.strip.isVisible()  # no red "✘ 未连接" lines for residents
+    qtbot.mousePress(window.header, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.staff_view_open, timeout=5000)  # held for STAFF_HOLD_MS
+    qtbot.mouseRelease(window.header, Qt.MouseButton.LeftButton)
+    assert window.status_labels["printer"].text() == "✘ 打印机：缺纸" and not window.maintenance.isVisible()
+    window.staff_close.click()
+    assert not window.strip.isVisible() and window.maintenance.isVisible()
+
+
+def test_offline_network_alone_is_not_a_maintenance_line(qtbot, examples_dir):
+    config = load_config(examples_dir / "hall.toml")
+    catalog, _ = hall_queue_parts(config)
+    offline = [*all_up(config)[:-1], ComponentStatus("central", False, "offline")]
+    window = HallWindow(config, [catalog.get(c) for c in catalog.codes], lambda c: None, checker=lambda c: offline,
+                        clock=lambda: NOON)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.statuses is not None)
+    assert not window.maintenance.isVisible() and not window.strip.isVisible()
