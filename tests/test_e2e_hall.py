@@ -72,6 +72,13 @@ def hall(sim, qtbot, tmp_path, hall_settings):
     ui.close()
 
 
+def tap(qtbot, ui, code="A"):
+    """The resident taps a service tile (after the last resident's screen is done), then sees where the card goes."""
+    ui.app.terminal.ui("dismiss")
+    ui.app.terminal.ui(f"service:{code}")
+    wait_screen(qtbot, ui, "present", service=code)
+
+
 def wait_screen(qtbot, ui, screen, timeout=8000, **data):
     def check():
         show = ui.window._last_show
@@ -85,6 +92,7 @@ def wait_screen(qtbot, ui, screen, timeout=8000, **data):
 def test_green_id_card_resident_gets_a_printed_ticket(sim, hall, qtbot, screens_dir):
     p = persona_where(code_colour="green", veteran=False, special_care=False, disabled=False)
     pages = sim.devices["printer"].pages_printed
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", p.persona_id)
     show = wait_screen(qtbot, hall, "ticket", printed=True)
     assert show.data["number"] == "A001" and show.data["priority"] is False
@@ -98,10 +106,12 @@ def test_green_id_card_resident_gets_a_printed_ticket(sim, hall, qtbot, screens_
 
 def test_second_swipe_offers_a_reprint(sim, hall, qtbot):
     p = persona_where(code_colour="green")
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", p.persona_id)
     wait_screen(qtbot, hall, "ticket", printed=True)
     sim.remove("idcard")
     time.sleep(0.2)
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", p.persona_id)
     wait_screen(qtbot, hall, "reprint_offer", number="A001")
     hall.window.offer_yes.click()
@@ -112,6 +122,7 @@ def test_second_swipe_offers_a_reprint(sim, hall, qtbot):
 @pytest.mark.parametrize("colour", ["yellow", "red"])
 def test_yellow_or_red_code_is_refused_in_words_and_voice(sim, hall, qtbot, colour, screens_dir):
     p = persona_where(code_colour=colour)
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", p.persona_id)
     wait_screen(qtbot, hall, "refused", reason=f"code_{colour}")
     words = hall.window.refused_words.text()
@@ -122,6 +133,7 @@ def test_yellow_or_red_code_is_refused_in_words_and_voice(sim, hall, qtbot, colo
 
 def test_fever_is_retested_then_refused(sim, hall, qtbot):
     sim.set_temperature(38.2)
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", persona_where(code_colour="green").persona_id)
     wait_screen(qtbot, hall, "refused", reason="fever")
     assert "38.2" in hall.window.refused_words.text()
@@ -130,6 +142,7 @@ def test_fever_is_retested_then_refused(sim, hall, qtbot):
 
 def test_social_security_card_works_too(sim, hall, qtbot):
     p = persona_where(code_colour="green")
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("sscard", p.persona_id)
     show = wait_screen(qtbot, hall, "ticket", printed=True)
     assert show.data["number"].startswith("A")
@@ -138,6 +151,7 @@ def test_social_security_card_works_too(sim, hall, qtbot):
 def test_qr_code_gives_a_ticket_and_bad_tokens_are_refused(sim, hall, qtbot):
     service = sim.devices["code_service"]
     p = persona_where(code_colour="green")
+    tap(qtbot, hall)  # service first, as a resident does
     sim.show_qr(p.persona_id, None)
     wait_screen(qtbot, hall, "ticket", printed=True)
     sim.remove("qr_camera")
@@ -155,18 +169,20 @@ def test_qr_code_gives_a_ticket_and_bad_tokens_are_refused(sim, hall, qtbot):
 
 def test_city_service_down_gives_a_staff_check_ticket(sim, hall, qtbot):
     sim.fault("code_service", "down")
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", persona_where(code_colour="green").persona_id)
     show = wait_screen(qtbot, hall, "ticket", printed=True)
     assert show.data["staff_check"] is True
-    assert "服务台" in hall.window.ticket_badges.text()
+    assert "服务台" in hall.window.ticket_check.text()
 
 
 def test_paper_out_keeps_the_ticket_on_screen(sim, hall, qtbot, screens_dir):
     sim.paper("out")
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", persona_where(code_colour="green").persona_id)
     show = wait_screen(qtbot, hall, "ticket", printing=False)
     assert show.data["printed"] is False
-    assert "缺纸" in hall.window.ticket_print.text()
+    assert "没有打印" in hall.window.ticket_print.text() and hall.window.ticket_done.text() == "我记下了"
     hall.window.grab().save(str(screens_dir / "e2e-hall-paper-out.png"))
 
 
@@ -178,6 +194,7 @@ def test_a_reader_unplugged_while_idle_leaves_the_screen_alone_and_the_next_resi
     assert len(hall.app.speaker.history) == said_before  # and nothing said
     sim.plug("idcard")
     nxt = [p for p in personas.load() if p.code_colour == "green"][3]
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", nxt.persona_id)
     wait_screen(qtbot, hall, "ticket", printed=True, timeout=15000)
 
@@ -194,6 +211,7 @@ def _take_tickets(sim, hall, qtbot, people):
     terminal = hall.app.terminal
     for p in people:
         done_before = terminal.visits_done
+        tap(qtbot, hall)  # service first, as a resident does
         sim.present("idcard", p.persona_id)
 
         def new_ticket(before=done_before):
@@ -261,6 +279,7 @@ def test_a_locked_database_while_issuing_ends_on_ask_staff_then_idle(sim, hall, 
 
     monkeypatch.setattr(hall.app.queue, "take_ticket", locked)
     hall.app.terminal.flow.settings = dataclasses.replace(hall.app.terminal.flow.settings, refused_screen_s=2.0)
+    tap(qtbot, hall)  # service first, as a resident does
     sim.present("idcard", persona_where(code_colour="green").persona_id)
     wait_screen(qtbot, hall, "error", reason="ask_staff")
     assert "工作人员" in hall.window.refused_words.text() and "工作人员" in hall.window.refused_heading.text()
@@ -317,6 +336,7 @@ def test_a_fever_alert_reaches_a_logged_in_counter_with_the_resident_masked(sim,
     try:
         p = persona_where(code_colour="green")
         sim.set_temperature(38.4)
+        tap(qtbot, hall)  # service first, as a resident does
         sim.present("idcard", p.persona_id)
         wait_screen(qtbot, hall, "refused", reason="fever")
         qtbot.waitUntil(lambda: seen and any(a.kind == "fever" for a in seen[-1]), timeout=8000)
@@ -331,3 +351,16 @@ def test_a_fever_alert_reaches_a_logged_in_counter_with_the_resident_masked(sim,
         stop.set()
         client.close()
         reader.join(5)
+
+
+def test_call_staff_reaches_the_counters_with_where_and_which_screen(sim, hall, qtbot):
+    """"呼叫工作人员" on the present screen: a clerk's alert names the machine and the screen; the resident hears it."""
+    tap(qtbot, hall, "B")
+    hall.window.bar.help.click()
+    board = hall.app.alerts
+    qtbot.waitUntil(lambda: [a.kind for a in board.open_alerts()] == ["help"], timeout=5000)
+    words = board.open_alerts()[0].to_dict()["words_zh"]
+    assert "呼叫工作人员" in words and "刷卡页面" in words and f"取号机 {hall.app.config.terminal_id}" in words
+    qtbot.waitUntil(lambda: any("已通知工作人员" in s for s in hall.spoken), timeout=5000)
+    assert hall.window.bar.countdown.text() == "已通知工作人员，请在原地稍候"
+    assert hall.window._last_show.screen == "present"  # the resident keeps the screen while staff come

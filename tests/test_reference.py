@@ -136,6 +136,8 @@ def test_register_imported_at_the_central_gives_a_priority_ticket_at_the_hall(ha
         assert register is not None
         wait_until(lambda: register.lookup(veteran.id_number, None, TODAY).is_priority, 30,
                    what="the pulled register at the hall")
+        app.terminal.ui("service:A")  # service first, as a resident does
+        wait_until(lambda: any(s.screen == "present" for s in shows), 10, what="the present screen")
         sim.present("idcard", veteran.persona_id)
         wait_until(lambda: any(s.screen == "ticket" for s in shows), 20, what="a ticket")
         ticket = next(s for s in shows if s.screen == "ticket")

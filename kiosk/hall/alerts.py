@@ -54,6 +54,15 @@ KIND_WORDS: dict[str, tuple[str, str]] = {
     "checkin_timeout": ("取号超时，居民可能需要帮助", "Check-in timed out: the resident may need help"),
     "flow_stuck": ("取号流程中断（{state}），请到取号机协助", "Check-in stopped ({state}): please help at the machine"),
     "ask_staff": ("居民请求工作人员帮助", "A resident asks for staff help"),
+    "help": ("居民按了“呼叫工作人员”（{screen}页面），请到取号机协助",
+             "A resident pressed 'Call staff' (on the {screen} screen): please help at the machine"),
+}
+#: The check-in screen a "help" alert names, in words a clerk knows.
+SCREEN_WORDS: dict[str, tuple[str, str]] = {
+    "idle": ("选择业务", "service choice"), "choosing": ("选择业务", "service choice"),
+    "present": ("刷卡", "swipe your card"), "checking": ("核验", "checking"), "issuing": ("取号", "issuing"),
+    "printing": ("打印", "printing"), "ticket": ("号票", "ticket"), "refused": ("暂不能取号", "no ticket"),
+    "offer": ("补打号票", "reprint"), "error": ("请找工作人员", "ask staff"),
 }
 GENERIC_WORDS = ("需要工作人员处理（{kind}）", "Staff needed ({kind})")
 # Device names and reason words are the device supervisor's, so an alert and the strip say the same.
@@ -108,6 +117,8 @@ class HallAlert:
         values["device"] = DEVICE_NAMES.get(device, (device, device))[i]
         reason = str(self.detail.get("reason", "")).strip()
         values["reason"] = REASON_WORDS.get(reason.lower(), (reason, reason))[i] if reason else "—"
+        screen = str(self.detail.get("screen", ""))
+        values["screen"] = SCREEN_WORDS.get(screen, (screen or "—", screen or "—"))[i]
         return template.format_map(values)
 
     def words(self, language: str) -> str:

@@ -211,10 +211,8 @@ class CheckInFlow:
         detail: dict[str, object] = {"screen": self.state}
         if self.service:
             detail["service"] = self.service
-        effects: list[Effect] = [Say("help_called"), Alert("help", detail, self.visit.identity if self.visit else None)]
-        if self.state in RESIDENT_SCREENS:
-            effects += self.extend()
-        return effects
+        effects: list[Effect] = self.extend()  # the screen's full time again (shown first: the words stay)
+        return [*effects, Say("help_called"), Alert("help", detail, self.visit.identity if self.visit else None)]
 
     def handle(self, event: Event) -> list[Effect]:
         """Feed one event; get the effects to carry out, in order."""
