@@ -89,7 +89,8 @@ ACTIONS = st.one_of(
     st.tuples(st.just("tick"), st.floats(0.05, 25.0)),
     st.tuples(st.just("complete"), st.integers(0, 50)),
     st.tuples(st.just("complete_all"), st.just(0)),
-    st.tuples(st.just("ui"), st.sampled_from(["reprint", "dismiss", "extend", "service:B"])),
+    st.tuples(st.just("ui"), st.sampled_from(["reprint", "dismiss", "extend", "help", "service:A", "service:B",
+                                              "closed:C"])),
     st.tuples(st.just("read_failed"), st.sampled_from(["card", "token_expired"])),
 )
 
@@ -115,7 +116,7 @@ def test_the_flow_is_always_idle_or_timed_and_time_alone_brings_it_home(actions,
         deadline = flow.deadline()
         assert flow.state == "idle" or (deadline is not None and deadline >= clock[0]), (flow.state, deadline)
 
-    runtime.run_effects([ev.Show("idle", {"service": flow.service})])
+    runtime.run_effects([ev.Show("idle")])
     tick()
     for action in actions:
         kind = action[0]
@@ -131,12 +132,15 @@ def test_the_flow_is_always_idle_or_timed_and_time_alone_brings_it_home(actions,
             while pool.pending:
                 pool.complete(0)
                 runtime.run_pending()
+        elif kind == "ui" and action[1].startswith(("service:", "closed:")):
+            code = action[1].split(":")[1]
+            runtime.submit(ev.ServiceChosen(code, "业务", "Service", open=not action[1].startswith("closed:")))
         elif kind == "ui":
             runtime.submit(HallTerminal._ui_event(action[1]))
         elif kind == "read_failed":
             runtime.submit(ev.IdentificationFailed("idcard", action[1], "读卡没有成功", "failed"))
         tick()
-    for _ in range(5):  # every worker still pending stays silent for good; only time passes
+    for _ in range(10):  # every worker still pending stays silent for good; only time passes (paper out: 600 s)
         clock[0] += 100.0
         tick()
     assert flow.state == "idle"
