@@ -50,11 +50,12 @@ class EventEnvelope(_Model):
 
     id: UUID
     terminal_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    seq: int = Field(ge=1, description="per-terminal, gap-free, from 1")
+    seq: int = Field(ge=1, strict=True, description="per-terminal, gap-free, from 1 (a JSON integer: not \"5\", "
+                                                    "not true)")
     type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.]+$")
     occurred_at: datetime
     payload: dict[str, Any]
-    schema_: int = Field(1, ge=1, le=1000, alias="schema")
+    schema_: int = Field(1, ge=1, le=1000, alias="schema", strict=True)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -121,7 +122,7 @@ class HeartbeatRequest(_Model):
     terminal_id: str = Field(min_length=1, max_length=64)
     at: datetime
     devices: dict[str, DeviceState] = Field(default_factory=dict)
-    outbox_pending: int = Field(0, ge=0)
+    outbox_pending: int = Field(0, ge=0, strict=True)
     last_push_at: datetime | None = None
 
 

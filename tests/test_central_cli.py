@@ -101,7 +101,7 @@ def test_import_priority_register_document_and_refuse_raw_id_numbers(central_db_
                    + json.dumps({"h": "1" * 64, "groups": ["royalty"]}) + "\n")
     assert main(["--db", central_db_url, "import", "priority_register", str(raw), "--site", "site-a"]) == 1
     out = capsys.readouterr().out
-    assert "rejected row 1: raw ID numbers are not imported" in out
+    assert "rejected row 1: field id_number: raw ID numbers are not accepted" in out
     assert "rejected row 2: not JSON" in out
     assert "rejected row 3: h must be a person key" in out
     assert "rejected row 4: unknown groups ['royalty']" in out

@@ -10,8 +10,12 @@ Lines (``.jsonl``).  Each row needs its kind's key field (:data:`KINDS`); an ``o
 ``delete`` removes the key.  ``--replace`` deletes every key of the kind the file leaves out.
 
 A bad row is rejected with its row number and reason; good rows are imported in one
-transaction.  Raw ID numbers are refused outright (DESIGN §7): the register carries keyed
-hashes only.
+transaction.  Every row must be strict JSON (:mod:`sync.strict_json`: no ``NaN``, ``Infinity``,
+overflowing numbers or lone surrogates, which would poison every terminal's pull) and pass the
+PII gate (:mod:`sync.pii`, DESIGN §7): an ID-number field in any spelling at any depth, a raw
+ID number in any field, or an unmasked name is refused with the field's path; the register
+carries keyed hashes only.  A file that cannot be read as a whole (too large, not UTF-8, nested
+too deeply to parse, a CSV field over the csv module's limit) is one :class:`CentralError` line.
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ from typing import Any, get_args
 
 from common.priority_groups import GROUPS
 
+from ..pii import find_pii
 from ..protocol import MAX_PAYLOAD_BYTES, ReferenceKind
+from ..strict_json import find_problem
 from .errors import CentralError
 from .reference import ApplyResult, RowChange
 from .storage import CentralStore
 
 MAX_KEY_CHARS = 200  # longest key (the protocol's Change.key)
-MAX_FILE_BYTES = 512 * 1024 * 1024  # largest import file read
-PERSONAL_FIELDS = frozenset({"id_number", "id_no", "idcard", "id_card", "身份证号", "身份证号码"})
+MAX_FILE_BYTES = 256 * 1024 * 1024  # largest import file read (checked by reading, not by stat)
+#: Kinds whose top-level ``name`` is an item's name (a dish, a room, a setting), not a person's.
+ITEM_KINDS = frozenset({"menu", "price", "screening", "space", "locker", "issuer_key", "terminal_config"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -109,29 +116,61 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a CSV, JSON or JSON Lines file; CentralError when the file itself is unreadable."""
+def read_text(path: Path, limit: int | None = None) -> str:
+    """The file as UTF-8 text, reading at most ``limit + 1`` bytes (a device or a pipe reports no size).
+
+    ``limit`` defaults to :data:`MAX_FILE_BYTES`.
+    """
+    limit = MAX_FILE_BYTES if limit is None else limit
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise CentralError("file_too_large", f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CentralError("bad_file", f"{path}: cannot read it as UTF-8 text ({exc})") from None
+        with open(path, "rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        raise CentralError("bad_file", f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise CentralError("file_too_large", f"{path}: larger than {limit} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CentralError("bad_file", f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise CentralError("bad_file", f"{path}: line {reader.line_num}: not CSV this importer reads ({exc})") from None
+
+
+def _json_line(n: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except RecursionError:
+        return {"__error__": "nested too deeply to read", "__line__": n}
+    except ValueError as exc:
+        return {"__error__": f"not JSON ({getattr(exc, 'msg', exc)})", "__line__": n}
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a CSV, JSON or JSON Lines file; CentralError when the file itself is unreadable.
+
+    Values that are not strict JSON (``NaN``, lone surrogates ...) are read as they are, so the
+    row holding one is rejected by :func:`check_row` with its number, not the whole file.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
+        raise CentralError("bad_file", f"{path}: use a .csv, .json or .jsonl file")
+    text = read_text(path)
     if suffix == ".csv":
-        return list(csv.DictReader(io.StringIO(text)))
+        return _csv_rows(path, text)
     if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError as exc:
-                    rows.append({"__error__": f"not JSON ({exc.msg})", "__line__": n})
-        return rows
+        return [_json_line(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if suffix == ".json":
         try:
             doc = json.loads(text)
+        except RecursionError:
+            raise CentralError("bad_file", f"{path}: nested too deeply to read") from None
         except ValueError as exc:
             raise CentralError("bad_file", f"{path}: not JSON ({exc})") from None
         rows = doc.get("entries", doc.get("rows")) if isinstance(doc, dict) else doc
@@ -149,9 +188,12 @@ def check_row(kind: str, raw: Any, from_csv: bool) -> RowChange:
     if "__error__" in raw:
         raise ValueError(raw["__error__"])
     row = {str(k).strip(): v for k, v in raw.items() if k is not None and not (from_csv and v in ("", None))}
-    personal = sorted(PERSONAL_FIELDS & set(row))
-    if personal:
-        raise ValueError(f"raw ID numbers are not imported (field {personal[0]}): give the keyed hash instead")
+    problem = find_problem(row)
+    if problem is not None:
+        raise ValueError(f"field {problem.path}: not strict JSON ({problem.reason}): {problem.detail}")
+    finding = find_pii(row, item_name_ok=kind in ITEM_KINDS)
+    if finding is not None:
+        raise ValueError(str(finding))
     op = str(row.pop("op", "upsert")).strip().lower()
     if op not in ("upsert", "delete"):
         raise ValueError(f"op must be upsert or delete, not {op!r}")

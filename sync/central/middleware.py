@@ -1,10 +1,17 @@
-"""The ASGI layer in front of the API: the body-size limit and request metrics.
+"""The ASGI layer in front of the API: the body-size limit, strict JSON, and request metrics.
 
 The limit (:data:`sync.protocol.MAX_BODY_BYTES`) is checked before the application sees a
 byte: a ``Content-Length`` over the limit is answered 413 at once, without reading the body;
 a body without a length (chunked) is read only up to the limit, then refused the same way.
 A body within the limit is buffered and replayed to the app, so nothing downstream can be
-made to read more.  After a 413 the server (uvicorn's h11 protocol) discards the rest of the body
+made to read more.
+
+A JSON body must be *strict* JSON (:func:`sync.strict_json.loads_strict`): ``NaN``,
+``Infinity``, a number that overflows to infinity, a lone surrogate in a key or a string, or
+nesting too deep to parse is refused here with 422 and a reason (``non_finite_number``,
+``lone_surrogate``, ``too_deep``) naming the field, before FastAPI's lenient parser could take
+it (it accepts ``NaN``) and storage could keep JSON no other parser reads.  A body that is not
+JSON at all is left to FastAPI, which answers ``malformed_json``.  After a 413 the server (uvicorn's h11 protocol) discards the rest of the body
 as it arrives, without keeping it, so the client reads the 413 instead of a connection reset.
 """
 
@@ -16,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..protocol import MAX_BODY_BYTES
+from ..strict_json import StrictJsonError, loads_strict
 from .metrics import CentralMetrics
 
 Scope = MutableMapping[str, Any]
@@ -99,6 +107,15 @@ class GuardMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and scope.get("method") in ("POST", "PUT", "PATCH"):
+            try:
+                loads_strict(body)
+            except StrictJsonError as exc:
+                self.metrics.refusals.inc(1, exc.reason)
+                await _refuse(send, 422, exc.reason, f"the body is not strict JSON: {exc}")
+                return
+            except ValueError:
+                pass  # not JSON at all: FastAPI refuses it as malformed_json
         replayed = False
 
         async def replay() -> Message:

@@ -1,6 +1,9 @@
 """The sync API's routes: push events, pull reference changes, heartbeat, and the admin's enrol and revoke.
 
-Every refusal is the protocol's ``ErrorBody`` (see :mod:`sync.central.app`).  A push is answered
+Every refusal is the protocol's ``ErrorBody`` (see :mod:`sync.central.app`).  A push whose
+payloads carry personal data (:func:`sync.pii.find_pii`: an ID-number field, a raw ID number, an
+unmasked name) is refused whole with 422 ``personal_data`` naming the event and field; the sync
+client then splits the batch and quarantines that event alone.  A push is answered
 only after its transaction committed (:meth:`~sync.central.storage.CentralStore.push`).
 """
 
@@ -14,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...pii import find_pii
 from ...protocol import (
     ChangesResponse,
     EnrolRequest,
@@ -59,6 +63,11 @@ def _check_push(terminal: Terminal, body: PushRequest) -> None:
                            f"this token may push only {terminal.terminal_id}'s events")
         if event.seq > MAX_INT64:
             raise ApiError(422, "seq_out_of_range", f"event {event.id}: seq must be at most {MAX_INT64}")
+    for index, event in enumerate(body.events):
+        finding = find_pii(event.payload)
+        if finding is not None:
+            raise ApiError(422, "personal_data", f"events[{index}] (id {event.id}, seq {event.seq}): field "
+                           f"payload.{finding.path}: {finding.reason}; nothing in the batch was stored")
 
 
 @router.post("/v1/events/push", response_model=PushResponse, responses=error_responses(400, 401, 403, 413, 422),
