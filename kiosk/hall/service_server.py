@@ -7,13 +7,20 @@
 
 The listening socket is bound here (port 0 picks a free port, handy in tests), so ``start``
 reports a bind failure at once as a :class:`~kiosk.hall.errors.HallError` that names the address.
+
+Connections are held to :data:`HALL_LIMITS` (:mod:`common.http_limits`): a connection must send
+its request head within 5 s and its body within 10 s, idle connections are shed past half the
+descriptor budget, and past 64 requests at once a request gets 503 ``busy``.  A LAN client that
+sends nothing cannot keep counters and displays from being served.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sync.threaded_server import ServerStartError, ThreadedServer, listening_socket
+from common.http_limits import ConnectionLimits, LimitStats
+from common.limited_server import LimitedThreadedServer, ServerStartError
+from sync.threaded_server import listening_socket
 
 from .alerts import AlertBoard
 from .errors import HallError
@@ -23,17 +30,21 @@ from .staff import StaffRegistry
 
 #: Longest wait for uvicorn to start or stop, in seconds.
 START_TIMEOUT_S = 10.0
+#: The hall service's connection limits (a hall has tens of counters and displays, each with a stream or two).
+HALL_LIMITS = ConnectionLimits(header_timeout_s=5.0, body_timeout_s=10.0, max_in_flight=64)
 
 
 class HallServer:
     """uvicorn serving one app on one socket from a daemon thread."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve ``app`` on ``host``:``port`` (0: any free port) once :meth:`start` is called."""
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0,
+                 limits: ConnectionLimits = HALL_LIMITS) -> None:
+        """Serve ``app`` on ``host``:``port`` (0: any free port) under ``limits`` once :meth:`start` is called."""
         self.app = app
         self.host = host
         self.port = port
-        self._runner: ThreadedServer | None = None
+        self.limits = limits
+        self._runner: LimitedThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -53,8 +64,8 @@ class HallServer:
             raise HallError("bind_failed", f"cannot listen on {self.host}:{self.port}: {exc}",
                             "排队服务端口被占用") from exc
         self.port = sock.getsockname()[1]
-        runner = ThreadedServer(self.app, sock, f"hall-service-{self.port}", lifespan="off",
-                                graceful_s=2, keep_alive_s=30)
+        runner = LimitedThreadedServer(self.app, sock, f"hall-service-{self.port}", limits=self.limits,
+                                       lifespan="off", graceful_s=2, keep_alive_s=30)
         try:
             runner.start(timeout_s)
         except ServerStartError as exc:
@@ -62,6 +73,10 @@ class HallServer:
                             "排队服务启动失败") from None
         self._runner = runner
         return self.url
+
+    def stats(self) -> LimitStats:
+        """What the connection limits did so far (timeouts, shed connections, 503s)."""
+        return self._runner.stats() if self._runner is not None else LimitStats()
 
     def stop(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """End the push streams, stop uvicorn and close the socket (idempotent)."""

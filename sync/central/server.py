@@ -17,6 +17,11 @@ and ``--tls-key``, or an explicit ``--insecure-lan`` (a closed LAN during instal
 bearer tokens then cross the network in clear).  With ``--workers N`` uvicorn starts N
 processes on the one socket; the central keeps no state outside the database, so this scales
 on PostgreSQL (on SQLite, writes still queue on the single file lock).
+
+Every way of running it holds connections to :data:`CENTRAL_LIMITS` (:mod:`common.http_limits`):
+a request head within 10 s, a body within 30 s, idle connections shed past half the
+descriptor budget (``RLIMIT_NOFILE`` less a reserve), 503 ``busy`` past 256 requests at once,
+and accept errors logged at most once per 10 s.
 """
 
 from __future__ import annotations
@@ -37,7 +42,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from ..threaded_server import ServerStartError, ThreadedServer, listening_socket
+from common.http_limits import ConnectionLimits, LimitedConfig
+from common.limited_server import LimitedThreadedServer, ServerStartError
+
+from ..threaded_server import listening_socket
 from .app import DB_ENV, LOG_LEVEL_ENV, create_app
 from .auth import ADMIN_TOKEN_ENV, validate_admin_token
 from .errors import CentralError
@@ -48,6 +56,8 @@ log = logging.getLogger("linfen.central.server")
 START_TIMEOUT_S = 10.0  # longest wait for the in-process server to start or stop
 GRACEFUL_SHUTDOWN_S = 15.0  # how long a stopping central lets requests in flight finish
 KEEP_ALIVE_S = 30.0  # idle keep-alive connections are closed after this many seconds
+#: Header and body deadlines, idle shedding, the request cap (see common.http_limits).
+CENTRAL_LIMITS = ConnectionLimits(header_timeout_s=10.0, body_timeout_s=30.0, max_in_flight=256)
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class CentralServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve ``app`` on ``host``:``port`` (0: any free port) once :meth:`start` is called."""
         self.app, self.host, self.port = app, host, port
-        self._runner: ThreadedServer | None = None
+        self._runner: LimitedThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -125,8 +135,8 @@ class CentralServer:
         check_bind(self.host, tls=False, insecure_lan=False)
         sock = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
-        runner = ThreadedServer(self.app, sock, f"central-{self.port}", lifespan="on",
-                                graceful_s=GRACEFUL_SHUTDOWN_S, keep_alive_s=KEEP_ALIVE_S)
+        runner = LimitedThreadedServer(self.app, sock, f"central-{self.port}", limits=CENTRAL_LIMITS, lifespan="on",
+                                       graceful_s=GRACEFUL_SHUTDOWN_S, keep_alive_s=KEEP_ALIVE_S)
         try:
             runner.start(timeout_s)
         except ServerStartError as exc:
@@ -195,7 +205,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None] | None = None) 
                             f"({store.backend}, {options.workers} worker{'s' if options.workers > 1 else ''})")
     try:
         if options.workers == 1:
-            server = uvicorn.Server(uvicorn.Config(create_app(store, admin_token=admin_token), **common))
+            server = uvicorn.Server(LimitedConfig(create_app(store, admin_token=admin_token), limits=CENTRAL_LIMITS,
+                                                  **common))
             with _stop_signals_end_quietly():
                 server.run(sockets=[sock])
         else:
@@ -217,7 +228,8 @@ def _run_workers(options: ServeOptions, admin_token: str | None, common: dict, s
         os.environ[ADMIN_TOKEN_ENV] = admin_token
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("sync.central.app:app_from_env", factory=True, workers=options.workers, **common)
+    config = LimitedConfig("sync.central.app:app_from_env", limits=CENTRAL_LIMITS, factory=True,
+                           workers=options.workers, **common)
     if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn took the worker's target
         Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()  # type: ignore[call-arg]
     else:
