@@ -16,6 +16,10 @@ The tables live in the terminal's own store, added by the migration set :data:`M
 * ``sync_quarantine(event_id, seq, reason, detail, at)``: outbox events the central refused for
   good (a ``conflict``, or an event protocol v1 cannot carry); they stay in the outbox, reported,
   and are no longer pushed.
+* ``reference_quarantine(cursor, kind, key, reason, at)``: changes of the feed this terminal
+  could not apply (data that is not strict JSON, so ``CHECK (json_valid(data))`` would fail, or
+  a row SQLite refuses): each is recorded here and skipped, the rest of its page is applied and
+  the cursor moves on, so one poisoned row never stops a pull (issue 10).
 * ``reference_versions(kind, cursor, changed_at)``: per kind, the feed cursor of the last change
   applied to it (upsert or delete), written in the same transaction as the page: a reader
   (:mod:`kiosk.reference`) tells that a kind changed by this one small row, without scanning it.
@@ -27,6 +31,7 @@ terminal's own business actions and never sees one of them half done.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +40,8 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from kiosk.store import Store, StoreError, utc_now_iso
-from sync.protocol import ChangesResponse
+from sync.protocol import Change, ChangesResponse
+from sync.strict_json import find_problem
 
 MIGRATIONS = Migrations("sync")
 
@@ -105,6 +111,22 @@ def sync_m003_reference_versions(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def sync_m004_reference_quarantine(db: sqlite_utils.Database) -> None:
+    """Create ``reference_quarantine``: feed changes this terminal could not apply, skipped and reported."""
+    db.execute(
+        """
+        CREATE TABLE reference_quarantine (
+            cursor INTEGER NOT NULL PRIMARY KEY,
+            kind   TEXT    NOT NULL,
+            key    TEXT    NOT NULL,
+            reason TEXT    NOT NULL,
+            at     TEXT    NOT NULL
+        )
+        """
+    )
+
+
 class StaleCursor(StoreError):
     """A page was fetched from a cursor the store has moved past (another client applied it)."""
 
@@ -118,6 +140,16 @@ class Quarantined:
     reason: str  # "conflict" (same id, different body) or "rejected" (not valid under protocol v1)
     detail: str
     at: str
+
+
+@dataclass(frozen=True)
+class RejectedChange:
+    """A change of the reference feed the terminal could not apply: skipped, recorded, reported."""
+
+    cursor: int
+    kind: str
+    key: str
+    reason: str
 
 
 def check_schema(store: Store) -> None:
@@ -141,6 +173,8 @@ def apply_page(
     page: ChangesResponse,
     from_cursor: int,
     progress: Callable[[int], None] | None = None,
+    rejected: list[RejectedChange] | None = None,
+    unreadable: Iterable[RejectedChange] = (),
 ) -> int:
     """Apply one page of the feed and move the cursor to ``page.cursor``, all in one transaction.
 
@@ -149,10 +183,16 @@ def apply_page(
     A page whose cursor goes backwards, or whose changes lie outside ``(from_cursor, page.cursor]``,
     is refused with :class:`StoreError` before anything is written.  ``progress`` is called with the
     number of rows written so far every :data:`PROGRESS_EVERY` rows (inside the transaction).
-    Returns the number of changes applied.
+    A change the terminal cannot store (data that is not strict JSON, or a row SQLite refuses) is
+    skipped and recorded in ``reference_quarantine`` in the same transaction; ``rejected``, if
+    given, is extended with those.  ``unreadable`` are changes of this page the caller could not
+    even read (:func:`sync.wire.parse_page`): recorded with the others.  Returns the number of changes applied.
     """
     _check_page(page, from_cursor)
-    runs = _runs(page)
+    bad = list(unreadable) + [RejectedChange(c.cursor, c.kind, c.key, f"{p.reason} at {p.path or 'data'}")
+           for c in page.changes if c.op == "upsert" and (p := find_problem(c.data or {})) is not None]
+    skip = {b.cursor for b in bad}
+    runs = _runs([c for c in page.changes if c.cursor not in skip])
     with store.action() as act:
         conn = act.db.conn
         row = conn.execute("SELECT value FROM sync_state WHERE name = ?", [CURSOR_KEY]).fetchone()
@@ -164,13 +204,68 @@ def apply_page(
         for op, rows in runs:
             for start in range(0, len(rows), PROGRESS_EVERY):
                 chunk = rows[start : start + PROGRESS_EVERY]
-                conn.executemany(_UPSERT if op == "upsert" else _DELETE, chunk)
+                bad += _write_chunk(conn, _UPSERT if op == "upsert" else _DELETE, chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done)
-        _bump_versions(conn, page)
+        skip = {b.cursor for b in bad}
+        _bump_versions(conn, [c for c in page.changes if c.cursor not in skip])
+        _record_rejected(conn, bad)
         _set_state(conn, CURSOR_KEY, str(page.cursor))
-    return len(page.changes)
+    if rejected is not None:
+        rejected.extend(bad)
+    return sum(1 for c in page.changes if c.cursor not in skip)
+
+
+#: What SQLite (or the driver) raises for one row it refuses, as opposed to the store failing.
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, UnicodeEncodeError, OverflowError)
+_Row = tuple[Change, tuple[Any, ...]]
+
+
+def _write_chunk(conn: Any, sql: str, chunk: list[_Row]) -> list[RejectedChange]:
+    """Write ``chunk`` at once; if SQLite refuses a row, write it row by row and return those refused."""
+    conn.execute("SAVEPOINT sync_chunk")
+    try:
+        conn.executemany(sql, [row for _, row in chunk])
+    except _ROW_ERRORS:
+        conn.execute("ROLLBACK TO sync_chunk")
+    else:
+        conn.execute("RELEASE sync_chunk")
+        return []
+    refused: list[RejectedChange] = []
+    for change, row in chunk:
+        conn.execute("SAVEPOINT sync_row")
+        try:
+            conn.execute(sql, row)
+        except _ROW_ERRORS as exc:
+            conn.execute("ROLLBACK TO sync_row")
+            refused.append(RejectedChange(change.cursor, change.kind, change.key,
+                                          f"the store refused it: {type(exc).__name__}: {exc}"[:300]))
+        conn.execute("RELEASE sync_row")
+    conn.execute("RELEASE sync_chunk")
+    return refused
+
+
+def _record_rejected(conn: Any, bad: list[RejectedChange]) -> None:
+    if bad:
+        now = utc_now_iso()
+        conn.executemany(
+            "INSERT INTO reference_quarantine (cursor, kind, key, reason, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (cursor) DO NOTHING",
+            [(b.cursor, _text(b.kind), _text(b.key), _text(b.reason), now) for b in bad],
+        )
+
+
+def _text(value: str) -> str:
+    """``value`` with any lone surrogate escaped, so it can be stored as UTF-8."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def rejected_changes(store: Store) -> list[RejectedChange]:
+    """Every feed change this terminal skipped because it could not apply it, by cursor."""
+    with store.action() as act:
+        rows = act.db.execute("SELECT cursor, kind, key, reason FROM reference_quarantine ORDER BY cursor").fetchall()
+    return [RejectedChange(int(c), k, key, r) for c, k, key, r in rows]
 
 
 _UPSERT = (
@@ -180,10 +275,10 @@ _UPSERT = (
 _DELETE = "DELETE FROM reference_data WHERE kind = ? AND key = ?"
 
 
-def _bump_versions(conn: Any, page: ChangesResponse) -> None:
+def _bump_versions(conn: Any, changes: list[Change]) -> None:
     """Record, per kind the page touched, the cursor of its last change (in the page's transaction)."""
     last: dict[str, int] = {}
-    for change in page.changes:
+    for change in changes:
         last[change.kind] = change.cursor
     if last:
         now = utc_now_iso()
@@ -201,18 +296,18 @@ def reference_versions(store: Store) -> dict[str, int]:
             "SELECT kind, cursor FROM reference_versions").fetchall()}
 
 
-def _runs(page: ChangesResponse) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The page's changes as runs of consecutive upserts or deletes, rows ready for ``executemany``."""
-    runs: list[tuple[str, list[tuple[Any, ...]]]] = []
-    for change in page.changes:
+def _runs(changes: list[Change]) -> list[tuple[str, list[_Row]]]:
+    """The changes as runs of consecutive upserts or deletes, each with its row for ``executemany``."""
+    runs: list[tuple[str, list[_Row]]] = []
+    for change in changes:
         if change.op == "upsert":
             row: tuple[Any, ...] = (change.kind, change.key, _json(change.data or {}), change.cursor)
         else:
             row = (change.kind, change.key)
         if runs and runs[-1][0] == change.op:
-            runs[-1][1].append(row)
+            runs[-1][1].append((change, row))
         else:
-            runs.append((change.op, [row]))
+            runs.append((change.op, [(change, row)]))
     return runs
 
 

@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from kiosk.store import Event, Store, StoreError
 from sync import apply
@@ -51,16 +50,14 @@ from sync.client_types import (
     SyncStatus,
 )
 from sync.protocol import (
-    MAX_PAYLOAD_BYTES,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
-    ChangesResponse,
     DeviceState,
-    EventEnvelope,
     HeartbeatRequest,
     HeartbeatResponse,
     PushResponse,
 )
+from sync.wire import encode_event, parse_answer, parse_page, reason_of
 
 log = logging.getLogger("sync.client")
 
@@ -138,6 +135,7 @@ class SyncClient:
             queue_length=apply.queue_length(store),
             quarantined=len(self._quarantined_ids),
             cursor=self._cursor,
+            reference_rejected=len(apply.rejected_changes(store)),
         )
 
     # -- the thread --------------------------------------------------------------------------
@@ -263,19 +261,8 @@ class SyncClient:
                 return batch
 
     def _encode(self, event: Event) -> tuple[str, bytes]:
-        """``("", json)`` for an event the protocol can carry, else ``(why not, b"")``."""
-        body = event.to_dict()
-        if event.terminal_id != self._store.terminal_id:
-            return f"event of terminal {event.terminal_id!r} in this terminal's outbox", b""
-        payload = json.dumps(body["payload"], ensure_ascii=False, separators=(",", ":")).encode()
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            return f"payload of {len(payload)} bytes is over the protocol's {MAX_PAYLOAD_BYTES}", b""
-        try:
-            EventEnvelope.model_validate(body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            return f"not a valid v1 event: {'.'.join(map(str, first['loc']))}: {first['msg']}", b""
-        return "", json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        """``("", json)`` for an event the protocol can carry as strict JSON, else ``(why not, b"")``."""
+        return encode_event(event, self._store.terminal_id)
 
     def _push_split(self, batch: list[tuple[Event, bytes]], outcome: PushOutcome) -> int:
         """Push ``batch``; if the central refuses it as malformed, halve it until the culprit is alone,
@@ -295,7 +282,7 @@ class SyncClient:
         ids = [event.id for event, _ in batch]
         try:
             response = self._request("POST", "/v1/events/push", content=body)
-            answer = _parse(PushResponse, response)
+            answer = parse_answer(PushResponse, response)
         except (CentralUnavailable, AuthRefused) as exc:
             self._store.mark_failed(ids, str(exc))
             raise
@@ -331,6 +318,8 @@ class SyncClient:
     def pull_changes(self, max_pages: int | None = None) -> int:
         """Fetch and apply pages of the reference feed until it has no more (or ``max_pages``).
 
+        A change the terminal cannot apply is skipped, recorded (:func:`sync.apply.rejected_changes`),
+        logged and counted in :attr:`SyncStatus.reference_rejected`; the cursor moves past it.
         Returns the number of changes applied.  Each page is applied with its cursor in one
         transaction; a page fetched from a cursor another client already moved is skipped.
         """
@@ -342,13 +331,19 @@ class SyncClient:
                 "/v1/reference/changes",
                 params={"cursor": self._cursor, "limit": self._settings.pull_page_size},
             )
-            page = _parse(ChangesResponse, response)
+            page, unreadable = parse_page(response)
+            rejected: list[apply.RejectedChange] = []
             try:
-                count = apply.apply_page(self._store, page, self._cursor)
+                count = apply.apply_page(self._store, page, self._cursor, rejected=rejected, unreadable=unreadable)
                 self._cursor = page.cursor
             except apply.StaleCursor:
                 count = 0
                 self._cursor = apply.read_cursor(self._store)
+            for bad in rejected:
+                log.error("sync: reference change %s/%s at cursor %d skipped: %s", bad.kind, bad.key, bad.cursor,
+                          bad.reason)
+            if rejected:
+                self._update(reference_rejected=self._status.reference_rejected + len(rejected))
             applied += count
             pages += 1
             with self._status_lock:
@@ -369,7 +364,7 @@ class SyncClient:
         )
         sent = time.time()
         response = self._request("POST", "/v1/heartbeat", content=request.model_dump_json().encode())
-        answer = _parse(HeartbeatResponse, response)
+        answer = parse_answer(HeartbeatResponse, response)
         midpoint = (sent + time.time()) / 2
         self._update(clock_skew_s=round(answer.server_time.timestamp() - midpoint, 3))
         return answer
@@ -384,11 +379,11 @@ class SyncClient:
         except (httpx.TransportError, RuntimeError) as exc:  # RuntimeError: client closed by stop()
             raise CentralUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code in (401, 403):
-            raise AuthRefused(f"{method} {path}: {response.status_code} {_reason(response)}")
+            raise AuthRefused(f"{method} {path}: {response.status_code} {reason_of(response)}")
         if response.status_code in _BATCH_REFUSED:
-            raise BatchRefused(f"{method} {path}: {response.status_code} {_reason(response)}")
+            raise BatchRefused(f"{method} {path}: {response.status_code} {reason_of(response)}")
         if response.status_code != 200:
-            raise CentralUnavailable(f"{method} {path}: {response.status_code} {_reason(response)}")
+            raise CentralUnavailable(f"{method} {path}: {response.status_code} {reason_of(response)}")
         return response
 
     def _refresh_queue(self) -> None:
@@ -410,19 +405,3 @@ class SyncClient:
     def _update(self, **changes: Any) -> None:
         with self._status_lock:
             self._status = replace(self._status, **changes)
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        return f"{body.get('reason', '')}: {body.get('detail', '')}".strip(": ")
-    except (ValueError, AttributeError):
-        return response.reason_phrase
-
-
-def _parse(model: Any, response: httpx.Response) -> Any:
-    """The answer as ``model``; a reply that is not the protocol counts as the central unavailable."""
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError as exc:
-        raise CentralUnavailable(f"the central answered outside the protocol: {exc.errors()[:1]}") from exc

@@ -85,6 +85,7 @@ class SyncStatus:
     cursor: int = 0  # position reached in the reference feed
     central_highest_seq: int | None = None  # the central's highest stored seq for this terminal
     central_gaps: tuple[SeqGap, ...] = ()  # seq runs the central says it has not seen
+    reference_rejected: int = 0  # feed changes skipped because this terminal could not apply them
     pushed: int = 0  # events acknowledged since start
     applied: int = 0  # reference changes applied since start
     clock_skew_s: float | None = None  # central clock minus terminal clock, from the last heartbeat
@@ -105,6 +106,8 @@ class SyncStatus:
             words += f", {self.queue_length} waiting"
         if self.quarantined:
             words += f", {self.quarantined} refused (see the sync log)"
+        if self.reference_rejected:
+            words += f", {self.reference_rejected} reference rows skipped (see the sync log)"
         return words
 
 
