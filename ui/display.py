@@ -1,10 +1,24 @@
-"""The hall TV: current calls big ("请 A012 号 到 3 号窗口"), the last calls, waiting counts, an info panel when idle.
+"""The hall TV: the current call big ("请 A012 号 / 到 3 号窗口"), the last calls, waiting counts, info when idle.
 
 A Python thread reads the hall service's push channel (SSE, through
 :meth:`~kiosk.hall.client.HallClient.events`) and hands each event to a :class:`Feed` QObject,
 whose signals Qt queues to the GUI thread (the :class:`ui.hall_app.Bridge` pattern).  The client
 reconnects on its own and replays missed calls; while the link is down the screen says
-"正在连接叫号服务…" in words.  Each new call is spoken twice through the :class:`~kiosk.voice.Speaker`.
+"正在连接叫号服务…" in words.
+
+Voice: each new call is spoken once through :meth:`kiosk.voice.Speaker.call` — a chime, then
+"请 A零一二 号，到 3 号窗口" in Mandarin (the hall's language; no English follows, so a call stays
+within DESIGN §8's 4 s, and four windows calling at once are heard one after another, each once).
+A recall says the recall words (the speaker says them twice).  Calls older than
+:data:`SPEAK_MAX_AGE_S` (replayed after an outage) are shown, not spoken.
+
+Screen: a TV nobody touches, so the header's language and volume controls are hidden and no
+button shows; the window is resident-facing (at most one "设备维护中" line, from the shell).
+Sizes follow the screen (:mod:`ui.display_style`): the call's two lines take about 30 % of a
+16:9 screen's height, every other line ≥ 4.5 %; recomputed on every resize.  White and yellow
+on near-black navy.  Languages: every text is in the display's language (``config.language``,
+Chinese by default), and the call and each info item also show a smaller line in the other
+language under them, since a TV cannot be switched by touch.
 
     window = open_display(config)          # from a display TerminalConfig
 """
@@ -22,25 +36,43 @@ from kiosk.config import TerminalConfig
 from kiosk.hall.client import HallAuthRefused, HallClient
 from kiosk.hall.errors import HallError
 from kiosk.hall.tickets import Call, Snapshot
-from kiosk.voice import Speaker, call_text
+from kiosk.voice import Speaker
+from ui.display_style import (
+    CALL_WIDTH_USE,
+    MAIN,
+    MAIN_PT,
+    MIN_PT,
+    SHRINK,
+    display_qss,
+    fit_pt,
+    margin_px,
+    point_sizes,
+    two_lines,
+)
 from ui.qt import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QObject,
     QStackedWidget,
+    Qt,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from ui.shell import KioskWindow
-from ui.widgets import grid_row, label, panel
+from ui.widgets import grid_row, label
 
 CALL_HOLD_S = 60.0  # seconds a call stays on the calls panel (big, or under "other windows")
 ROTATE_S = 8.0  # seconds each info item stays
 RECENT = 5  # calls in the "last calls" list
+OTHERS = 3  # fresh calls of other windows listed under the big call
 SPEAK_MAX_AGE_S = 120.0  # calls older than this (replayed after an outage) are shown but not spoken
+SPEAK_LANGUAGE = "zh"  # the hall speaks Mandarin, whatever the screen's language
+MIN_WINDOW = (640, 360)  # the smallest window the display lays itself out for, in pixels
+SIDE_SHARE = (0.34, 0.5)  # least and most of the body's width for the last calls and the waiting counts
 log = logging.getLogger(__name__)
 
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # feed retry delays when the snapshot cannot be read, in seconds
@@ -54,8 +86,9 @@ DEFAULT_INFO: tuple[tuple[str, str], ...] = (
 WORDS: dict[str, tuple[str, str]] = {
     "calling": ("正在叫号", "Now calling"),
     "call_big": ("请 {number} 号\n到 {window} 号窗口", "Number {number}\nto window {window}"),
+    "call_alt": ("请 {number} 号到 {window} 号窗口", "Number {number}, please go to window {window}"),
     "recall": ("（再次呼叫）", " (called again)"),
-    "others": ("其他窗口", "Other windows"),
+    "others": ("其他窗口：", "Other windows:"),
     "other": ("{number} → {window} 号窗口", "{number} → window {window}"),
     "recent_heading": ("最近叫号", "Last calls"),
     "recent_line": ("{number} → {window} 号窗口", "{number} → window {window}"),
@@ -145,6 +178,12 @@ class Feed(QObject):
             delay = min(delay * 2, MAX_RETRY_S)
 
 
+def _panel() -> tuple[QFrame, QVBoxLayout]:
+    """A dark framed panel of the display and its layout (margins set by the window's scale)."""
+    frame = QFrame(objectName="display_panel")
+    return frame, QVBoxLayout(frame)
+
+
 class DisplayWindow(KioskWindow):
     """The calling display of one hall; owns its client and feed (stopped with the window)."""
 
@@ -168,7 +207,15 @@ class DisplayWindow(KioskWindow):
         self.owned: list[Callable[[], None]] = []
         self._arrived: dict[int, float] = {}  # window -> monotonic time its latest call arrived
         self._closed = False
-        super().__init__(config, checker=checker)
+        self._scale: tuple[int, int] | None = None  # the window size the sizes were computed for
+        self._pt: dict[str, float] = {}  # point size of each text, for the window's size
+        self.panel_layouts: list[QVBoxLayout] = []  # set by _build_display; scaled by apply_scale
+        super().__init__(config, checker=checker, resident_facing=True)
+        for control in (self.language_button, self.volume_down, self.volume_label, self.volume_up):
+            control.setVisible(False)  # a TV nobody touches: its language and volume come from the config
+        self._base_qss = self.styleSheet()
+        # the layout's own minimum is that of the current sizes: it must not stop a shrink that makes them smaller
+        self.setMinimumSize(*MIN_WINDOW)
         self._build_display()
         self.show_page("calls")
         self._rotate = QTimer(self)
@@ -182,71 +229,171 @@ class DisplayWindow(KioskWindow):
         self.feed.call.connect(self.show_call)
         self.feed.counts.connect(self.set_counts)
         self.feed.link.connect(self.set_link)
+        self.apply_scale()
         self.render()
         self.feed.start()
 
     def _build_display(self) -> None:
         page = QWidget(objectName="page_calls")
         outer = QVBoxLayout(page)
-        outer.setSpacing(10)
-        self.banner = label("banner")
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.page_layout = outer
+        self.banner = label("display_banner")
         outer.addWidget(self.banner)
         row = QHBoxLayout()
-        row.setSpacing(16)
+        self.row_layout = row
         self.main_stack = QStackedWidget()
-        call_view, cl = panel()
-        self.calling_heading = label("panel_heading")
-        self.call_big = label("call_big")
-        self.call_service = label("big_info")
-        self.others_heading = label("caption")
-        self.others = label("recent_call")
+        call_view, cl = _panel()
+        self.calling_heading = label("display_heading")
+        self.call_big = label("display_call")
+        self.call_service = label("display_service")
+        self.call_alt = label("display_alt")
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        self.others_heading = label("display_subheading", wrap=False, align=Qt.AlignmentFlag.AlignRight
+                                    | Qt.AlignmentFlag.AlignTop)
+        self.others = label("display_line", wrap=False, align=top_left)
         cl.addWidget(self.calling_heading)
         cl.addStretch(1)
-        for w in (self.call_big, self.call_service):
+        for w in (self.call_big, self.call_service, self.call_alt):
             cl.addWidget(w)
         cl.addStretch(1)
-        cl.addWidget(self.others_heading)
-        cl.addWidget(self.others)
-        info_view, il = panel()
-        self.info_heading = label("panel_heading")
-        self.info_text = label("info_text")
-        self.info_page = label("caption")
+        others_row = QHBoxLayout()
+        self.others_layout = others_row
+        others_row.addStretch(1)
+        others_row.addWidget(self.others_heading)
+        others_row.addWidget(self.others)
+        others_row.addStretch(1)
+        cl.addLayout(others_row)
+        info_view, il = _panel()
+        self.info_heading = label("display_heading")
+        self.info_text = label("display_info")
+        self.info_alt = label("display_alt")
+        self.info_page = label("display_caption")
         il.addWidget(self.info_heading)
         il.addStretch(1)
         il.addWidget(self.info_text)
+        il.addWidget(self.info_alt)
         il.addStretch(1)
         il.addWidget(self.info_page)
         self.main_stack.addWidget(call_view)
         self.main_stack.addWidget(info_view)
         self.call_view, self.info_view = call_view, info_view
-        row.addWidget(self.main_stack, 3)
-        side = QVBoxLayout()
-        side.setSpacing(12)
-        recent, rl = panel()
-        self.recent_heading = label("panel_heading")
+        row.addWidget(self.main_stack, 1)
+        self.side = QWidget(objectName="display_side")
+        side = QVBoxLayout(self.side)
+        side.setContentsMargins(0, 0, 0, 0)
+        self.side_layout = side
+        recent, rl = _panel()
+        self.recent_heading = label("display_heading")
         rl.addWidget(self.recent_heading)
         self.recent_labels: list[QLabel] = []
         for _ in range(self.recent_n):
-            lbl = label("recent_call")
+            lbl = label("display_line", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             self.recent_labels.append(lbl)
             rl.addWidget(lbl)
         rl.addStretch(1)
         side.addWidget(recent, 3)
-        waiting, wl = panel()
-        self.waiting_heading = label("panel_heading")
+        waiting, wl = _panel()
+        self.waiting_heading = label("display_heading")
         wl.addWidget(self.waiting_heading)
         self.waiting_grid = QGridLayout()
-        self.waiting_grid.setHorizontalSpacing(10)
         self.waiting_grid.setColumnStretch(0, 1)
         wl.addLayout(self.waiting_grid)
-        self.waiting_none = label("recent_call")
+        self.waiting_none = label("display_line")
         wl.addWidget(self.waiting_none)
         wl.addStretch(1)
         self.waiting_labels: dict[str, tuple[QLabel, QLabel]] = {}
+        self._count_probe = label("display_count", wrap=False)  # never shown: measures the counts' font
+        self._count_probe.setParent(waiting)
+        self._count_probe.hide()
         side.addWidget(waiting, 2)
-        row.addLayout(side, 2)
+        row.addWidget(self.side)
         outer.addLayout(row, 1)
+        self.panel_layouts = [cl, il, rl, wl]
         self.add_page("calls", page)
+
+    # -- sizes follow the screen ----------------------------------------------------------------------------
+    def resizeEvent(self, event: Any) -> None:
+        """Recompute the text sizes for the new window size."""
+        super().resizeEvent(event)
+        self.apply_scale()
+
+    def apply_scale(self) -> None:
+        """Text sizes, margins and the side column's width from the window's size (no-op when unchanged)."""
+        size = (self.width(), self.height())
+        if size == self._scale or not self.panel_layouts:
+            return
+        self._scale = size
+        width, height = size
+        gap = margin_px(width, height)
+        self._pt = point_sizes(width, height, self.logicalDpiY())
+        self.setStyleSheet(self._base_qss + display_qss(self._pt, gap))
+        for layout in self.panel_layouts:
+            layout.setContentsMargins(2 * gap, gap, 2 * gap, gap)
+            layout.setSpacing(gap // 2)
+        self.page_layout.setSpacing(gap)
+        self.row_layout.setSpacing(gap)
+        self.others_layout.setSpacing(gap)
+        self.side_layout.setSpacing(gap)
+        self.waiting_grid.setHorizontalSpacing(2 * gap)
+        self.render()
+
+    def _body_width(self) -> int:
+        margins = self.body.contentsMargins()
+        return max(1, self.width() - margins.left() - margins.right())
+
+    def _fit_side(self) -> None:
+        """The side column: as wide as its longest line needs (a waiting service and its count, a last call),
+        within :data:`SIDE_SHARE` of the body, so long service names stay on one line and the call keeps its room."""
+        gap = margin_px(self.width(), self.height())
+        for lbl in (self.waiting_none, self._count_probe, self.recent_heading, self.waiting_heading):
+            lbl.ensurePolished()
+        line, count, heading = (self.waiting_none.fontMetrics(), self._count_probe.fontMetrics(),
+                                self.recent_heading.fontMetrics())
+        longest_call = self._t("recent_line", number="A000", window=88) + self._t("recent_again")
+        need = max(line.horizontalAdvance(longest_call),
+                   *(line.horizontalAdvance(lbl.text()) for lbl in self.recent_labels),
+                   *(heading.horizontalAdvance(self._t(k)) for k in ("recent_heading", "waiting_heading")),
+                   *(line.horizontalAdvance(name.text()) + 2 * gap
+                     + count.horizontalAdvance(self._t("waiting_count", count=888))
+                     for name, _count in self.waiting_labels.values()))
+        low, high = (round(self._body_width() * share) for share in SIDE_SHARE)
+        side = max(low, min(high, need + 4 * gap + 8))  # panel margins, its border and a little air
+        if self.side.maximumWidth() != side:
+            self.side.setFixedWidth(side)
+
+    def _call_width(self) -> float:
+        """The inner width of the call panel, from the window's width (the layout may not have run yet)."""
+        gap = margin_px(self.width(), self.height())
+        return self._body_width() - self.side.maximumWidth() - gap - 4 * gap - 4
+
+    def _fit_call(self) -> None:
+        """The call's size: its share of the screen, smaller only when its longest line would not fit the panel."""
+        self._set_pt(self.call_big, fit_pt(self.call_big, self._call_width() * CALL_WIDTH_USE, self._pt["call"]))
+
+    def _set_text(self, lbl: QLabel, text: str, size: str) -> None:
+        """Show ``text`` in ``lbl`` (a line of the main panel) at its ``size``: on one line, or two balanced lines,
+        a little smaller if that is all it takes (:data:`SHRINK`), else wrapped at full size."""
+        most, width = self._pt[size], self._call_width() * CALL_WIDTH_USE
+        key = f"{most}|{width}|{text}"
+        if lbl.property("fitted_for") == key:  # the same text at the same size: nothing to redo (every second)
+            return
+        lbl.setProperty("fitted_for", key)
+        floor = MAIN_PT if size in MAIN else MIN_PT
+        for shown, shrink in zip((text, two_lines(text)), SHRINK, strict=True):
+            lbl.setText(shown)
+            pt = fit_pt(lbl, width, most)
+            if pt >= max(most * shrink, floor):
+                self._set_pt(lbl, pt)
+                return
+        lbl.setText(text)
+        self._set_pt(lbl, most)
+
+    def _set_pt(self, lbl: QLabel, pt: float) -> None:
+        """Give ``lbl`` its own font size (over the window's stylesheet), restyling only on a change."""
+        if lbl.property("fitted_pt") != pt:
+            lbl.setProperty("fitted_pt", pt)
+            lbl.setStyleSheet(f"font-size: {pt}pt;")
 
     # -- the feed drives these (GUI thread) -------------------------------------------------------------
     def apply_snapshot(self, snap: Snapshot) -> None:
@@ -260,7 +407,7 @@ class DisplayWindow(KioskWindow):
         self.render()
 
     def show_call(self, call: Call) -> None:
-        """A new call: big on screen at once, into the last calls, and spoken twice."""
+        """A new call: big on screen at once, into the last calls, and spoken once (a chime, then the words)."""
         if any(c.id == call.id for c in self.recent):
             return
         self.current[call.window] = call
@@ -269,7 +416,7 @@ class DisplayWindow(KioskWindow):
         self.latest = call
         self.render()
         if self.speaker is not None and _age_s(call) <= SPEAK_MAX_AGE_S:
-            self.speaker.say(call_text(call.number, call.window, self.language), self.language, repeat=2)
+            self.speaker.call(call.number, call.window, SPEAK_LANGUAGE, recall=call.kind == "recall")
 
     def set_counts(self, waiting: dict[str, int]) -> None:
         """New waiting counts per service."""
@@ -287,6 +434,11 @@ class DisplayWindow(KioskWindow):
     def _t(self, key: str, **params: Any) -> str:
         pair = WORDS[key]
         return (pair[0] if self.language == "zh" else pair[1]).format(**params)
+
+    def _alt(self, key: str, **params: Any) -> str:
+        """``key``'s words in the other language (the smaller line)."""
+        pair = WORDS[key]
+        return (pair[1] if self.language == "zh" else pair[0]).format(**params)
 
     @property
     def idle(self) -> bool:
@@ -306,19 +458,29 @@ class DisplayWindow(KioskWindow):
     def render(self) -> None:
         """Redraw the display from its state in the current language."""
         idx = 0 if self.language == "zh" else 1
+        self._render_side(idx)
+        self._fit_side()  # the side's width first: the main panel's texts fit what is left
+        self._render_main(idx)
+        self._fit_call()
+
+    def _render_main(self, idx: int) -> None:
         self.banner.setText("" if self.connected else "⚠ " + self.down_words[idx])
         self.banner.setVisible(not self.connected)
         self.calling_heading.setText(self._t("calling"))
         latest = self.latest
         if latest is not None:
             self.call_big.setText(self._t("call_big", number=latest.number, window=latest.window))
+            alt = self._alt("call_alt", number=latest.number, window=latest.window)
             name = latest.service_name_zh if idx == 0 else latest.service_name_en
-            self.call_service.setText(name + (self._t("recall") if latest.kind == "recall" else ""))
+            service = name + (self._t("recall") if latest.kind == "recall" else "")
         else:
             self.call_big.setText(self._t("no_calls"))
-            self.call_service.setText("")
-        others = [c for w, c in sorted(self.current.items())
-                  if (latest is None or w != latest.window) and self._fresh(w)][:3]
+            alt, service = self._alt("no_calls"), ""
+        self._set_text(self.call_alt, alt, "alt")
+        self._set_text(self.call_service, service, "service")
+        self.call_service.setVisible(bool(self.call_service.text()))
+        others = sorted((c for w, c in self.current.items() if (latest is None or w != latest.window)
+                         and self._fresh(w)), key=lambda c: -c.id)[:OTHERS]  # the newest first
         self.others_heading.setText(self._t("others"))
         self.others_heading.setVisible(bool(others))
         self.others.setText("\n".join(self._t("other", number=c.number, window=c.window) for c in others))
@@ -326,9 +488,14 @@ class DisplayWindow(KioskWindow):
         self.main_stack.setCurrentWidget(self.info_view if self.idle else self.call_view)
         if self.info:
             self.info_index %= len(self.info)
+            item = self.info[self.info_index]
             self.info_heading.setText(self._t("info_heading"))
-            self.info_text.setText(self.info[self.info_index][idx])
+            self._set_text(self.info_text, item[idx], "info")
+            self._set_text(self.info_alt, item[1 - idx] if item[1 - idx] != item[idx] else "", "alt")
+            self.info_alt.setVisible(bool(self.info_alt.text()))
             self.info_page.setText(self._t("info_page", n=self.info_index + 1, total=len(self.info)))
+
+    def _render_side(self, idx: int) -> None:
         self.recent_heading.setText(self._t("recent_heading"))
         for i, lbl in enumerate(self.recent_labels):
             call = self.recent[i] if i < len(self.recent) else None
@@ -345,14 +512,14 @@ class DisplayWindow(KioskWindow):
 
     def waiting_row(self, code: str) -> tuple[QLabel, QLabel]:
         """The name and count labels of service ``code``, made on first use."""
-        return grid_row(self.waiting_grid, self.waiting_labels, code, "recent_call", "waiting_count")
+        return grid_row(self.waiting_grid, self.waiting_labels, code, "display_line", "display_count")
 
     def language_changed(self) -> None:
         """Redraw in the new language."""
         self.render()
 
     def speaker_volume_changed(self, volume: int) -> None:
-        """The speaker follows the volume buttons."""
+        """The speaker follows the window's volume (from the config; the display has no buttons)."""
         if self.speaker is not None:
             self.speaker.volume = volume
 
