@@ -19,6 +19,7 @@ from collections.abc import Callable
 from kiosk.config import TerminalConfig
 from kiosk.runtime.health import DeviceSupervisor
 from kiosk.status import ComponentStatus, check_terminal
+from kiosk.voice import MIN_VOLUME
 from ui import texts, theme
 from ui.background import run_in_background
 from ui.qt import (
@@ -40,7 +41,6 @@ STATUS_REFRESH_MS = 5000  # how often the strip re-probes devices and network, i
 STRIP_COLUMNS = 4  # status entries per row of the strip
 STAFF_HOLD_MS = 2000  # holding the title this long opens the staff view of every device, in milliseconds
 STAFF_VIEW_S = 30  # the staff view closes by itself after this many seconds
-MIN_VOLUME = 30  # TEMP until kiosk.voice exports it
 NOT_FOR_RESIDENTS = frozenset({"central"})  # offline is normal operation: never a maintenance line
 
 
