@@ -51,6 +51,7 @@ from kiosk.voice_clips import (
     WORDS_PER_MINUTE,
     ClipCache,
     VoiceError,
+    default_cache_dir,
     synthesise,
     warm,
 )
@@ -67,9 +68,11 @@ from kiosk.voice_words import (
     spell_ticket,
 )
 
-__all__ = ["MIN_VOLUME", "VOICES", "WORDS_PER_MINUTE", "ClipCache", "Speaker", "VoiceError", "WavStats",
-           "call_sound", "call_text", "fix_stream_header", "find_player", "gain_db", "recall_text", "render_plan",
-           "render_wav", "spell_ticket", "wav_stats"]
+__all__ = [
+    "MIN_VOLUME", "VOICES", "WORDS_PER_MINUTE", "ClipCache", "Speaker", "VoiceError", "WavStats", "call_sound",
+    "call_text", "default_cache_dir", "find_player", "fix_stream_header", "gain_db", "recall_text", "render_plan",
+    "render_wav", "spell_ticket", "wav_stats",
+]
 
 log = logging.getLogger(__name__)
 

@@ -137,7 +137,7 @@ def for_espeak(text: str, language: str) -> str:
         text = text.replace("°C", "度").replace("℃", "度").replace("°", "度")
         text = re.sub(r"(?<![A-Za-z])[A-Z]{1,3}\d+\b", lambda m: spell_ticket(m.group()), text)
     else:
-        text = text.replace("°C", " degrees").replace("℃", " degrees").replace("°", " degrees")
+        text = re.sub(r"\s*(°C|℃|°)", " degrees", text)
     return _NUMBER_IN_TEXT.sub(lambda m: spoken_number(m.group(), language), text)
 
 
