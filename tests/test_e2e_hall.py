@@ -100,7 +100,7 @@ def test_green_id_card_resident_gets_a_printed_ticket(sim, hall, qtbot, screens_
     page = sim.devices["printer"].last_ticket()
     assert "A001" in page.text and (p.name[0] + "*") in page.text and p.id_number not in page.text
     assert "请取走号票" in hall.window.ticket_print.text()
-    qtbot.waitUntil(lambda: any("A零零一" in s for s in hall.spoken), timeout=5000)
+    qtbot.waitUntil(lambda: any("您的号码是 A001" in s for s in hall.spoken), timeout=5000)
     hall.window.grab().save(str(screens_dir / "e2e-hall-ticket.png"))
 
 
