@@ -7,6 +7,10 @@
   noticing the central's return (backoff cap 2 s) instead of being called;
 * ``initial_pull_s`` - a new terminal pulling 12,000 cards + an 83,000-person priority register,
   loaded into the central with its importer (target <= 15);
+* ``gaps_other_push_median_ms`` - issue 10 (6): one terminal holding 80,000 seq gaps keeps pushing
+  alternate seqs while another terminal pushes single events; the other terminal's median push
+  time, with ``gaps_flooder_reply_bytes`` the size of the flooder's push answer (``--gaps`` runs
+  only this);
 * ``ingest_pg_events_per_s_1_worker`` / ``_2_workers`` - the ingest figure on PostgreSQL with one
   and two uvicorn worker processes (the Debian cluster is started if down, and stopped again only
   if this run started it; the bench's database is dropped at the end).
@@ -218,6 +222,71 @@ def initial_pull(tmp: Path) -> tuple[float, int]:
     return elapsed, applied
 
 
+def _envelope(terminal_id: str, seq: int) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "terminal_id": terminal_id, "seq": seq, "type": "canteen.sale",
+            "occurred_at": datetime.now(UTC).isoformat(), "payload": {"amount_fen": 1200}, "schema": 1}
+
+
+def gap_flood(tmp: Path, gaps: int = 80_000, pushes: int = 40) -> dict[str, float]:
+    """Another terminal's push time while a terminal with ``gaps`` seq gaps pushes alternate seqs."""
+    from sqlalchemy import insert, update
+
+    from sync.central.db import write_transaction
+    from sync.central.sync_api.schema import seq_gaps, terminals
+
+    db = str(tmp / "gaps.db")
+    cs = CentralStore.open(db)
+    tokens = {tid: cs.enrol("canteen", SITE, tid).token for tid in ("flooder", "other")}
+    with write_transaction(cs.engine) as conn:  # the state after pushing seqs 2, 4, ..., 2 * gaps
+        conn.execute(update(terminals).where(terminals.c.terminal_id == "flooder").values(highest_seq=2 * gaps))
+        conn.execute(insert(seq_gaps), [{"terminal_id": "flooder", "first": s, "last": s}
+                                        for s in range(1, 2 * gaps, 2)])
+    cs.close()
+    central = CentralProcess(db)
+    stop = threading.Event()
+    reply_bytes: list[int] = []
+    statuses: dict[int, int] = {}
+
+    def client(tid: str) -> httpx.Client:
+        return httpx.Client(base_url=central.url, timeout=httpx.Timeout(60.0, connect=5.0), headers={
+            "Authorization": f"Bearer {tokens[tid]}", "X-Linfen-Protocol": "1"})
+
+    def flood() -> None:
+        seq = 2 * gaps
+        with client("flooder") as http:
+            while not stop.is_set():
+                seq += 2
+                answer = http.post("/v1/events/push", json={"terminal_id": "flooder",
+                                                            "events": [_envelope("flooder", seq)]})
+                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+                if answer.status_code == 200:
+                    reply_bytes.append(len(answer.content))
+                elif answer.status_code == 429:
+                    stop.wait(float(answer.headers.get("retry-after", "1")))
+
+    times: list[float] = []
+    flooder = threading.Thread(target=flood, daemon=True)
+    try:
+        flooder.start()
+        wait_until(lambda: bool(statuses), 60, what="the flooder's first push")
+        with client("other") as http:
+            for seq in range(1, pushes + 1):
+                started = time.perf_counter()
+                answer = http.post("/v1/events/push", json={"terminal_id": "other", "events": [_envelope("other", seq)]})
+                times.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"the other terminal's push failed: {answer.status_code} {answer.text[:200]}")
+    finally:
+        stop.set()
+        flooder.join(120)
+        central.stop()
+    times.sort()
+    return {"gaps_other_push_median_ms": round(times[len(times) // 2] * 1000, 1),
+            "gaps_other_push_max_ms": round(times[-1] * 1000, 1),
+            "gaps_flooder_reply_bytes": max(reply_bytes, default=0),
+            "gaps_flooder_pushes_ok": statuses.get(200, 0), "gaps_flooder_pushes_429": statuses.get(429, 0)}
+
+
 def pg_ingest(events: int) -> dict[str, float]:
     """The ingest figure on PostgreSQL with 1 and 2 workers (database made and dropped here)."""
     from tests.pg_fixtures import PG_PASSWORD, PG_ROLE, _run, clusters, pg_installed, psql_admin
@@ -258,7 +327,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20,000 events per ingest run instead of 100,000")
     ap.add_argument("--skip-pg", action="store_true", help="leave the PostgreSQL runs out")
+    ap.add_argument("--gaps", action="store_true", help="run only the 80,000-gap flood (issue 10)")
     args = ap.parse_args()
+    if args.gaps:
+        with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
+            figures = gap_flood(Path(tmpdir))
+        print(f"another terminal's push while one with 80,000 gaps pushes alternate seqs: median "
+              f"{figures['gaps_other_push_median_ms']} ms; the flooder's reply {figures['gaps_flooder_reply_bytes']} "
+              "bytes", flush=True)
+        print(json.dumps(figures, sort_keys=True))
+        return 0
     events = 20_000 if args.quick else 100_000
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
@@ -276,6 +354,9 @@ def main() -> int:
         figures["initial_pull_s"] = round(pulled, 2)
         print(f"initial pull of 12,000 cards + 83,000 register entries ({changes} changes): {pulled:.2f} s "
               "(target <= 15)", flush=True)
+        figures.update(gap_flood(tmp))
+        print(f"another terminal's push beside an 80,000-gap flood: median {figures['gaps_other_push_median_ms']} ms",
+              flush=True)
         if not args.skip_pg:
             figures.update(pg_ingest(events))
     print(json.dumps(figures, sort_keys=True))

@@ -44,6 +44,7 @@ from sync.client_types import (
     BatchRefused,
     CentralUnavailable,
     PushOutcome,
+    RateLimited,
     State,
     SyncError,
     SyncSettings,
@@ -57,7 +58,7 @@ from sync.protocol import (
     HeartbeatResponse,
     PushResponse,
 )
-from sync.wire import encode_event, parse_answer, parse_page, reason_of
+from sync.wire import encode_event, parse_answer, parse_page, reason_of, retry_after
 
 log = logging.getLogger("sync.client")
 
@@ -186,7 +187,8 @@ class SyncClient:
         except (CentralUnavailable, BatchRefused) as exc:
             self._failures += 1
             self._failed("offline", exc)
-            return self.backoff_delay(self._failures)
+            wait = exc.retry_after_s if isinstance(exc, RateLimited) else 0.0
+            return max(wait, self.backoff_delay(self._failures))
         except Exception as exc:  # a store error or a bug: report, back off, keep the thread alive
             self._failures += 1
             log.exception("sync cycle failed")
@@ -380,6 +382,8 @@ class SyncClient:
             raise CentralUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code in (401, 403):
             raise AuthRefused(f"{method} {path}: {response.status_code} {reason_of(response)}")
+        if response.status_code == 429:
+            raise RateLimited(f"{method} {path}: 429 {reason_of(response)}", retry_after(response))
         if response.status_code in _BATCH_REFUSED:
             raise BatchRefused(f"{method} {path}: {response.status_code} {reason_of(response)}")
         if response.status_code != 200:
@@ -405,3 +409,4 @@ class SyncClient:
     def _update(self, **changes: Any) -> None:
         with self._status_lock:
             self._status = replace(self._status, **changes)
+

@@ -26,6 +26,15 @@ class CentralUnavailable(SyncError):
     """The central could not be reached or did not answer in protocol (retried with backoff)."""
 
 
+class RateLimited(CentralUnavailable):
+    """The central asked the terminal to wait (429); ``retry_after_s`` is how long it said."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        """A 429 with the central's ``Retry-After`` in seconds."""
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class AuthRefused(SyncError):
     """The central refused the terminal's credentials (401/403): wrong, revoked or another terminal's."""
 

@@ -88,7 +88,9 @@ class PushResponse(_Model):
 
     acks: list[Ack]
     highest_seq: int = Field(description="highest seq stored for this terminal")
-    gaps: list[SeqGap] = Field(default_factory=list, description="missing runs below highest_seq")
+    gaps: list[SeqGap] = Field(default_factory=list, description="missing runs below highest_seq: at most "
+                               "100, the lowest first")
+    gap_count: int = Field(0, ge=0, description="how many missing runs there are in all (gaps may show fewer)")
 
 
 class Change(_Model):

@@ -6,7 +6,8 @@
 * :func:`parse_page` - a reference page; when the page as a whole is outside the protocol (one
   change a pydantic model refuses), the changes that are fine are kept and the others come back
   as :class:`~sync.apply.RejectedChange` to be recorded, so one bad row never stops a pull;
-* :func:`parse_answer` / :func:`reason_of` - any other answer, and the words of a refusal.
+* :func:`parse_answer` / :func:`reason_of` / :func:`retry_after` - any other answer, the words of
+  a refusal, and how long a 429 asks the terminal to wait.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def reason_of(response: httpx.Response) -> str:
         return f"{body.get('reason', '')}: {body.get('detail', '')}".strip(": ")
     except (ValueError, AttributeError):
         return response.reason_phrase
+
+
+def retry_after(response: httpx.Response) -> float:
+    """A 429's ``Retry-After`` in seconds (1 when absent or not a number; at most an hour)."""
+    try:
+        return min(3600.0, max(0.0, float(response.headers.get("retry-after", "1"))))
+    except ValueError:
+        return 1.0
 
 
 def parse_answer(model: Any, response: httpx.Response) -> Any:

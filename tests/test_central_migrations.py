@@ -82,14 +82,16 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     token = (DATA / "central_v1.token").read_text(encoding="ascii").strip()
     store = CentralStore.open(str(db))
     try:
-        assert store.ping() == {"sync": 1}
-        assert migrate(store.engine, MIGRATION_SETS) == {"sync": []}  # nothing to do: already at version 1
+        assert store.ping() == {"sync": 2}  # step 2 (gap counts per terminal) ran on opening
+        assert migrate(store.engine, MIGRATION_SETS) == {"sync": []}  # nothing left to do
         assert store.authenticate(token).terminal_id == "hall-01"
         assert store.terminal("canteen-01").revoked_at is not None
         assert store.stored_seqs("hall-01") == [1, 2, 4]
+        assert [s.missing for s in store.terminal_states() if s.terminal_id == "hall-01"] == [1]  # backfilled
         outcome = store.push("hall-01", [EventEnvelope(id=uuid.uuid4(), terminal_id="hall-01", seq=3,
                                                        type="ticket.issued", occurred_at=T0, payload={"n": 3})])
         assert outcome.response.highest_seq == 4 and outcome.response.gaps == []  # the old gap is filled
+        assert outcome.response.gap_count == 0
         assert '"C0001"' in store.changes_json("site-a", 0, 10)
         [state] = [s for s in store.terminal_states() if s.terminal_id == "hall-01"]
         assert state.last_heartbeat is not None
@@ -101,9 +103,9 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     finally:
         store.close()
     assert health.status_code == 200
-    assert health.json()["schema_version"] == 1 and health.json()["schema_versions"] == {"sync": 1}
+    assert health.json()["schema_version"] == 2 and health.json()["schema_versions"] == {"sync": 2}
     assert changes.status_code == 200 and changes.json()["changes"][0]["key"] == "C0001"
-    assert 'linfen_central_schema_version{module="sync"} 1' in metrics.text
+    assert 'linfen_central_schema_version{module="sync"} 2' in metrics.text
 
 
 def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
@@ -113,7 +115,8 @@ def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
         rows = conn.execute("SELECT version, name FROM schema_migrations").fetchall()
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
-    assert rows == [(1, "terminals, events, seq gaps, heartbeats, reference change feed")]
+    assert rows == [(1, "terminals, events, seq gaps, heartbeats, reference change feed"),
+                    (2, "gap run and missing-seq counts per terminal")]
     assert "sync_migrations" not in tables
 
 
@@ -125,18 +128,18 @@ def test_a_new_module_is_migrated_on_an_existing_database_with_its_own_bookkeepi
         sets = (*MIGRATION_SETS, VOLUNTEERS)
         assert migrate(engine, sets) == {"sync": [], "volunteers": [1, 2]}
         assert migrate(engine, sets) == {"sync": [], "volunteers": []}
-        assert current_versions(engine, sets) == {"sync": 1, "volunteers": 2}
+        assert current_versions(engine, sets) == {"sync": 2, "volunteers": 2}
         found = inspect(engine)
         assert {c["name"] for c in found.get_columns("volunteers")} == {
             "volunteer_id", "registered_at_terminal", "points", "phone_hash"}
         with engine.connect() as conn:
             assert list(conn.execute(select(VOLUNTEERS.table.c.version))) == [(1,), (2,)]
-            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,)]
+            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,), (2,)]
     finally:
         engine.dispose()
     store = CentralStore.open(central_db_url, migrations=sets)
     try:
-        assert store.ping() == {"sync": 1, "volunteers": 2}
+        assert store.ping() == {"sync": 2, "volunteers": 2}
     finally:
         store.close()
 

@@ -7,8 +7,9 @@ push, pull, heartbeat, admin enrol/revoke) today; the Time Bank, alerts and repo
 Every refusal, whichever router it comes from, is the protocol's ``ErrorBody`` (``reason`` +
 ``detail``) with a clear status: 400 wrong protocol version, 401 no/bad token, 403 revoked or not
 allowed (another terminal's events, another site, not admin), 404 unknown path or terminal, 409
-already enrolled, 413 body over :data:`~sync.protocol.MAX_BODY_BYTES`, 422 malformed JSON or a
-request outside the protocol.  A 5xx means the central itself is broken (503: the database is
+already enrolled, 413 body over :data:`~sync.protocol.MAX_BODY_BYTES`, 422 malformed or
+non-strict JSON, personal data, or a request outside the protocol, 429 a terminal pushing too
+often (with ``Retry-After``).  A 5xx means the central itself is broken (503: the database is
 unreachable).
 """
 
@@ -32,6 +33,7 @@ from .metrics import CentralMetrics
 from .middleware import GuardMiddleware
 from .modules import MODULES
 from .ops import router as ops_router
+from .ratelimit import PushLimiter
 from .storage import CentralStore
 
 log = logging.getLogger("linfen.central.api")
@@ -76,11 +78,12 @@ def _install_handlers(app: FastAPI) -> None:
 
 
 def create_app(store: CentralStore | str, *, admin_token: str | None = None,
-               metrics: CentralMetrics | None = None) -> FastAPI:
+               metrics: CentralMetrics | None = None, push_limiter: PushLimiter | None = None) -> FastAPI:
     """The API over ``store`` (a :class:`CentralStore`, or a path/URL the app opens and closes itself).
 
-    ``admin_token`` enables ``/v1/admin/*``; without it those endpoints answer 403.  The routers
-    find the store, the admin token and the metrics in ``app.state``.
+    ``admin_token`` enables ``/v1/admin/*``; without it those endpoints answer 403.  ``push_limiter``
+    is the per-terminal push rate limit (default :class:`PushLimiter`'s rate and burst).  The
+    routers find the store, the admin token, the limiter and the metrics in ``app.state``.
     """
     owned = isinstance(store, str)
     central = CentralStore.open(store) if isinstance(store, str) else store
@@ -96,6 +99,7 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     app.state.store = central
     app.state.admin_token = validate_admin_token(admin_token)
     app.state.metrics = metrics or CentralMetrics()
+    app.state.push_limiter = push_limiter or PushLimiter()
     app.add_middleware(GuardMiddleware, metrics=app.state.metrics)
     _install_handlers(app)
     for module in MODULES:

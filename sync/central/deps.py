@@ -23,7 +23,8 @@ from .errors import ApiError
 MAX_INT64 = 2**63 - 1  # largest seq, cursor or count the database columns hold
 
 _STATUS_WORDS = {400: "wrong protocol version", 401: "no or bad token", 403: "not allowed", 404: "not found",
-                 409: "already enrolled", 413: "body too large", 422: "malformed request", 503: "database down"}
+                 409: "already enrolled", 413: "body too large", 422: "malformed request", 429: "too many requests (see Retry-After)",
+                 503: "database down"}
 
 _terminal_bearer = HTTPBearer(auto_error=False, scheme_name="terminal", description="token from enrolment")
 _admin_bearer = HTTPBearer(auto_error=False, scheme_name="admin", description="the central's admin token")

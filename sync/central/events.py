@@ -9,7 +9,14 @@ One batch is one write transaction, acknowledged only after it commits:
 3. read back only the events that were not inserted, to tell a ``duplicate`` (same body: the
    original ``stored_at`` is returned) from a ``conflict`` (different body, or a seq already
    used by another event: refused, logged, nothing stored);
-4. fold the newly stored seqs into the terminal's highest seq and its list of gaps.
+4. fold the newly stored seqs into the terminal's highest seq and its gaps, touching only the
+   gap rows the new seqs fall in (one indexed lookup per gap touched) and inserting the runs a
+   jump above the highest seq opens: work is O(changes), never O(gaps), so a terminal holding
+   80,000 gaps cannot make its own pushes (or, through the write lock, anyone's) slow.  The
+   terminal's row keeps the number of gap runs and of missing seqs up to date.
+
+The answer carries at most :data:`MAX_REPLY_GAPS` gaps (the lowest first) and ``gap_count``,
+the number of gap runs in all.
 
 A body is compared by the SHA-256 of its canonical form (:func:`body_hash`: the envelope's
 fields, then the payload as JSON with sorted keys), so the same event re-sent after a lost
@@ -38,6 +45,7 @@ from .sync_api.schema import events, seq_gaps, terminals
 log = logging.getLogger("linfen.central.events")
 
 Gap = tuple[int, int]
+MAX_REPLY_GAPS = 100  # gaps returned in one push answer (the lowest first); gap_count says how many in all
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,46 @@ def merge_seqs(highest: int, gaps: Sequence[Gap], stored: Sequence[int]) -> tupl
     return prev, result
 
 
+def _gap_containing(conn: Connection, terminal_id: str, seq: int) -> Gap | None:
+    row = conn.execute(
+        select(seq_gaps.c.first, seq_gaps.c.last)
+        .where(seq_gaps.c.terminal_id == terminal_id, seq_gaps.c.first <= seq)
+        .order_by(seq_gaps.c.first.desc()).limit(1)).first()
+    return (int(row.first), int(row.last)) if row is not None and int(row.last) >= seq else None
+
+
+def update_gaps(conn: Connection, terminal_id: str, highest: int, stored: Sequence[int]) -> tuple[int, int, int]:
+    """Fold newly stored seqs (sorted, unique) into the terminal's gap rows, touching only those they hit.
+
+    Returns (new highest seq, change in the number of gap runs, change in the number of missing seqs).
+    """
+    split = bisect.bisect_right(stored, highest)
+    below, above = stored[:split], stored[split:]
+    removed: list[int] = []
+    added: list[Gap] = []
+    filled = 0
+    i = 0
+    while i < len(below):
+        gap = _gap_containing(conn, terminal_id, below[i])
+        if gap is None:  # not missing (cannot happen for a seq stored just now): nothing to fill
+            i += 1
+            continue
+        j = bisect.bisect_right(below, gap[1], lo=i)
+        removed.append(gap[0])
+        added += merge_seqs(gap[1], [gap], below[i:j])[1]
+        filled += j - i
+        i = j
+    new_highest, opened = merge_seqs(highest, [], above)
+    added += opened
+    if removed:
+        conn.execute(delete(seq_gaps).where(seq_gaps.c.terminal_id == terminal_id,
+                                            seq_gaps.c.first.in_(removed)))
+    if added:
+        conn.execute(insert(seq_gaps), [{"terminal_id": terminal_id, "first": a, "last": b} for a, b in added])
+    missing = sum(b - a + 1 for a, b in opened) - filled
+    return new_highest, len(added) - len(removed), missing
+
+
 def _insert_ignoring_conflicts(conn: Connection) -> Executable:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(events).on_conflict_do_nothing().returning(events.c.id, events.c.body_hash)
@@ -111,9 +159,10 @@ def store_batch(conn: Connection, terminal_id: str, batch: Sequence[EventEnvelop
     if strangers:
         raise ValueError(f"events of {strangers} in a batch of terminal {terminal_id!r}")
     row = conn.execute(
-        select(terminals.c.highest_seq).where(terminals.c.terminal_id == terminal_id).with_for_update()
+        select(terminals.c.highest_seq, terminals.c.gap_runs)
+        .where(terminals.c.terminal_id == terminal_id).with_for_update()
     ).one()
-    highest = int(row.highest_seq)
+    highest, gap_runs = int(row.highest_seq), int(row.gap_runs)
     payloads = [payload_json(e) for e in batch]
     for e, p in zip(batch, payloads, strict=True):
         if len(p) > MAX_PAYLOAD_BYTES // 4 and len(p.encode("utf-8")) > MAX_PAYLOAD_BYTES:
@@ -169,20 +218,17 @@ def store_batch(conn: Connection, terminal_id: str, batch: Sequence[EventEnvelop
         log.warning("event refused: conflict", extra={
             "event": "push_conflict", "terminal_id": terminal_id, "event_id": eid, "seq": event.seq, "why": why})
         acks.append({"id": event.id, "seq": event.seq, "status": "conflict", "stored_at": None})
-    gaps = [(int(g.first), int(g.last)) for g in conn.execute(
-        select(seq_gaps.c.first, seq_gaps.c.last).where(seq_gaps.c.terminal_id == terminal_id)
-        .order_by(seq_gaps.c.first))]
     if new_seqs:
-        new_highest, new_gaps = merge_seqs(highest, gaps, sorted(new_seqs))
-        if new_highest != highest:
-            conn.execute(update(terminals).where(terminals.c.terminal_id == terminal_id)
-                         .values(highest_seq=new_highest))
-        if new_gaps != gaps:
-            conn.execute(delete(seq_gaps).where(seq_gaps.c.terminal_id == terminal_id))
-            if new_gaps:
-                conn.execute(insert(seq_gaps), [
-                    {"terminal_id": terminal_id, "first": a, "last": b} for a, b in new_gaps])
-        highest, gaps = new_highest, new_gaps
+        new_highest, runs, missing = update_gaps(conn, terminal_id, highest, sorted(new_seqs))
+        if (new_highest, runs, missing) != (highest, 0, 0):
+            conn.execute(update(terminals).where(terminals.c.terminal_id == terminal_id).values(
+                highest_seq=new_highest, gap_runs=terminals.c.gap_runs + runs,
+                gap_missing=terminals.c.gap_missing + missing))
+        highest, gap_runs = new_highest, gap_runs + runs
+    gaps = conn.execute(
+        select(seq_gaps.c.first, seq_gaps.c.last).where(seq_gaps.c.terminal_id == terminal_id)
+        .order_by(seq_gaps.c.first).limit(MAX_REPLY_GAPS)).all() if gap_runs else []
     response = PushResponse.model_validate(
-        {"acks": acks, "highest_seq": highest, "gaps": [{"first": a, "last": b} for a, b in gaps]})
+        {"acks": acks, "highest_seq": highest, "gaps": [{"first": int(g.first), "last": int(g.last)} for g in gaps],
+         "gap_count": gap_runs})
     return PushOutcome(response, stored=len(new_seqs), duplicates=duplicates, conflicts=conflicts)

@@ -30,7 +30,7 @@ from .events import PushOutcome, store_batch
 from .migrations import MigrationSet, current_versions, migrate
 from .modules import MIGRATION_SETS
 from .reference import ApplyResult, RowChange, apply_changes, changes_page_json
-from .sync_api.schema import events, heartbeats, seq_gaps, terminals
+from .sync_api.schema import events, heartbeats, terminals
 
 MAX_SITE_CHARS = 64  # longest site name
 
@@ -205,12 +205,9 @@ class CentralStore:
 
     def terminal_states(self) -> list[TerminalState]:
         """Every terminal's highest seq, missing count and last heartbeat."""
-        missing = func.coalesce(func.sum(seq_gaps.c.last - seq_gaps.c.first + 1), 0)
-        gaps = select(seq_gaps.c.terminal_id, missing.label("missing")).group_by(seq_gaps.c.terminal_id).subquery()
         query = (
             select(terminals.c.terminal_id, terminals.c.site, terminals.c.revoked_at, terminals.c.highest_seq,
-                   gaps.c.missing, heartbeats.c.received_at, heartbeats.c.outbox_pending)
-            .outerjoin(gaps, gaps.c.terminal_id == terminals.c.terminal_id)
+                   terminals.c.gap_missing.label("missing"), heartbeats.c.received_at, heartbeats.c.outbox_pending)
             .outerjoin(heartbeats, heartbeats.c.terminal_id == terminals.c.terminal_id)
             .order_by(terminals.c.terminal_id)
         )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from ..migrations import Migration, MigrationSet
@@ -70,6 +71,16 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v2_gap_counts(conn: Connection) -> None:
+    for column in ("gap_runs", "gap_missing"):
+        conn.execute(text(f"ALTER TABLE terminals ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(text(
+        'UPDATE terminals SET gap_runs = (SELECT count(*) FROM seq_gaps g WHERE g.terminal_id = terminals.terminal_id), '
+        'gap_missing = (SELECT coalesce(sum(g."last" - g."first" + 1), 0) FROM seq_gaps g '
+        "WHERE g.terminal_id = terminals.terminal_id)"))
+
+
 MIGRATIONS = MigrationSet("sync", (
     Migration(1, "terminals, events, seq gaps, heartbeats, reference change feed", _v1_initial),
+    Migration(2, "gap run and missing-seq counts per terminal", _v2_gap_counts),
 ), table_name="schema_migrations")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -70,10 +71,15 @@ def _check_push(terminal: Terminal, body: PushRequest) -> None:
                            f"payload.{finding.path}: {finding.reason}; nothing in the batch was stored")
 
 
-@router.post("/v1/events/push", response_model=PushResponse, responses=error_responses(400, 401, 403, 413, 422),
-             summary="Push a batch of outbox events")
+@router.post("/v1/events/push", response_model=PushResponse,
+             responses=error_responses(400, 401, 403, 413, 422, 429), summary="Push a batch of outbox events")
 def push(request: Request, body: PushRequest, terminal: TerminalDep) -> Response:
     """Store a batch of the terminal's events once each; acknowledge after the commit."""
+    wait = request.app.state.push_limiter.take(terminal.terminal_id)
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise ApiError(429, "rate_limited", f"terminal {terminal.terminal_id} is pushing too often; try again in "
+                       f"{retry} s", {"Retry-After": str(retry)})
     _check_push(terminal, body)
     try:
         outcome = request.app.state.store.push(terminal.terminal_id, body.events)
@@ -86,7 +92,7 @@ def push(request: Request, body: PushRequest, terminal: TerminalDep) -> Response
     log.info("push", extra={"event": "push", "terminal_id": terminal.terminal_id, "events": len(body.events),
                             "stored": outcome.stored, "duplicates": outcome.duplicates,
                             "conflicts": outcome.conflicts, "highest_seq": outcome.response.highest_seq,
-                            "gaps": len(outcome.response.gaps)})
+                            "gaps": outcome.response.gap_count})
     return json_response(outcome.response)
 
 

@@ -28,6 +28,8 @@ terminals = Table(
     Column("revoked_at", String(40)),
     Column("revoked_reason", String(200)),
     Column("highest_seq", BigInteger, nullable=False, default=0),
+    Column("gap_runs", BigInteger, nullable=False, default=0),  # rows in seq_gaps for this terminal
+    Column("gap_missing", BigInteger, nullable=False, default=0),  # seqs those rows cover
 )
 
 #: Runs of seq numbers below a terminal's highest that the central has not stored (inclusive).
