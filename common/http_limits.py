@@ -166,26 +166,25 @@ def _tracker(server_state: ServerState, limits: ConnectionLimits) -> _Tracker:
 
 
 class _RequestCap:
-    """ASGI wrapper: past the tracker's ``max_in_flight`` requests, answer 503 with a reason."""
+    """ASGI wrapper: past ``max_in_flight`` requests being answered, answer 503 with a reason.
 
-    def __init__(self, app: Any, tracker: _Tracker) -> None:
-        self.app, self.tracker = app, tracker
+    A request counts once it has been received whole (see :meth:`LimitedH11Protocol._follow_request`)
+    until its response ends: a client dribbling a body holds no place (the body deadline and
+    shedding deal with it), a stream holds one for as long as it lasts.
+    """
+
+    def __init__(self, app: Any, proto: LimitedH11Protocol) -> None:
+        self.app, self.proto = app, proto
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        tracker = self.tracker
-        if tracker.in_flight >= tracker.limits.max_in_flight:
+        tracker = self.proto._limits_tracker
+        others = tracker.in_flight - (1 if self.proto._counted else 0)
+        if scope["type"] == "http" and others >= tracker.limits.max_in_flight:
             tracker.stats.busy_503 += 1
             tracker.report()
             await _send_busy(send, tracker.limits.max_in_flight)
             return
-        tracker.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            tracker.in_flight -= 1
+        await self.app(scope, receive, send)
 
 
 async def _send_busy(send: Any, limit: int) -> None:
@@ -207,10 +206,11 @@ class LimitedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         limits = getattr(config, "limits", None) or ConnectionLimits()
         self._limits_tracker = _tracker(server_state, limits)
-        self.app = _RequestCap(self.app, self._limits_tracker)
+        self.app = _RequestCap(self.app, self)
         self.limit_concurrency = None
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_kind = ""
+        self._counted = False  # this connection's request is received whole and counts as in flight
 
     # -- deadlines --------------------------------------------------------------------------------
     def _arm(self, kind: str) -> None:
@@ -252,6 +252,14 @@ class LimitedH11Protocol(H11Protocol):
             return
         self._disarm()  # the whole request is in: it is being answered
         self._limits_tracker.forget(self)
+        if not self._counted:
+            self._counted = True
+            self._limits_tracker.in_flight += 1
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._limits_tracker.in_flight -= 1
 
     # -- uvicorn's protocol interface -------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -275,6 +283,7 @@ class LimitedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         """The connection is kept alive (uvicorn's keep-alive timer), or a pipelined request goes on."""
+        self._uncount()
         super().on_response_complete()
         if self.transport.is_closing():
             return
@@ -287,6 +296,7 @@ class LimitedH11Protocol(H11Protocol):
         """Forget the connection and its deadline."""
         self._disarm()
         self._limits_tracker.forget(self)
+        self._uncount()
         super().connection_lost(exc)
 
 
