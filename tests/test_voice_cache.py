@@ -128,3 +128,16 @@ def test_an_unwritable_cache_still_speaks(tmp_path):
     cache = ClipCache(blocker / "voice")
     assert len(cache.get(Words("八", "zh"))) > 1000
     assert cache.renders == 1
+
+
+def test_warming_from_the_command_line(tmp_path, capsys):
+    from kiosk.voice import main
+
+    assert main(["--warm", "--cache-dir", str(tmp_path)]) == 0
+    first = capsys.readouterr().out
+    assert main(["--warm", "--cache-dir", str(tmp_path), "--say", "请 A012 号", "--out", str(tmp_path / "x.wav")]) == 0
+    second = capsys.readouterr().out
+    n = len(warm_words())
+    assert f"{n} clips checked, {n} rendered" in first
+    assert f"{n} clips checked, 0 rendered" in second
+    assert (tmp_path / "x.wav").stat().st_size > 20000
