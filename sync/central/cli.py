@@ -16,10 +16,13 @@ status 2; an import with rejected rows exits 1 after importing the good ones.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from pathlib import Path
 from typing import Any, get_args
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from common.cli_args import ExactParser
 
@@ -92,6 +95,9 @@ def _admin_token(args: argparse.Namespace) -> str | None:
             return args.admin_token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise CentralError("bad_admin_token", f"{args.admin_token_file}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise CentralError("bad_admin_token", f"{args.admin_token_file}: not UTF-8 text (byte {exc.start}); "
+                               "the admin token file holds one line of text") from None
     return os.environ.get(ADMIN_TOKEN_ENV) or None
 
 
@@ -140,6 +146,16 @@ def run(args: argparse.Namespace) -> int:
     except CentralError as exc:
         print(f"linfen central: {exc.detail}", file=sys.stderr)
         return 2
+    except (OSError, SQLAlchemyError, RecursionError, csv.Error, UnicodeError) as exc:  # a safety net: never a traceback
+        print(f"linfen central: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line (the first, saying how many more there were)."""
+    lines = [line for line in text.splitlines() if line.strip()] or [""]
+    more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
+    return lines[0][:500] + more
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,16 @@ SQLite specifics, set on every connection: WAL (readers never block the writer),
 write transactions opened with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of
 failing on a read-to-write upgrade.  PostgreSQL gets a pre-pinged connection pool; its write
 transactions serialise where they must with row locks (``SELECT ... FOR UPDATE``).
+
+Files: a SQLite database the central creates is made 0600 before SQLite opens it (SQLite gives
+its ``-wal`` and ``-shm`` files the database file's mode), and the directories it creates for it
+0700, whatever the umask.  A path that cannot be created or opened is a :class:`CentralError`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +57,26 @@ def backend_of(engine: Engine) -> str:
     return engine.dialect.name
 
 
+def prepare_sqlite_file(path: Path) -> None:
+    """Create ``path`` (0600) and its missing directories (0700) unless it exists; CentralError when it cannot."""
+    try:
+        for directory in [p for p in reversed(path.parents) if not p.exists()]:
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)
+        if path.is_dir():
+            raise CentralError("bad_db", f"--db {path} is a directory, not a SQLite file")
+        if not path.exists():
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+    except FileExistsError:
+        pass  # another process made it a moment ago
+    except OSError as exc:
+        raise CentralError("bad_db", f"--db {path}: cannot create or open it ({exc.strerror or exc})") from None
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own transaction handling is off).
     dbapi_connection.isolation_level = None
@@ -78,7 +103,7 @@ def open_engine(db: str | Path) -> Engine:
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise CentralError("bad_db", "an in-memory SQLite database cannot be shared: give a file path")
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)

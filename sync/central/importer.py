@@ -140,7 +140,7 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
     try:
         return list(reader)
     except csv.Error as exc:
-        raise CentralError("bad_file", f"{path}: line {reader.line_num}: not CSV this importer reads ({exc})") from None
+        raise CentralError("bad_file", f"{path}: line {reader.line_num + 1}: not CSV this importer reads ({exc})") from None
 
 
 def _json_line(n: int, line: str) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..protocol import EnrolResponse, EventEnvelope, HeartbeatRequest, Role
 from .auth import TERMINAL_ID, Terminal, check_terminal, new_token, token_hash, token_terminal_id
@@ -48,6 +48,13 @@ class TerminalState:
     outbox_pending: int | None
 
 
+def database_problem(exc: SQLAlchemyError) -> str:
+    """The driver's first line for ``exc`` (``file is not a database``, ``connection refused`` ...)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
 def check_site(site: str) -> str:
     """A site name as stored: printable, no surrounding blanks, 1-64 characters."""
     if not isinstance(site, str) or not site or site != site.strip() or not site.isprintable() \
@@ -70,12 +77,17 @@ class CentralStore:
              migrations: tuple[MigrationSet, ...] = MIGRATION_SETS) -> CentralStore:
         """Open ``db`` (SQLite path or URL) and bring every module's schema up to date."""
         engine = open_engine(db)
-        if run_migrations:
-            try:
+        try:
+            if run_migrations:
                 migrate(engine, migrations)
-            except BaseException:
-                engine.dispose()
-                raise
+            else:
+                engine.connect().close()
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise CentralError("db_unavailable", f"--db {safe_url(engine)}: {database_problem(exc)}") from None
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, migrations)
 
     @property
