@@ -23,7 +23,7 @@ from drivers.errors import DriverError
 from kiosk.codes.city_service import CityCodeService
 from kiosk.hall.alerts import clean_detail
 from kiosk.hall.checkin import events as ev
-from kiosk.hall.checkin.flow import CheckInFlow, FlowSettings
+from kiosk.hall.checkin.flow import READY_STATES, CheckInFlow, FlowSettings
 from kiosk.hall.errors import HallError
 from kiosk.hall.printing import hall_ticket, print_hall_ticket
 from kiosk.hall.queue import HallQueue
@@ -195,7 +195,7 @@ class HallTerminal:
                 "help": ev.HelpRequested()}.get(command)
 
     def _observe(self, event: Any) -> None:
-        if isinstance(event, ev.Identified) and self.flow.state in ("idle", "ticket", "refused", "error"):
+        if isinstance(event, ev.Identified) and self.flow.state in READY_STATES:
             self._pending = _Pending(identified_at=event.at)
 
     # -- the effect registry ----------------------------------------------------------------
