@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk import voice_audio
 from kiosk.errors import KioskError
 from kiosk.voice_audio import chime, normalise, read_wav, to_wav, trim
 from kiosk.voice_words import Words, fixed_words, token_words
@@ -28,14 +29,14 @@ from kiosk.voice_words import Words, fixed_words, token_words
 log = logging.getLogger(__name__)
 
 VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}  # espeak-ng 1.51's 'cmn' reads Latin letters as English
-WORDS_PER_MINUTE = {"zh": 190, "en": 150}  # clauses; espeak's Mandarin at 190 is ~3.6 syllables/s, unhurried
+WORDS_PER_MINUTE = {"zh": 190, "en": 150}  # clauses: espeak's Mandarin at 190 is ~3.7 syllables/s
 # A clip of one syllable (a letter, a digit, 号) is lengthened by espeak-ng as if it ended a phrase; a
 # faster rate for these gives them about the syllable length of the clauses around them (and a call
 # 'C九九九 … 十二' fits in 4 s with its chime).
 TOKEN_WORDS_PER_MINUTE = {"zh": 230, "en": 175}
 AMPLITUDE = 100  # espeak-ng's -a, fixed; loudness comes from normalising and the volume gain
 RENDER_TIMEOUT_S = 5.0  # longest espeak-ng run, in seconds
-CLIP_FORMAT = 2  # bump when trimming, normalising or the file layout change: every clip is rendered again
+CLIP_FORMAT = 2  # bump when the file layout or the processing changes: every clip is rendered again
 MEMORY_BYTES = 8 * 1024 * 1024  # clips kept in memory per cache, beyond that they are read from disk
 CHECK_CHUNK = b"lfck"  # the WAV chunk holding the SHA-256 of the samples
 
@@ -98,6 +99,13 @@ def synthesise(text: str, language: str) -> np.ndarray:
     return normalise(trim(samples))
 
 
+def _processing() -> str:
+    """The settings that shape every clip after espeak-ng (a change renders them all again)."""
+    a = voice_audio
+    return repr((CLIP_FORMAT, a.SAMPLE_RATE, a.TARGET_RMS_DBFS, a.PEAK_LIMIT_DBFS, a.SILENCE_DBFS, a.TRIM_PAD_S,
+                 a.CHIME_S, a.CHIME_PEAK_DBFS))
+
+
 class ClipCache:
     """Clips by text and language (and the chime), from memory, from disk, or rendered and stored."""
 
@@ -112,7 +120,7 @@ class ClipCache:
 
     def key(self, words: Words) -> str:
         """The file stem of a clip: its language and a hash of everything that shapes its sound."""
-        ident = "|".join((str(CLIP_FORMAT), espeak_version(), VOICES[words.language],
+        ident = "|".join((_processing(), espeak_version(), VOICES[words.language],
                           str(words_per_minute(words.text, words.language)), str(AMPLITUDE), words.text))
         return f"{words.language}-{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
@@ -126,7 +134,7 @@ class ClipCache:
 
     def chime(self) -> np.ndarray:
         """The ding-dong before a call, as a clip."""
-        return self._get(f"chime-{CLIP_FORMAT}", chime)
+        return self._get(f"chime-{hashlib.sha256(_processing().encode()).hexdigest()[:12]}", chime)
 
     def ensure(self, words: Words) -> bool:
         """Make sure a sound file for ``words`` is on disk and sound; True when it had to be rendered."""
@@ -140,6 +148,7 @@ class ClipCache:
                 self._memory.move_to_end(key)
                 return self._memory[key]
         samples = self._load_or_render(key, make)
+        samples.setflags(write=False)  # shared by every sound made from it
         with self._lock:
             if key not in self._memory:
                 self._memory[key] = samples
