@@ -59,7 +59,7 @@ def test_heartbeat_answers_server_time_and_shows_in_metrics(central):
         assert r.status_code == 200 and "server_time" in r.json()
         other = c.post("/v1/heartbeat", json={"terminal_id": "hall-99", "at": "2025-03-01T08:00:00+08:00"})
         assert (other.status_code, other.json()["reason"]) == (403, "terminal_mismatch")
-        metrics = c.get("/metrics").text
+        metrics = c.get("/metrics", headers={"Authorization": f"Bearer {central.admin_token}"}).text
     assert 'linfen_central_terminal_outbox_pending{terminal="hall-01",site="site-a"} 12' in metrics
 
 
@@ -109,7 +109,7 @@ def test_health_and_metrics(central):
         c.post("/v1/events/push", json=push_body("hall-01", [event("hall-01", s) for s in (1, 2, 4)]))
         c.post("/v1/events/push", json=push_body("hall-01", [event("hall-01", 1)]))  # new id, seq taken
         health = c.get("/health")
-        r = c.get("/metrics")
+        r = c.get("/metrics", headers={"Authorization": f"Bearer {central.admin_token}"})
     assert health.status_code == 200
     assert health.json()["database"] == "ok" and health.json()["backend"] == central.store.backend
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")

@@ -32,6 +32,7 @@ from .errors import ApiError, CentralError
 from .metrics import CentralMetrics
 from .middleware import GuardMiddleware
 from .modules import MODULES
+from .ops import MIN_FREE_BYTES
 from .ops import router as ops_router
 from .ratelimit import PushLimiter
 from .storage import CentralStore
@@ -100,6 +101,7 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     app.state.admin_token = validate_admin_token(admin_token)
     app.state.metrics = metrics or CentralMetrics()
     app.state.push_limiter = push_limiter or PushLimiter()
+    app.state.min_free_bytes = MIN_FREE_BYTES
     app.add_middleware(GuardMiddleware, metrics=app.state.metrics)
     _install_handlers(app)
     for module in MODULES:

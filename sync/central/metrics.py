@@ -2,8 +2,12 @@
 
 Counters and the latency histogram live in the process: with ``--workers N`` each worker
 counts its own requests (Prometheus sums them when each worker is scraped; behind one port a
-scrape sees one worker).  The per-terminal gauges (highest seq, missing seqs, outbox length,
+scrape sees one worker).  The terminal gauges (highest seq, missing seqs, outbox length,
 last heartbeat) are read from the database at scrape time, so every worker reports all of them.
+
+``/metrics`` is open to whoever reaches the port, so by default it shows the terminal gauges
+*aggregated* (sums, the oldest heartbeat, counts by state), without any terminal id or site
+name; with the admin token (``Authorization: Bearer <admin token>``) it shows them per terminal.
 """
 
 from __future__ import annotations
@@ -124,29 +128,15 @@ class CentralMetrics:
         self.push_seconds = Histogram("linfen_central_push_seconds",
                                       "Push request latency (body read to answer), in seconds.")
 
-    def render(self, states: Sequence[TerminalState], schema_versions: Mapping[str, int] | None) -> str:
-        """The whole exposition text, with per-terminal gauges from ``states`` and each module's schema version."""
+    def render(self, states: Sequence[TerminalState], schema_versions: Mapping[str, int] | None,
+               per_terminal: bool = False) -> str:
+        """The whole exposition text: counters, terminal gauges from ``states`` (per terminal only when
+        ``per_terminal``, else aggregated without ids) and each module's schema version."""
         lines: list[str] = []
         for metric in (self.events_stored, self.events_duplicate, self.events_conflict, self.push_requests,
                        self.requests, self.refusals, self.push_seconds):
             lines += metric.render()
-        gauges = (
-            ("linfen_central_terminal_highest_seq", "Highest seq stored per terminal.", lambda s: s.highest_seq),
-            ("linfen_central_terminal_missing_seqs", "Seq numbers below the highest not yet stored.",
-             lambda s: s.missing),
-        )
-        for name, help_text, get in gauges:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {get(s)}" for s in states]
-        name = "linfen_central_terminal_outbox_pending"
-        lines += [f"# HELP {name} Outbox length in the terminal's last heartbeat.", f"# TYPE {name} gauge"]
-        lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {s.outbox_pending}"
-                  for s in states if s.outbox_pending is not None]
-        name = "linfen_central_terminal_last_heartbeat_timestamp_seconds"
-        lines += [f"# HELP {name} When the terminal's last heartbeat arrived (Unix time).", f"# TYPE {name} gauge"]
-        lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} "
-                  f"{_number(dt.datetime.fromisoformat(s.last_heartbeat).timestamp())}"
-                  for s in states if s.last_heartbeat]
+        lines += _terminal_gauges(states) if per_terminal else _aggregate_gauges(states)
         name = "linfen_central_terminals"
         lines += [f"# HELP {name} Enrolled terminals by state.", f"# TYPE {name} gauge",
                   f'{name}{{state="active"}} {sum(1 for s in states if not s.revoked)}',
@@ -156,3 +146,45 @@ class CentralMetrics:
             lines += [f"# HELP {name} Database schema version of each module.", f"# TYPE {name} gauge"]
             lines += [f"{name}{_labels([('module', module)])} {version}" for module, version in schema_versions.items()]
         return "\n".join(lines) + "\n"
+
+
+def _aggregate_gauges(states: Sequence[TerminalState]) -> list[str]:
+    """Sums and extremes over every terminal, naming none."""
+    beats = [dt.datetime.fromisoformat(s.last_heartbeat).timestamp() for s in states if s.last_heartbeat]
+    gauges = (
+        ("linfen_central_missing_seqs", "Seq numbers below their terminal's highest not yet stored, all terminals.",
+         sum(s.missing for s in states)),
+        ("linfen_central_terminals_with_gaps", "Terminals with at least one missing seq.",
+         sum(1 for s in states if s.missing)),
+        ("linfen_central_outbox_pending", "Outbox lengths in the last heartbeats, summed.",
+         sum(s.outbox_pending or 0 for s in states)),
+        ("linfen_central_oldest_last_heartbeat_timestamp_seconds",
+         "The oldest of the terminals' last heartbeats (Unix time; 0 when none has beaten).", min(beats, default=0)),
+    )
+    lines: list[str] = []
+    for name, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(value)}"]
+    return lines
+
+
+def _terminal_gauges(states: Sequence[TerminalState]) -> list[str]:
+    """One sample per terminal, labelled with its id and site (admin only)."""
+    lines: list[str] = []
+    gauges = (
+        ("linfen_central_terminal_highest_seq", "Highest seq stored per terminal.", lambda s: s.highest_seq),
+        ("linfen_central_terminal_missing_seqs", "Seq numbers below the highest not yet stored.",
+         lambda s: s.missing),
+    )
+    for name, help_text, get in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {get(s)}" for s in states]
+    name = "linfen_central_terminal_outbox_pending"
+    lines += [f"# HELP {name} Outbox length in the terminal's last heartbeat.", f"# TYPE {name} gauge"]
+    lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {s.outbox_pending}"
+              for s in states if s.outbox_pending is not None]
+    name = "linfen_central_terminal_last_heartbeat_timestamp_seconds"
+    lines += [f"# HELP {name} When the terminal's last heartbeat arrived (Unix time).", f"# TYPE {name} gauge"]
+    lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} "
+              f"{_number(dt.datetime.fromisoformat(s.last_heartbeat).timestamp())}"
+              for s in states if s.last_heartbeat]
+    return lines

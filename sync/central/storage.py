@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -30,7 +31,7 @@ from .events import PushOutcome, store_batch
 from .migrations import MigrationSet, current_versions, migrate
 from .modules import MIGRATION_SETS
 from .reference import ApplyResult, RowChange, apply_changes, changes_page_json
-from .sync_api.schema import events, heartbeats, terminals
+from .sync_api.schema import events, heartbeats, sites, terminals
 
 MAX_SITE_CHARS = 64  # longest site name
 
@@ -56,12 +57,27 @@ def database_problem(exc: SQLAlchemyError) -> str:
 
 
 def check_site(site: str) -> str:
-    """A site name as stored: printable, no surrounding blanks, 1-64 characters."""
+    """A site name as stored: NFKC-normalised (``s１`` is ``s1``), printable, no surrounding blanks, 1-64 characters."""
+    if isinstance(site, str):
+        site = unicodedata.normalize("NFKC", site)
     if not isinstance(site, str) or not site or site != site.strip() or not site.isprintable() \
             or len(site) > MAX_SITE_CHARS:
         raise CentralError("bad_site", f"site {site!r} must be 1-{MAX_SITE_CHARS} printable characters "
                            "without surrounding blanks")
     return site
+
+
+def _claim_site(conn: Connection, site: str) -> None:
+    """Refuse ``site`` (normalised) when an existing site differs from it only in case or Unicode form."""
+    known = set(conn.execute(select(terminals.c.site).distinct()).scalars())
+    known |= set(conn.execute(select(sites.c.site)).scalars())
+    if site in known:
+        return
+    key = site.casefold()
+    clash = sorted(k for k in known if unicodedata.normalize("NFKC", k).casefold() == key)
+    if clash:
+        raise CentralError("site_lookalike", f"site {site!r} looks like the existing site {clash[0]!r}: use that "
+                           "exact name (site names must differ by more than case or character width)")
 
 
 class CentralStore:
@@ -96,6 +112,13 @@ class CentralStore:
         return backend_of(self.engine)
 
     @property
+    def data_dir(self) -> Path | None:
+        """The directory of the SQLite file (None for PostgreSQL, whose disk is the server's)."""
+        if self.backend != "sqlite" or not self.engine.url.database:
+            return None
+        return Path(self.engine.url.database).parent
+
+    @property
     def url(self) -> str:
         """The database URL with its password hidden."""
         return safe_url(self.engine)
@@ -115,6 +138,7 @@ class CentralStore:
         token = new_token(terminal_id)
         try:
             with write_transaction(self.engine) as conn:
+                _claim_site(conn, site)
                 conn.execute(insert(terminals).values(
                     terminal_id=terminal_id, role=role, site=site, token_hash=token_hash(token),
                     enrolled_at=now_text(), highest_seq=0))
@@ -201,6 +225,7 @@ class CentralStore:
         """Write reference ``changes`` of ``kind`` to ``site``'s change feed in one transaction."""
         site = check_site(site)
         with write_transaction(self.engine) as conn:
+            _claim_site(conn, site)
             return apply_changes(conn, site, kind, changes, replace=replace, changed_at=now_text())
 
     def changes_json(self, site: str, cursor: int, limit: int) -> str:
