@@ -38,8 +38,7 @@ that lost its connection misses no call; it carries no alerts (residents read th
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -47,21 +46,26 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kiosk.store import StoreError
 
 from .alerts import AlertBoard
 from .auth import MAX_SKEW_S, Verifier
 from .errors import HallError
+from .nonces import StoreNonces
 from .queue import HallQueue
+from .ratings import parse_level
+from .service_plumbing import BodyLimit, CallHub, sse
 from .staff import StaffRefused, StaffRegistry
 from .tickets import Call, QueueChange
 
-#: Largest request body accepted, in bytes.
-MAX_BODY_BYTES = 16 * 1024
 #: Seconds between SSE keep-alive comments (clients time out after a few missed ones).
 KEEPALIVE_S = 15.0
+
+#: Largest id the store can hold (SQLite INTEGER); larger ids in a request are refused with 422, not a 500.
+MAX_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
 
 Window = Annotated[int, Path(ge=1, le=99, description="window (counter) number")]
 SessionQuery = Annotated[str | None, Query(min_length=16, max_length=128, description="session from login")]
@@ -109,75 +113,19 @@ class TransferBody(SessionBody):
 class RateBody(_Body):
     """The resident's rating of a finished ticket."""
 
-    ticket_id: int = Field(ge=1)
+    ticket_id: int = Field(ge=1, le=MAX_ID)
     level: str | int
 
-
-class CallHub:
-    """Fans committed changes (queue changes, alert pokes) out to SSE streams (thread-safe publish, asyncio consumers)."""
-
-    def __init__(self) -> None:
-        """No subscribers yet."""
-        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = set()
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def subscribe(self) -> asyncio.Queue[Any]:
-        """A new queue of changes for the calling coroutine's event loop (ended at once once closed)."""
-        q: asyncio.Queue[Any] = asyncio.Queue()
-        with self._lock:
-            if self._closed:
-                q.put_nowait(None)
-            else:
-                self._subs.add((asyncio.get_running_loop(), q))
-        return q
-
-    def unsubscribe(self, q: asyncio.Queue[Any]) -> None:
-        """Forget a subscriber."""
-        with self._lock:
-            self._subs = {s for s in self._subs if s[1] is not q}
-
-    def publish(self, change: Any) -> None:
-        """Hand ``change`` to every subscriber (None ends their streams); callable from any thread."""
-        with self._lock:
-            subs = list(self._subs)
-        for loop, q in subs:
-            try:
-                loop.call_soon_threadsafe(q.put_nowait, change)
-            except RuntimeError:  # that loop has closed: the stream is gone
-                self.unsubscribe(q)
-
-    def close(self) -> None:
-        """End every open stream and every stream opened from now on (the server is stopping)."""
-        with self._lock:
-            self._closed = True
-        self.publish(None)
-
-
-class BodyLimit:
-    """ASGI guard: refuse a body over :data:`MAX_BODY_BYTES` (or of unknown length) before it is read."""
-
-    def __init__(self, app: Any) -> None:
-        """Wrap the ASGI ``app``."""
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Answer 413 at once for an oversized or chunked body; pass everything else on."""
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            length = headers.get(b"content-length")
-            chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-            if chunked or (length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)):
-                answer = JSONResponse({"error": "too_large", "words_en": f"request body over {MAX_BODY_BYTES} "
-                                       "bytes or of unknown length", "words_zh": "请求过大"}, status_code=413)
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str | int) -> str | int:
+        if isinstance(value, str) and (len(value) > 40 or (any(c.isdigit() for c in value) and not value.isascii())):
+            raise ValueError("not a rating level (very_satisfied ... very_dissatisfied, or 1-5)")
+        try:
+            parse_level(value)
+        except (HallError, ValueError):
+            raise ValueError("not a rating level (very_satisfied ... very_dissatisfied, or 1-5)") from None
+        return value
 
 
 def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | None = None,
@@ -188,7 +136,7 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
     ``staff``: the registry counters log in against (without one, every login is refused in
     words); ``alerts``: the board whose open alerts counters see (without one, the list is empty).
     """
-    verifier = Verifier(secret, max_skew_s)
+    verifier = Verifier(secret, max_skew_s, nonces=StoreNonces(queue.store, max_skew_s))
     hub = CallHub()
     queue.add_listener(hub.publish)
     alert_hub = CallHub()
@@ -309,7 +257,8 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
         return {"alerts": open_alerts()}
 
     @v1.post("/counters/{window}/alerts/{alert_id}/ack")
-    def acknowledge(window: Window, alert_id: Annotated[int, Path(ge=1)], body: SessionBody) -> dict[str, Any]:
+    def acknowledge(window: Window, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: SessionBody
+                    ) -> dict[str, Any]:
         who = clerk(window, body.session, body.staff_id)
         if alerts is None:
             raise HallError("no_alert", f"there is no alert {alert_id}", "没有这条提醒")
@@ -324,7 +273,7 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
             subscription = alert_hub.subscribe()  # before the first read: no change can fall in between
             getter: asyncio.Future[Any] | None = None
             try:
-                yield "retry: 1000\n" + _sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
+                yield "retry: 1000\n" + sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
                 while True:
                     if getter is None:
                         getter = asyncio.ensure_future(subscription.get())
@@ -333,14 +282,14 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
                         try:  # the clerk logged out or was replaced: the stream of this session ends
                             await run_in_threadpool(clerk, window, session, staff_id)
                         except HallError as exc:
-                            yield _sse("ended", exc.to_dict())
+                            yield sse("ended", exc.to_dict())
                             return
                         yield ": keep-alive\n\n"
                         continue
                     change, getter = getter.result(), None
                     if change is None:
                         return
-                    yield _sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
+                    yield sse("alerts", {"alerts": await run_in_threadpool(open_alerts)})
             finally:
                 if getter is not None:
                     getter.cancel()
@@ -358,9 +307,12 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
         return queue.snapshot(recent).to_dict()
 
     @v1.get("/display/events")
-    async def events(request: Request, after: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:
+    async def events(request: Request, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None
+                     ) -> StreamingResponse:
         header = request.headers.get("last-event-id", "").strip()
-        if after is None and header.isdigit():
+        if after is None and header:
+            if not _EVENT_ID.fullmatch(header):
+                raise HallError("bad_request", "Last-Event-ID must be a call id in ASCII digits", "请求格式错误")
             after = int(header)
 
         async def stream() -> AsyncIterator[str]:
@@ -373,11 +325,11 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
                 else:
                     last = after
                     backlog = await run_in_threadpool(queue.calls_after, after, 1000)
-                yield "retry: 1000\n" + _sse("hello", {"after": last})  # subscribed: calls after `last` follow
+                yield "retry: 1000\n" + sse("hello", {"after": last})  # subscribed: calls after `last` follow
                 for call in backlog:
-                    yield _sse("call", call.to_dict(), call.id)
+                    yield sse("call", call.to_dict(), call.id)
                     last = call.id
-                yield _sse("counts", {"waiting": await run_in_threadpool(queue.waiting_counts)})
+                yield sse("counts", {"waiting": await run_in_threadpool(queue.waiting_counts)})
                 while True:
                     if getter is None:
                         getter = asyncio.ensure_future(subscription.get())
@@ -390,9 +342,9 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
                     if change is None:
                         return
                     if change.call is not None and change.call.id > last:
-                        yield _sse("call", change.call.to_dict(), change.call.id)
+                        yield sse("call", change.call.to_dict(), change.call.id)
                         last = change.call.id
-                    yield _sse("counts", {"waiting": change.waiting})
+                    yield sse("counts", {"waiting": change.waiting})
             finally:
                 if getter is not None:
                     getter.cancel()
