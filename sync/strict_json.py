@@ -67,7 +67,8 @@ def find_problem(value: Any, path: str = "", depth: int = 0) -> StrictJsonError 
         return StrictJsonError("too_deep", path, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, float):
         if not math.isfinite(value):
-            return StrictJsonError("non_finite_number", path, f"{value} is not a JSON number")
+            words = "NaN" if math.isnan(value) else "an infinite number (Infinity, or one that overflows)"
+            return StrictJsonError("non_finite_number", path, f"{words} is not a JSON number")
         return None
     if isinstance(value, str):
         if _has_surrogate(value):
