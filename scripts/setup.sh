@@ -50,3 +50,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   quiet_pip .venv/bin/python -m pip install -q -e '.[test]'
   echo "$want" > "$stamp"
 fi
+
+# The voice's clips are rendered once (a few seconds the first time, nothing after), so no kiosk waits for synthesis.
+.venv/bin/python -m kiosk.voice --warm >/dev/null || echo "setup: the voice clips could not be rendered now; the kiosk renders them on first use"
