@@ -38,11 +38,22 @@ from kiosk.hall.tickets import Counter, Ticket
 from kiosk.voice import Speaker
 from ui.background import run_in_background
 from ui.counter_feeds import AlertFeed, CardBridge
-from ui.counter_pages import AlertBanner, CallNumberPage, ConsolePage, LoginPage, TransferPage, View, words
+from ui.counter_pages import (
+    DENSE_BELOW,
+    AlertBanner,
+    CallNumberPage,
+    ConsolePage,
+    LoginPage,
+    TransferPage,
+    View,
+    dense_sheet,
+    words,
+)
 from ui.qt import QTimer
 from ui.rating import RatingOutcome, RatingPad
 from ui.shell import KioskWindow
 
+SMALLEST_SCREEN = (1024, 768)  # the console fits this screen; on it the pages use the dense layout
 POLL_MS = 3000  # how often the console re-reads its window and the waiting counts (and retries when down)
 _NUMBER = re.compile(r"^([A-Z]{1,2})(\d{1,3})$")
 #: Login refusals after which the tapped card is dropped (another tap is needed); a wrong PIN keeps it.
@@ -107,6 +118,8 @@ class CounterWindow(KioskWindow):
                            ("call_number", self.call_page)):
             self.add_page(name, page)
         self._connect()
+        self._dense = ""  # the pages' stylesheet on a small screen (see resizeEvent)
+        self.setMinimumSize(*SMALLEST_SCREEN)  # never grown past a small screen by its text: the layout fits it
         self.pad = RatingPad(config, rate=lambda tid, level: self.client.rate(self.window_no, tid, level),
                              speaker=speaker, on_outcome=self._rating_outcome, **(pad_options or {}))
         self._poll = QTimer(self)
@@ -494,11 +507,24 @@ class CounterWindow(KioskWindow):
         if not hasattr(self, "console"):
             return
         view = self.view()
+        shown = self.alerts if self.counter is not None else []
+        self.console.restyle(self._dense, bool(shown))  # first: the pages measure their texts in these fonts
         for page in (self.login, self.console, self.transfer_page, self.call_page):
             page.render(view)
-        shown = self.alerts if self.counter is not None else []
-        self.console.compact(bool(shown))  # first, so the window never grows for the banner
         self.banner.render(view, shown)
+
+    def resizeEvent(self, event: Any) -> None:
+        """On a screen smaller than :data:`~ui.counter_pages.DENSE_BELOW` the pages use the dense layout."""
+        super().resizeEvent(event)
+        size = event.size()
+        dense = size.width() < DENSE_BELOW[0] or size.height() < DENSE_BELOW[1]
+        sheet = dense_sheet(self.sizes) if dense else ""
+        if sheet != self._dense:
+            self._dense = sheet
+            self.transfer_page.setStyleSheet(sheet)
+            for page in (self.login, self.call_page):
+                page.set_dense(sheet)
+            self.render()
 
     def _render_timer(self) -> None:
         self.console.render_timer(self.view())

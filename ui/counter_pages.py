@@ -15,8 +15,8 @@ from kiosk.hall.tickets import Counter, Ticket
 from ui.hall import PRIORITY_NAMES
 from ui.keypad import Keypad
 from ui.qt import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
-from ui.theme import DOWN_TEXT, PANEL_BG
-from ui.widgets import grid_row, label, panel, set_property
+from ui.theme import DOWN_TEXT, PANEL_BG, Sizes
+from ui.widgets import label, panel, set_property
 
 WORDS: dict[str, tuple[str, str]] = {
     "login_heading": ("{window} 号窗口 · 请刷工作证", "Window {window} · tap your staff card"),
@@ -51,7 +51,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "timer_called": ("叫号后 {elapsed}", "Called {elapsed} ago"),
     "timer_serving": ("办理用时 {elapsed}", "Serving for {elapsed}"),
     "priority": ("优先号：{reasons}", "Priority: {reasons}"),
-    "staff_check": ("需工作人员核验健康码", "Staff must check the health code"),
+    "staff_check": ("需工作人员核验健康码", "Staff: check the health code"),
     "waiting_heading": ("等候人数", "Waiting"),
     "waiting_stale": ("等候人数（未更新）", "Waiting (not updated)"),
     "waiting_name": ("{code} {name}", "{code} {name}"),
@@ -74,9 +74,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "call_go": ("叫这个号", "Call it"),
     "need_number": ("请输入完整号码：字母加数字", "Please enter a full number: letter and digits"),
     "down": ("大厅叫号服务无法连接，按钮暂时无效，正在自动重试…",
-             "The hall queue service cannot be reached; buttons do nothing until it is back. Retrying…"),
+             "Hall queue service unreachable: buttons do nothing until it is back. Retrying…"),
     "down_action": ("大厅叫号服务无法连接：「{action}」未执行，正在自动重试…",
-                    "The hall queue service cannot be reached: “{action}” was not done. Retrying…"),
+                    "Hall queue service unreachable: “{action}” was not done. Retrying…"),
     "auth": ("大厅叫号服务拒绝了本机：{words}。请联系管理员", "The hall queue service refused this counter: {words}. "
              "Please call the administrator"),
     "busy": ("正在处理上一个操作，请稍候", "Still doing the last action, please wait"),
@@ -98,6 +98,9 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
 def words(key: str, language: str, **params: object) -> str:
     """The words ``key`` in ``language`` with ``params`` filled in."""
     pair = WORDS[key]
@@ -111,6 +114,33 @@ def elapsed_text(since_iso: str | None, now: datetime | None = None) -> str:
     seconds = max(0, int(((now or datetime.now(UTC)) - datetime.fromisoformat(since_iso)).total_seconds()))
     h, rest = divmod(seconds, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+#: A console window narrower or shorter than this uses the dense layout (1024×768, 1280×800 screens).
+DENSE_BELOW = (1400, 900)
+DENSE_KEYPAD_PX = 340  # the keypad's width in the dense layout: three 108-px keys (96 px and padding)
+ANY_WIDTH = 16_777_215  # Qt's QWIDGETSIZE_MAX: no maximum width
+
+
+def dense_sheet(s: Sizes) -> str:
+    """The pages' stylesheet on a small screen: body text at 18 pt (DESIGN §8's floor), 60-px targets, a 1.5× number.
+
+    The theme's sizes are kept on larger screens; here every line of the console, the login page
+    and the keypad must still fit 1024×768 in English with an alert and the service down.
+    """
+    body = max(18, s.body_pt - 4)
+    return (f"QLabel#caption, QLabel#detail, QLabel#notice, QLabel#waiting_name {{ font-size: {body}pt; }}"
+            f" QLabel#tag {{ font-size: {body}pt; padding: 2px 10px; }}"
+            f" QLabel#big_info {{ font-size: {s.title_pt - 2}pt; }}"
+            f" QLabel#heading {{ font-size: {max(30, s.main_pt - 8)}pt; }}"
+            f" QLabel#panel_heading, QLabel#waiting_count {{ font-size: {body + 4}pt; }}"
+            f" QLabel#ticket_number {{ font-size: {max(30, s.main_pt * 3 // 2)}pt; }}"
+            f" QLabel#entry {{ font-size: {max(30, s.main_pt - 8)}pt; padding: 0px 12px; }}"
+            " QPushButton#action, QPushButton#login, QPushButton#call_go, QPushButton#cancel,"
+            " QPushButton#service_toggle, QPushButton#transfer_to { min-height: 48px; padding: 6px 16px; }"
+            " QPushButton#key { min-height: 48px; padding: 6px 6px; }"
+            f" QPushButton#action[offline=\"true\"] {{ font-size: {body}pt; padding: 3px 12px; }}"
+            f" QPushButton#key[word=\"true\"] {{ font-size: {body}pt; }}")
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,7 @@ class LoginPage(QWidget):
     def __init__(self) -> None:
         super().__init__(objectName="page_login")
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(10)
         self.heading = label("heading")
         outer.addWidget(self.heading)
@@ -184,10 +215,15 @@ class LoginPage(QWidget):
         buttons.addWidget(self.other_card)
         buttons.addWidget(self.login_button, 1)
         left.addLayout(buttons)
-        row.addLayout(left, 3)
+        row.addLayout(left, 5)
         self.keypad = Keypad(max_length=8, hint=WORDS["pin_hint"], secret=True)
-        row.addWidget(self.keypad, 2)
+        row.addWidget(self.keypad, 3)
         outer.addLayout(row, 1)
+
+    def set_dense(self, sheet: str) -> None:
+        """The dense stylesheet on a small screen (or none); the keypad then leaves the services their width."""
+        self.setStyleSheet(sheet)
+        self.keypad.setMaximumWidth(DENSE_KEYPAD_PX if sheet else ANY_WIDTH)
 
     def render(self, view: View) -> None:
         """Heading, card state (no reader / tap the card / card read), services, PIN keypad and message."""
@@ -227,9 +263,9 @@ class AlertBanner(QFrame):
 
     One alert is shown at a time, whole, with how many are open ("提醒 1/3"); the first clerk to
     acknowledge it takes it off every counter and the next one moves up.  Hidden when none is open.
-    Kept to one line of controls so the console still fits a 1280×800 screen: the text is body size
+    Kept to one line of controls so the console still fits a 1024×768 screen: the text is body size
     (18 pt), the button a 60-px target, and the console's own buttons give up their extra height
-    while the banner shows (:meth:`ConsolePage.compact`).
+    while the banner shows (:meth:`ConsolePage.restyle`).
     """
 
     TEXT_PT = 18  # DESIGN §8: body text at least 18 pt
@@ -245,7 +281,7 @@ class AlertBanner(QFrame):
         row.setContentsMargins(10, 3, 6, 3)
         row.setSpacing(12)
         self.text = label("alert_text", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.text.setMinimumWidth(760)  # the wrapped height is worked out at a real width, not a sliver
+        self.text.setMinimumWidth(360)  # the wrapped height is worked out at a real width, not a sliver
         self.ack = QPushButton(objectName="alert_ack")
         self.ack.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # its whole word, always
         row.addWidget(self.text, 1)
@@ -266,55 +302,87 @@ class AlertBanner(QFrame):
 
 
 class ConsolePage(QWidget):
-    """The current ticket, its timer and badges, waiting counts, and the clerk's buttons."""
+    """The current ticket with its state, timer, details and badges; the waiting counts; the clerk's buttons.
+
+    One wide ticket panel (the number on the left, what the clerk needs about it on the right) over a
+    row of waiting counts, so the long English service names get the width instead of the height.
+    """
 
     ACTIONS = ("next", "recall", "start", "no_show", "transfer", "call_number", "finish", "logout")
+    WAITING_COLUMNS = 3  # services per row of the waiting counts
+    BANNER_SHEET = "QPushButton#action { min-height: 48px; padding: 6px 16px; }"  # 60-px targets under a banner
 
     def __init__(self) -> None:
         super().__init__(objectName="page_console")
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(10)
         self.banner = AlertBanner()  # the open staff alerts, on top of the console
         outer.addWidget(self.banner)
-        self.info = label("caption", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.info = label("caption", align=LEFT)
         outer.addWidget(self.info)
 
-        row = QHBoxLayout()
-        row.setSpacing(16)
         ticket, tl = panel()
+        tl.setContentsMargins(14, 4, 14, 4)
+        top = QHBoxLayout()
+        top.setSpacing(24)
+        number_column = QVBoxLayout()  # the caption right over the number, both in the middle of a tall panel
+        number_column.setSpacing(0)
         self.current_caption = label("caption")
         self.number = label("ticket_number", wrap=False)
-        self.state = label("big_info")
-        tl.addWidget(self.current_caption)
-        tl.addWidget(self.number, 1)
-        tl.addWidget(self.state)
-        row.addWidget(ticket, 3)
-        details, dl = panel()
-        self.service = label("detail")
-        self.name = label("detail")
-        self.timer = label("big_info")
-        self.priority = label("tag")
-        self.staff_check = label("tag")
-        for w in (self.service, self.name, self.timer, self.priority, self.staff_check):
-            dl.addWidget(w)
-        dl.addStretch(1)
-        row.addWidget(details, 5)
+        self.number_room = QWidget()  # a strut as wide as a number, so "—" keeps the column's width
+        number_column.addStretch(1)
+        number_column.addWidget(self.current_caption)
+        number_column.addWidget(self.number)
+        number_column.addWidget(self.number_room)
+        number_column.addStretch(1)
+        top.addLayout(number_column)
+        about = QVBoxLayout()
+        about.setSpacing(6)
+        about.addStretch(1)
+        state_row = QHBoxLayout()
+        state_row.setSpacing(24)
+        self.state = label("big_info", align=LEFT)
+        self.timer = label("big_info", wrap=False, align=LEFT)
+        state_row.addWidget(self.state, 1)
+        state_row.addWidget(self.timer)
+        about.addLayout(state_row)
+        self.service = label("detail", align=LEFT)
+        self.name = label("detail", align=LEFT)
+        about.addWidget(self.service)
+        about.addWidget(self.name)
+        tags = QHBoxLayout()
+        tags.setSpacing(12)
+        self.priority = label("tag", align=LEFT)
+        self.staff_check = label("tag", align=LEFT)
+        tags.addWidget(self.priority)
+        tags.addWidget(self.staff_check)
+        tags.addStretch(1)
+        about.addLayout(tags)
+        about.addStretch(1)
+        top.addLayout(about, 1)
+        tl.addLayout(top, 1)
+        outer.addWidget(ticket, 1)
+
         waiting, wl = panel()
-        self.waiting_heading = label("panel_heading")
-        wl.addWidget(self.waiting_heading)
+        wl.setContentsMargins(14, 4, 14, 4)
+        row = QHBoxLayout()
+        row.setSpacing(24)
+        self.waiting_heading = label("panel_heading", align=LEFT)
+        self.waiting_heading.setFixedWidth(180)  # "Waiting (not updated)" on two lines: the names get the width
+        row.addWidget(self.waiting_heading)
         self.waiting_grid = QGridLayout()
         self.waiting_grid.setHorizontalSpacing(10)
-        self.waiting_grid.setColumnStretch(0, 1)
-        wl.addLayout(self.waiting_grid)
-        wl.addStretch(1)
+        self.waiting_grid.setVerticalSpacing(4)
+        row.addLayout(self.waiting_grid, 1)
+        wl.addLayout(row)
         self.waiting_labels: dict[str, tuple[QLabel, QLabel]] = {}
-        row.addWidget(waiting, 4)
-        outer.addLayout(row, 1)
+        outer.addWidget(waiting)
 
         self.message = label("notice")
         outer.addWidget(self.message)
         grid = QGridLayout()
-        grid.setSpacing(10)
+        grid.setSpacing(8)
         self.buttons: dict[str, QPushButton] = {}
         for i, action in enumerate(self.ACTIONS):
             button = QPushButton(objectName="action")
@@ -322,16 +390,17 @@ class ConsolePage(QWidget):
             self.buttons[action] = button
             grid.addWidget(button, i // 4, i % 4)
         outer.addLayout(grid)
+        self._dense = ""
 
-    def compact(self, on: bool) -> None:
-        """Give the action buttons only the 60-px target height and close up the rows (while the alert banner shows)."""
-        sheet = "QPushButton#action { min-height: 48px; padding: 6px 16px; }" if on else ""
+    def restyle(self, dense: str, banner: bool) -> None:
+        """Apply the dense sheet (small screens) and, while the alert banner shows, 60-px action buttons."""
+        sheet = dense + (" " + self.BANNER_SHEET if banner else "")
         if self.styleSheet() != sheet:
             self.setStyleSheet(sheet)
-            self.layout().setSpacing(4 if on else 10)
-            for button in self.buttons.values():  # restyled now, so the layout counts the new height at once
-                button.ensurePolished()
-                button.updateGeometry()
+            self.layout().setSpacing(4 if dense else 6 if banner else 10)
+            for widget in self.findChildren(QWidget):  # restyled now, so the layout counts the new sizes at once
+                widget.ensurePolished()
+                widget.updateGeometry()
             self.layout().activate()
 
     def render(self, view: View) -> None:
@@ -345,11 +414,14 @@ class ConsolePage(QWidget):
         self.current_caption.setText(view.t("current"))
         t = view.ticket
         self.number.setText(t.number if t else view.t("no_ticket_number"))
+        self.number.ensurePolished()  # its font (dense or not) is known
+        self.number_room.setFixedSize(self.number.fontMetrics().horizontalAdvance("B000"), 0)
         self.state.setText(view.t("state_serving" if t and t.state == "serving" else
                                   "state_called" if t else "state_none"))
         self.service.setText(view.t("service", service=view.service_name(t.service)) if t else view.t("details_none"))
         lines = [view.t("name", name=t.masked_name)] if t and t.masked_name else []
         self.name.setText(" · ".join([*lines, view.t("calls", calls=t.calls)]) if t else "")
+        self.name.setVisible(t is not None)
         reasons = sep.join(PRIORITY_NAMES.get(r, (r, r))[0 if zh else 1] for r in (t.priority_reasons if t else ()))
         self.priority.setText(view.t("priority", reasons=reasons))
         self.priority.setVisible(bool(t and t.priority))
@@ -376,10 +448,21 @@ class ConsolePage(QWidget):
             self.timer.setText(view.t("timer_serving", elapsed=elapsed_text(t.serving_at)))
         else:
             self.timer.setText(view.t("timer_called", elapsed=elapsed_text(t.called_at)))
+        self.timer.setVisible(t is not None)
 
     def waiting_row(self, code: str) -> tuple[QLabel, QLabel]:
-        """The name and count labels of service ``code`` in the waiting panel, made on first use."""
-        return grid_row(self.waiting_grid, self.waiting_labels, code, "waiting_name", "waiting_count")
+        """The name and count labels of service ``code`` in the waiting counts, made on first use."""
+        if code not in self.waiting_labels:
+            i = len(self.waiting_labels)
+            row, column = divmod(i, self.WAITING_COLUMNS)
+            name = label("waiting_name", align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            count = label("waiting_count", wrap=False, align=LEFT)  # right after its name
+            self.waiting_grid.addWidget(name, row, 3 * column)
+            self.waiting_grid.addWidget(count, row, 3 * column + 1)
+            self.waiting_grid.setColumnStretch(3 * column, 1)
+            self.waiting_grid.setColumnMinimumWidth(3 * column + 2, 16)  # a gap before the next service
+            self.waiting_labels[code] = (name, count)
+        return self.waiting_labels[code]
 
 
 class TransferPage(QWidget):
@@ -388,6 +471,7 @@ class TransferPage(QWidget):
     def __init__(self) -> None:
         super().__init__(objectName="page_transfer")
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(14)
         outer.addStretch(1)
         self.heading = label("heading")
@@ -425,6 +509,7 @@ class CallNumberPage(QWidget):
     def __init__(self) -> None:
         super().__init__(objectName="page_call_number")
         row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(32)
         left = QVBoxLayout()
         left.setSpacing(12)
@@ -442,6 +527,11 @@ class CallNumberPage(QWidget):
         row.addLayout(left, 3)
         self.keypad = Keypad(max_length=5, hint=WORDS["call_entry_hint"])
         row.addWidget(self.keypad, 2)
+
+    def set_dense(self, sheet: str) -> None:
+        """The dense stylesheet on a small screen (or none), with the keypad as narrow as on the login page."""
+        self.setStyleSheet(sheet)
+        self.keypad.setMaximumWidth(DENSE_KEYPAD_PX if sheet else ANY_WIDTH)
 
     def render(self, view: View) -> None:
         """Heading, hint, keypad, buttons and message."""

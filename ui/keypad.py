@@ -44,6 +44,8 @@ class Keypad(QWidget):
         self.keys: dict[str, QPushButton] = {}
         for i, key in enumerate(["1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "back"]):
             button = QPushButton(key if key.isdigit() else "", objectName="key")
+            if not key.isdigit():
+                button.setProperty("word", "true")  # a word key: a smaller font may be set for it on small screens
             button.clicked.connect(lambda _=False, k=key: self.press(k))
             self.keys[key] = button
             grid.addWidget(button, i // 3, i % 3)
