@@ -315,9 +315,9 @@ class HallWindow(KioskWindow):
         self.ticket_heading.setText(("补打号票" if reprint else "取号成功") if zh else
                                     ("Your ticket again" if reprint else "Your ticket"))
         self.ticket_number.setText(str(d.get("number", "")))
-        self.ticket_info.setText(
-            f"{svc_name}\n前面还有 {d.get('people_ahead')} 人，预计等候约 {d.get('wait_min')} 分钟" if zh else
-            f"{svc_name}\n{d.get('people_ahead')} people ahead, about {d.get('wait_min')} min")
+        self.ticket_info.setText(  # one line where it fits: the number keeps its room on a small screen
+            f"{svc_name} · 前面还有 {d.get('people_ahead')} 人，约 {d.get('wait_min')} 分钟" if zh else
+            f"{svc_name} · {d.get('people_ahead')} ahead, ~{d.get('wait_min')} min")
         self.ticket_priority.setText("优先号" if zh else "Priority ticket")
         self.ticket_priority.setVisible(bool(d.get("priority")))
         self.ticket_check.setText("请先到服务台核验" if zh else "Please see the front desk first")

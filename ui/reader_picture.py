@@ -19,7 +19,7 @@ class ReaderPicture(QWidget):
 
     def __init__(self) -> None:
         super().__init__(objectName="reader_picture")
-        self.setMinimumSize(QSize(320, 150))
+        self.setMinimumSize(QSize(320, 100))
 
     def sizeHint(self) -> QSize:
         """A wide strip; the picture keeps its proportions inside whatever it is given."""

@@ -83,6 +83,7 @@ QLabel#notice[tone="warning"], QLabel#print_state[tone="warning"] {{ color: {DOW
 QLabel#print_state {{ color: {TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
 QLabel#maintenance {{ color: {MUTED_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG};
   border-top: 1px solid {STRIP_BORDER}; padding: 4px; }}
+QPushButton#done, QPushButton#ok, QPushButton#reprint, QPushButton#no_thanks {{ padding: 4px 28px; }}
 QPushButton#staff_close {{ min-height: {max(64, s.target_min_px - 24)}px; padding: 4px 16px; }}
 QWidget#strip {{ background-color: {STRIP_BG}; border-top: 2px solid {STRIP_BORDER}; }}
 QLabel[state="up"] {{ color: {UP_TEXT}; font-size: {s.status_pt}pt; background-color: {STRIP_BG}; }}
