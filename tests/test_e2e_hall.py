@@ -364,3 +364,12 @@ def test_call_staff_reaches_the_counters_with_where_and_which_screen(sim, hall, 
     qtbot.waitUntil(lambda: any("已通知工作人员" in s for s in hall.spoken), timeout=5000)
     assert hall.window.bar.countdown.text() == "已通知工作人员，请在原地稍候"
     assert hall.window._last_show.screen == "present"  # the resident keeps the screen while staff come
+
+
+def test_hear_again_on_the_idle_screen_says_the_idle_prompt(sim, hall, qtbot):
+    hall.window.bar.repeat.click()
+    qtbot.waitUntil(lambda: "请选择您要办理的业务" in hall.spoken, timeout=5000)
+    tap(qtbot, hall, "C")
+    qtbot.waitUntil(lambda: any(s.startswith("您选择了为老服务。") for s in hall.spoken), timeout=5000)
+    hall.window.bar.repeat.click()  # the present screen's words again, and its full time
+    qtbot.waitUntil(lambda: sum(s.startswith("您选择了为老服务。") for s in hall.spoken) == 2, timeout=5000)

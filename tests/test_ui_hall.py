@@ -165,3 +165,14 @@ def test_offline_network_alone_is_not_a_maintenance_line(qtbot, examples_dir):
     window.show()
     qtbot.waitUntil(lambda: window.statuses is not None)
     assert not window.maintenance.isVisible() and not window.strip.isVisible()
+
+
+def test_no_stale_words_from_an_earlier_step_stay_on_screen(hall):
+    """The old ticket page kept "正在测量体温，请稍候" under the number while printing."""
+    hall.apply(SCREENS["reading"])
+    hall.caption("measuring", {})
+    assert hall.reading_caption.text() == prompt_text("measuring")
+    hall.apply(SCREENS["printing"])
+    shown = [w.text() for w in hall.findChildren(QLabel) if w.isVisible()]
+    assert not any("体温" in text for text in shown)
+    assert hall.ticket_print.text() == prompt_text("printing")
