@@ -35,7 +35,7 @@ from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.store import Store
 from kiosk.voice import Speaker
 from tests.hall_ui_support import SECRET, role_config, statuses, take
-from tests.ui_checks import elderly_problems
+from tests.ui_checks import check_and_save
 from ui.counter import CounterWindow, normalise_number, open_counter
 from ui.counter_pages import elapsed_text
 from ui.qt import QThreadPool
@@ -443,10 +443,9 @@ def assert_whole(qtbot, lbl):
 
 
 def check_screen(widget, screens_dir, name, main_label=None):
-    assert (widget.width(), widget.height()) == (1280, 800), f"{name}: the layout does not fit 1280×800"
-    shot = widget.grab()
-    shot.save(str(screens_dir / f"{name}.png"))
-    assert elderly_problems(widget, shot.toImage(), main_label) == [], name
+    """Save the screen and assert DESIGN §8's numbers and that every label and button is whole."""
+    problems = check_and_save(widget, screens_dir / f"{name}.png", main_label, screen=(1280, 800))
+    assert not problems, f"{name}: " + "\n".join(problems)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

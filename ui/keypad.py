@@ -50,6 +50,7 @@ class Keypad(QWidget):
             self.keys[key] = button
             grid.addWidget(button, i // 3, i % 3)
         layout.addLayout(grid)
+        layout.addStretch(1)  # on a tall screen the keys stay right under the entry
         self.retranslate("zh")
 
     def set_letters(self, letters: Sequence[str]) -> None:
