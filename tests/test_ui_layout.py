@@ -13,10 +13,10 @@ finds anything.  One window per role and language is built and resized through t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+from PySide6.QtWidgets import QScrollArea
 
 from kiosk.config import load_config
 from kiosk.hall.errors import HallError
@@ -24,7 +24,7 @@ from kiosk.hall.tickets import Ticket
 from tests import test_ui_counter as counter_tests
 from tests.hall_ui_support import take
 from tests.test_ui_counter import CARDS, WAIT_MS, log_in, make_counter, press, type_pin
-from tests.ui_checks import check_and_save, label_problems
+from tests.ui_checks import SCREENS_DIR, check_and_save, check_sizes, label_problems
 from ui.qt import (
     QHBoxLayout,
     QLabel,
@@ -40,9 +40,6 @@ from ui.rating import RatingPad
 pytest_plugins = ("tests.hall_ui_fixtures",)  # hall_queue
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(120)]
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENS = ROOT / "out" / "screens"
-SIZES = ((1024, 768), (1280, 800), (1920, 1080))
 LONG_EN = "Social and medical insurance"
 
 # the counter tests' hall: its store with staff and alert tables, clerks 1001 and 1002, the alert board
@@ -134,6 +131,21 @@ def test_a_label_partly_outside_its_parent_is_cut(qtbot):
     assert problem == "inner '取号': cut by its parent, 50x40 of 80x40 px shown (clipped)"
 
 
+def test_a_label_scrolled_partly_out_of_its_scroll_area_is_cut(qtbot):
+    window = QWidget()
+    area = QScrollArea(window)
+    area.setGeometry(10, 10, 250, 120)
+    content = QWidget()
+    content.resize(200, 400)
+    placed(content, QLabel("A 综合受理", objectName="in_view"), 0, 0, 180, 40)
+    placed(content, QLabel("B 社保医保", objectName="half_out"), 0, 90, 180, 40)
+    area.setWidget(content)
+    shown(qtbot, window)
+    [problem] = label_problems(window)
+    assert problem.startswith("half_out 'B 社保医保': cut by its parent, 180x") and problem.endswith(
+        " of 180x40 px shown (clipped)")
+
+
 def test_a_label_outside_the_window_is_named(qtbot):
     window = QWidget()
     placed(window, QLabel("1/3", objectName="page_count"), 380, 10, 60, 40)
@@ -172,15 +184,9 @@ def test_check_and_save_writes_the_png_and_adds_a_window_that_cannot_shrink(qtbo
 
 # -- the counter console and the rating pad, every state, both languages, three sizes -------------------------
 def sweep(window: QWidget, role: str, state: str, language: str, main_label: QLabel | None,
-          problems: list[str], settle: Callable[[], None] | None = None) -> None:
+          problems: list[str]) -> None:
     """Resize ``window`` through every size; save each screen and collect its problems with where they are."""
-    for size in SIZES:
-        window.resize(*size)
-        if settle is not None:
-            settle()
-        where = f"{role}/{state}-{language}-{size[0]}x{size[1]}"
-        problems += [f"{where}: {p}" for p in
-                     check_and_save(window, SCREENS / f"{where}.png", main_label, screen=size)]
+    problems += check_sizes(window, SCREENS_DIR / role, f"{state}-{language}", main_label)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

@@ -13,6 +13,8 @@ from ui.qt import QApplication, QLabel, QPushButton, Qt
 
 MAIN_PT, BODY_PT, TARGET_PX, CONTRAST = 30, 18, 60, 4.5
 SMALLEST_SCREEN = (1280, 800)  # the smallest kiosk screen a window must fit without growing past it
+SCREEN_SIZES = ((1024, 768), (1280, 800), (1920, 1080))  # DESIGN §8: every screen is checked at these sizes
+SCREENS_DIR = Path(__file__).resolve().parent.parent / "out" / "screens"  # <role>/<state>-<lang>-<w>x<h>.png
 
 
 def background_rgb(window_image, window, widget) -> tuple[int, int, int]:
@@ -190,3 +192,20 @@ def check_and_save(window, path: Path, main_label=None, screen: tuple[int, int] 
         problems.append(f"window is {_size(window.width(), window.height())} px, it cannot shrink to the "
                         f"{_size(*screen)} screen")
     return problems + elderly_problems(window, shot.toImage(), main_label) + label_problems(window)
+
+
+def check_sizes(window, folder: Path, name: str, main_label=None,
+                sizes: tuple[tuple[int, int], ...] = SCREEN_SIZES) -> list[str]:
+    """Resize ``window`` through ``sizes``; save ``folder/<name>-<w>x<h>.png`` and return every problem found.
+
+    Each problem starts with the screen's ``<name>-<w>x<h>``, so one assertion can list them all::
+
+        problems += check_sizes(window, SCREENS_DIR / "hall", f"ticket-{language}", window.prompt)
+    """
+    problems = []
+    for width, height in sizes:
+        window.resize(width, height)
+        where = f"{name}-{width}x{height}"
+        problems += [f"{folder.name}/{where}: {p}" for p in
+                     check_and_save(window, folder / f"{where}.png", main_label, screen=(width, height))]
+    return problems
