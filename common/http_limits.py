@@ -53,6 +53,12 @@ log = logging.getLogger("linfen.http_limits")
 FD_RESERVE = 128
 #: The smallest connection budget, whatever the descriptor limit says.
 MIN_CONNECTIONS = 16
+#: How many connections asyncio accepts in one turn of the loop (it is the ``backlog`` given to
+#: ``create_server``): uvicorn's 2048 lets a connection flood hold the loop for a long turn while
+#: real requests wait.  :class:`LimitedServer` then widens the kernel's queue to LISTEN_BACKLOG.
+ACCEPT_BATCH = 128
+#: The kernel's accept queue: wide, so a flood never leaves connections half-open outside the server's reach.
+LISTEN_BACKLOG = 2048
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,23 @@ class LimitedConfig(uvicorn.Config):
     def __init__(self, app: Any, *, limits: ConnectionLimits | None = None, **kwargs: Any) -> None:
         """Same arguments as ``uvicorn.Config``; ``http`` is fixed, ``limits`` added."""
         kwargs.pop("limit_concurrency", None)
+        kwargs.setdefault("backlog", ACCEPT_BATCH)
         super().__init__(app, http=LimitedH11Protocol, **kwargs)
         self.limits = limits or ConnectionLimits()
         install_log_limits(self.limits.log_interval_s)
+
+
+class LimitedServer(uvicorn.Server):
+    """``uvicorn.Server`` whose listening sockets keep a wide kernel queue while the loop accepts in small batches."""
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        """uvicorn's start-up, then ``listen(LISTEN_BACKLOG)`` again on each socket (asyncio set ACCEPT_BATCH)."""
+        await super().startup(sockets)
+        for sock in sockets or ():  # the project always hands uvicorn its own bound sockets
+            try:
+                sock.listen(LISTEN_BACKLOG)
+            except OSError:  # pragma: no cover - a socket that cannot listen again keeps the smaller queue
+                pass
 
 
 @dataclass
@@ -351,5 +371,5 @@ def install_log_limits(interval_s: float = 10.0) -> None:
             logger.addFilter(RateLimitFilter(prefixes, interval_s))
 
 
-__all__ = ["ConnectionLimits", "LimitStats", "LimitedConfig", "LimitedH11Protocol", "RateLimitFilter",
+__all__ = ["ConnectionLimits", "LimitStats", "LimitedConfig", "LimitedH11Protocol", "LimitedServer", "RateLimitFilter",
            "install_log_limits", "stats_of"]

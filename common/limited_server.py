@@ -15,9 +15,7 @@ import threading
 import time
 from typing import Any
 
-import uvicorn
-
-from .http_limits import ConnectionLimits, LimitedConfig, LimitStats, stats_of
+from .http_limits import ConnectionLimits, LimitedConfig, LimitedServer, LimitStats, stats_of
 
 
 class ServerStartError(RuntimeError):
@@ -33,7 +31,7 @@ class LimitedThreadedServer:
         self.sock = sock
         config = LimitedConfig(app, limits=limits, log_level="warning", access_log=False, lifespan=lifespan,
                                timeout_graceful_shutdown=graceful_s, timeout_keep_alive=keep_alive_s)
-        self._server = uvicorn.Server(config)
+        self._server = LimitedServer(config)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._error: BaseException | None = None
 

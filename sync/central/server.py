@@ -42,7 +42,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from common.http_limits import ConnectionLimits, LimitedConfig
+from common.http_limits import ConnectionLimits, LimitedConfig, LimitedServer
 from common.limited_server import LimitedThreadedServer, ServerStartError
 
 from ..threaded_server import listening_socket
@@ -205,7 +205,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None] | None = None) 
                             f"({store.backend}, {options.workers} worker{'s' if options.workers > 1 else ''})")
     try:
         if options.workers == 1:
-            server = uvicorn.Server(LimitedConfig(create_app(store, admin_token=admin_token), limits=CENTRAL_LIMITS,
+            server = LimitedServer(LimitedConfig(create_app(store, admin_token=admin_token), limits=CENTRAL_LIMITS,
                                                   **common))
             with _stop_signals_end_quietly():
                 server.run(sockets=[sock])
