@@ -53,7 +53,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "priority": ("优先号：{reasons}", "Priority: {reasons}"),
     "staff_check": ("需工作人员核验健康码", "Staff: check the health code"),
     "waiting_heading": ("等候人数", "Waiting"),
-    "waiting_stale": ("等候人数（未更新）", "Waiting (not updated)"),
+    "waiting_stale": ("等候人数\n（未更新）", "Waiting\n(not updated)"),  # two whole lines beside the counts
     "waiting_name": ("{code} {name}", "{code} {name}"),
     "waiting_count": ("{count} 人", "{count}"),
     "next": ("叫号", "Next"),
@@ -369,7 +369,7 @@ class ConsolePage(QWidget):
         row = QHBoxLayout()
         row.setSpacing(24)
         self.waiting_heading = label("panel_heading", align=LEFT)
-        self.waiting_heading.setFixedWidth(180)  # "Waiting (not updated)" on two lines: the names get the width
+        self.waiting_heading.setFixedWidth(180)  # "Waiting / (not updated)" on two lines: the names get the width
         row.addWidget(self.waiting_heading)
         self.waiting_grid = QGridLayout()
         self.waiting_grid.setHorizontalSpacing(10)
