@@ -363,6 +363,8 @@ class SyncClient:
             devices=devices,
             outbox_pending=apply.queue_length(self._store),
             last_push_at=self._last_push_at,
+            quarantined_events=self.status().quarantined,
+            skipped_changes=self.status().reference_rejected,
         )
         sent = time.time()
         response = self._request("POST", "/v1/heartbeat", content=request.model_dump_json().encode())

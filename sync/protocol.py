@@ -126,6 +126,9 @@ class HeartbeatRequest(_Model):
     devices: dict[str, DeviceState] = Field(default_factory=dict)
     outbox_pending: int = Field(0, ge=0, strict=True)
     last_push_at: datetime | None = None
+    quarantined_events: int = Field(0, ge=0, strict=True, description="outbox events refused for good, kept aside")
+    skipped_changes: int = Field(0, ge=0, strict=True, description="reference changes the terminal could not "
+                                                                   "apply and skipped")
 
 
 class HeartbeatResponse(_Model):

@@ -82,7 +82,7 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     token = (DATA / "central_v1.token").read_text(encoding="ascii").strip()
     store = CentralStore.open(str(db))
     try:
-        assert store.ping() == {"sync": 2}  # step 2 (gap counts per terminal) ran on opening
+        assert store.ping() == {"sync": 3}  # steps 2 (gap counts) and 3 (heartbeat counts) ran on opening
         assert migrate(store.engine, MIGRATION_SETS) == {"sync": []}  # nothing left to do
         assert store.authenticate(token).terminal_id == "hall-01"
         assert store.terminal("canteen-01").revoked_at is not None
@@ -103,9 +103,9 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     finally:
         store.close()
     assert health.status_code == 200
-    assert health.json()["schema_version"] == 2 and health.json()["schema_versions"] == {"sync": 2}
+    assert health.json()["schema_version"] == 3 and health.json()["schema_versions"] == {"sync": 3}
     assert changes.status_code == 200 and changes.json()["changes"][0]["key"] == "C0001"
-    assert 'linfen_central_schema_version{module="sync"} 2' in metrics.text
+    assert 'linfen_central_schema_version{module="sync"} 3' in metrics.text
 
 
 def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
@@ -116,7 +116,8 @@ def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
     assert rows == [(1, "terminals, events, seq gaps, heartbeats, reference change feed"),
-                    (2, "gap run and missing-seq counts per terminal")]
+                    (2, "gap run and missing-seq counts per terminal"),
+                    (3, "quarantined events and skipped reference changes in heartbeats")]
     assert "sync_migrations" not in tables
 
 
@@ -128,18 +129,18 @@ def test_a_new_module_is_migrated_on_an_existing_database_with_its_own_bookkeepi
         sets = (*MIGRATION_SETS, VOLUNTEERS)
         assert migrate(engine, sets) == {"sync": [], "volunteers": [1, 2]}
         assert migrate(engine, sets) == {"sync": [], "volunteers": []}
-        assert current_versions(engine, sets) == {"sync": 2, "volunteers": 2}
+        assert current_versions(engine, sets) == {"sync": 3, "volunteers": 2}
         found = inspect(engine)
         assert {c["name"] for c in found.get_columns("volunteers")} == {
             "volunteer_id", "registered_at_terminal", "points", "phone_hash"}
         with engine.connect() as conn:
             assert list(conn.execute(select(VOLUNTEERS.table.c.version))) == [(1,), (2,)]
-            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,), (2,)]
+            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,), (2,), (3,)]
     finally:
         engine.dispose()
     store = CentralStore.open(central_db_url, migrations=sets)
     try:
-        assert store.ping() == {"sync": 2, "volunteers": 2}
+        assert store.ping() == {"sync": 3, "volunteers": 2}
     finally:
         store.close()
 

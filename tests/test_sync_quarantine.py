@@ -75,6 +75,9 @@ def test_a_poisoned_reference_row_is_skipped_recorded_and_the_pull_goes_on(tmp_p
     assert status.reference_rejected == 3 and "3 reference rows skipped" in status.text
     assert status.cursor == apply.read_cursor(store) == 5
     assert sum("skipped" in r.getMessage() for r in caplog.records) == 3
+    client.send_heartbeat()  # the central learns of it
+    state = central.terminal_state("hall-01")
+    assert (state.skipped_changes, state.quarantined_events) == (3, 0)
     central.load(SITE, "card", [("C2", {"card_no": "C2", "status": "active"})])  # the central fixes it
     assert client.pull_changes() == 1 and apply.reference_get(store, "card", "C2")["status"] == "active"
     client.stop()
@@ -115,6 +118,8 @@ def test_an_event_with_a_lone_surrogate_is_quarantined_locally_and_the_rest_are_
     assert central.seqs("hall-01") == [1, 3, 4]
     client.sync_once()
     assert len(problems) == 1 and client.status().quarantined == 1 and client.status().state == "ok"
+    client.send_heartbeat()
+    assert central.terminal_state("hall-01").quarantined_events == 1
     client.stop()
 
 

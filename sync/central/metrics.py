@@ -158,6 +158,11 @@ def _aggregate_gauges(states: Sequence[TerminalState]) -> list[str]:
          sum(1 for s in states if s.missing)),
         ("linfen_central_outbox_pending", "Outbox lengths in the last heartbeats, summed.",
          sum(s.outbox_pending or 0 for s in states)),
+        ("linfen_central_quarantined_events", "Outbox events terminals refused for good (last heartbeats, summed).",
+         sum(s.quarantined_events for s in states)),
+        ("linfen_central_skipped_reference_changes",
+         "Reference changes terminals could not apply and skipped (last heartbeats, summed).",
+         sum(s.skipped_changes for s in states)),
         ("linfen_central_oldest_last_heartbeat_timestamp_seconds",
          "The oldest of the terminals' last heartbeats (Unix time; 0 when none has beaten).", min(beats, default=0)),
     )
@@ -174,6 +179,10 @@ def _terminal_gauges(states: Sequence[TerminalState]) -> list[str]:
         ("linfen_central_terminal_highest_seq", "Highest seq stored per terminal.", lambda s: s.highest_seq),
         ("linfen_central_terminal_missing_seqs", "Seq numbers below the highest not yet stored.",
          lambda s: s.missing),
+        ("linfen_central_terminal_quarantined_events", "Outbox events refused for good (last heartbeat).",
+         lambda s: s.quarantined_events),
+        ("linfen_central_terminal_skipped_reference_changes", "Reference changes skipped (last heartbeat).",
+         lambda s: s.skipped_changes),
     )
     for name, help_text, get in gauges:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]

@@ -47,6 +47,8 @@ class TerminalState:
     missing: int  # seq numbers below highest_seq not stored
     last_heartbeat: str | None
     outbox_pending: int | None
+    quarantined_events: int = 0  # from the last heartbeat: outbox events refused for good
+    skipped_changes: int = 0  # from the last heartbeat: reference changes it could not apply
 
 
 def database_problem(exc: SQLAlchemyError) -> str:
@@ -187,6 +189,7 @@ class CentralStore:
             "devices": json.dumps({k: v.model_dump() for k, v in beat.devices.items()}, ensure_ascii=False),
             "outbox_pending": beat.outbox_pending,
             "last_push_at": beat.last_push_at.isoformat() if beat.last_push_at else None,
+            "quarantined_events": beat.quarantined_events, "skipped_changes": beat.skipped_changes,
         }
         dialect = postgresql if self.backend == "postgresql" else sqlite
         stmt = dialect.insert(heartbeats).values(**values)
@@ -244,12 +247,14 @@ class CentralStore:
         """Every terminal's highest seq, missing count and last heartbeat."""
         query = (
             select(terminals.c.terminal_id, terminals.c.site, terminals.c.revoked_at, terminals.c.highest_seq,
-                   terminals.c.gap_missing.label("missing"), heartbeats.c.received_at, heartbeats.c.outbox_pending)
+                   terminals.c.gap_missing.label("missing"), heartbeats.c.received_at, heartbeats.c.outbox_pending,
+                   heartbeats.c.quarantined_events, heartbeats.c.skipped_changes)
             .outerjoin(heartbeats, heartbeats.c.terminal_id == terminals.c.terminal_id)
             .order_by(terminals.c.terminal_id)
         )
         with self.engine.connect() as conn:
             return [TerminalState(r.terminal_id, r.site, r.revoked_at is not None, int(r.highest_seq),
                                   int(r.missing or 0), r.received_at,
-                                  None if r.outbox_pending is None else int(r.outbox_pending))
+                                  None if r.outbox_pending is None else int(r.outbox_pending),
+                                  int(r.quarantined_events or 0), int(r.skipped_changes or 0))
                     for r in conn.execute(query)]

@@ -80,7 +80,13 @@ def _v2_gap_counts(conn: Connection) -> None:
         "WHERE g.terminal_id = terminals.terminal_id)"))
 
 
+def _v3_heartbeat_quarantine(conn: Connection) -> None:
+    for column in ("quarantined_events", "skipped_changes"):
+        conn.execute(text(f"ALTER TABLE heartbeats ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS = MigrationSet("sync", (
     Migration(1, "terminals, events, seq gaps, heartbeats, reference change feed", _v1_initial),
     Migration(2, "gap run and missing-seq counts per terminal", _v2_gap_counts),
+    Migration(3, "quarantined events and skipped reference changes in heartbeats", _v3_heartbeat_quarantine),
 ), table_name="schema_migrations")

@@ -114,8 +114,9 @@ def heartbeat(request: Request, body: HeartbeatRequest, terminal: TerminalDep) -
     """Keep the terminal's latest device status and outbox length."""
     if body.terminal_id != terminal.terminal_id:
         raise ApiError(403, "terminal_mismatch", f"this token belongs to {terminal.terminal_id}")
-    if body.outbox_pending > MAX_INT64:
-        raise ApiError(422, "malformed_request", f"outbox_pending must be at most {MAX_INT64}")
+    for name in ("outbox_pending", "quarantined_events", "skipped_changes"):
+        if getattr(body, name) > MAX_INT64:
+            raise ApiError(422, "malformed_request", f"{name} must be at most {MAX_INT64}")
     request.app.state.store.heartbeat(body)
     return json_response(HeartbeatResponse(server_time=dt.datetime.now(dt.UTC)))
 

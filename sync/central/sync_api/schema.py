@@ -64,6 +64,8 @@ heartbeats = Table(
     Column("devices", Text, nullable=False),
     Column("outbox_pending", BigInteger, nullable=False),
     Column("last_push_at", String(64)),
+    Column("quarantined_events", BigInteger, nullable=False, default=0),  # outbox events refused for good
+    Column("skipped_changes", BigInteger, nullable=False, default=0),  # feed changes it could not apply
 )
 
 #: Each site's change-feed counter: the last cursor handed out.
