@@ -58,20 +58,12 @@ from sync.protocol import (
     HeartbeatResponse,
     PushResponse,
 )
-from sync.wire import encode_event, parse_answer, parse_page, reason_of, retry_after
+from sync.wire import clean_devices, encode_event, parse_answer, parse_page, reason_of, retry_after
 
 log = logging.getLogger("sync.client")
 
-__all__ = [
-    "AuthRefused",
-    "BatchRefused",
-    "CentralUnavailable",
-    "PushOutcome",
-    "SyncClient",
-    "SyncError",
-    "SyncSettings",
-    "SyncStatus",
-]
+__all__ = ["AuthRefused", "BatchRefused", "CentralUnavailable", "PushOutcome", "RateLimited", "SyncClient",
+           "SyncError", "SyncSettings", "SyncStatus"]
 
 #: Status codes that mean "this batch will never be accepted as it is" (split it, then quarantine).
 #: A 400 is not among them: it means the wrong protocol version, a matter for an update, not the events.
@@ -218,7 +210,10 @@ class SyncClient:
                     self.pull_changes()
                     self._next_pull = time.monotonic() + self._settings.pull_interval_s
                 if heartbeat if heartbeat is not None else now >= self._next_beat:
-                    self.send_heartbeat()
+                    try:
+                        self.send_heartbeat()
+                    except BatchRefused as exc:  # malformed beyond cleaning: reported, never fails the cycle
+                        log.error("sync: the central refused the heartbeat: %s", exc)
                     self._next_beat = time.monotonic() + self._settings.heartbeat_interval_s
             finally:
                 self._refresh_queue()
@@ -356,7 +351,7 @@ class SyncClient:
 
     def send_heartbeat(self) -> HeartbeatResponse:
         """Tell the central the terminal is alive: devices, outbox length, last push."""
-        devices = dict(self._device_status()) if self._device_status is not None else {}
+        devices = clean_devices(self._device_status()) if self._device_status is not None else {}
         request = HeartbeatRequest(
             terminal_id=self._store.terminal_id,
             at=_now(),

@@ -6,6 +6,8 @@
 * :func:`parse_page` - a reference page; when the page as a whole is outside the protocol (one
   change a pydantic model refuses), the changes that are fine are kept and the others come back
   as :class:`~sync.apply.RejectedChange` to be recorded, so one bad row never stops a pull;
+* :func:`clean_devices` - a driver's device names and reasons made strict text before a heartbeat
+  (a lone surrogate from a device would otherwise fail every heartbeat);
 * :func:`parse_answer` / :func:`reason_of` / :func:`retry_after` - any other answer, the words of
   a refusal, and how long a 429 asks the terminal to wait.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -21,7 +24,7 @@ from pydantic import ValidationError
 from kiosk.store import Event
 from sync.apply import RejectedChange
 from sync.client_types import CentralUnavailable
-from sync.protocol import MAX_PAYLOAD_BYTES, Change, ChangesResponse, EventEnvelope
+from sync.protocol import MAX_PAYLOAD_BYTES, Change, ChangesResponse, DeviceState, EventEnvelope
 from sync.strict_json import find_problem
 
 
@@ -42,6 +45,18 @@ def encode_event(event: Event, terminal_id: str) -> tuple[str, bytes]:
         first = exc.errors()[0]
         return f"not a valid v1 event: {'.'.join(map(str, first['loc']))}: {first['msg']}", b""
     return "", json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def clean_text(text: str, limit: int | None = None) -> str:
+    """``text`` with lone surrogates escaped (``\\ud800``), so it is Unicode text; cut to ``limit`` characters."""
+    cleaned = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return cleaned[:limit] if limit is not None else cleaned
+
+
+def clean_devices(devices: Mapping[str, DeviceState]) -> dict[str, DeviceState]:
+    """Device states as a heartbeat can carry them: names and reasons made strict Unicode text."""
+    return {clean_text(str(name), 100): DeviceState(up=state.up, reason=clean_text(state.reason, 200))
+            for name, state in devices.items()}
 
 
 def reason_of(response: httpx.Response) -> str:

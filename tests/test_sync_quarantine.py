@@ -138,3 +138,20 @@ def test_an_event_the_central_refuses_as_personal_data_is_quarantined_alone(tmp_
     client.sync_once()  # not retried: the next cycle is quiet and ok
     assert len(problems) == 1 and client.status().state == "ok"
     client.stop()
+
+
+def test_a_device_named_with_a_lone_surrogate_never_stops_the_heartbeat(tmp_path, central):
+    from sync.protocol import DeviceState
+
+    token = central.enrol("hall-01", SITE)
+    store = open_store(tmp_path)
+
+    def devices() -> dict[str, DeviceState]:  # a driver's name read from a device, undecodable
+        return {"print\ud800er": DeviceState(up=False, reason="paper out"), "reader": DeviceState(up=True)}
+
+    client = SyncClient(store, central.url, token, settings=FAST, device_status=devices)
+    client.sync_once(pull=False, heartbeat=True)
+    assert client.status().state == "ok"
+    assert central.heartbeat_devices("hall-01") == {"print\\ud800er": {"up": False, "reason": "paper out"},
+                                                    "reader": {"up": True, "reason": ""}}
+    client.stop()
