@@ -12,10 +12,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.roles import IDENTIFICATION_DEVICES, ROLE_NAMES, RoleName
 from common.roles import ROLES as ROLE_SPECS
+from kiosk.config_checks import SECRET_HINT, check_store_template, check_url, token_file_problem, weak_secret
 from kiosk.errors import KioskError
 
 Role = RoleName  # the roles and their devices are declared once, in common.roles (DESIGN §3)
@@ -135,6 +136,11 @@ class Store(_Strict):
     path: str = Field("var/{terminal_id}/terminal.db", description="database file; {terminal_id} is replaced")
     outbox_keep_days: int = Field(7, ge=1, le=365, description="days an acknowledged outbox row is kept, then pruned")
 
+    @field_validator("path")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return check_store_template(value)
+
 
 class HallServiceConfig(_Strict):
     """One service residents queue for (see kiosk.hall.services for the meaning of each field)."""
@@ -165,11 +171,26 @@ class Hall(_Strict):
     max_wait_min: float | None = Field(30.0, gt=0, le=480, description="minutes after which the longest wait goes first")
     bind: str = Field("127.0.0.1:8710", pattern=r"^[^:]+:\d{1,5}$", description="HOST:PORT of the LAN queue service")
 
+    @field_validator("bind")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        if int(value.rsplit(":", 1)[1]) > 65535:
+            raise ValueError("port must be 0-65535")
+        return value
+
 
 class Lan(_Strict):
     """The shared secret of one hall's LAN (hall, counters, displays)."""
 
-    secret: str = Field(min_length=16, description="per-hall shared secret, at least 16 characters")
+    secret: str = Field(description="per-hall shared secret, at least 16 characters")
+
+    @field_validator("secret")
+    @classmethod
+    def _strong(cls, value: str) -> str:
+        reason = weak_secret(value)
+        if reason:
+            raise ValueError(f"too weak to sign the hall's requests: {reason}; {SECRET_HINT}")
+        return value
 
 
 class Counter(_Strict):
@@ -182,11 +203,16 @@ class Counter(_Strict):
 class Codes(_Strict):
     """Health-code status: the city service and what to do when it cannot answer."""
 
-    service_url: str | None = Field(None, pattern=r"^https?://", description="city code service base URL")
+    service_url: str | None = Field(None, description="city code service base URL")
     fallback: Literal["staff_check", "refuse", "allow"] = "staff_check"
     cache_freshness_s: float = Field(600.0, ge=0, le=3600, description="seconds a looked-up colour is reused")
     token_skew_s: float = Field(300.0, ge=0, le=3600, description="clock skew allowed for QR tokens, seconds")
     ca_bundle: str | None = Field(None, description="TLS certificate bundle for the city service")
+
+    @field_validator("service_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
 
 
 class Reference(_Strict):
@@ -216,8 +242,8 @@ class TerminalConfig(_Strict):
     role: Role
     terminal_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     site: str = Field(min_length=1, max_length=64)
-    central_url: str = Field("http://127.0.0.1:8720", pattern=r"^https?://")
-    hall_url: str | None = Field(None, pattern=r"^https?://", description="the hall's queue service (counter, display)")
+    central_url: str = Field("http://127.0.0.1:8720", description="the central service; https:// unless loopback")
+    hall_url: str | None = Field(None, description="the hall's queue service (counter, display)")
     language: Literal["zh", "en"] = "zh"
     voice: Voice = Voice()
     thresholds: Thresholds = Thresholds()
@@ -231,6 +257,16 @@ class TerminalConfig(_Strict):
     reference: Reference = Reference()
     privacy: Privacy = Privacy()
     sync: Sync = Sync()
+
+    @field_validator("central_url")
+    @classmethod
+    def _central(cls, value: str) -> str:
+        return check_url(value, https_unless_loopback=True)
+
+    @field_validator("hall_url")
+    @classmethod
+    def _hall(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)  # the hall LAN is plain HTTP, every request signed
 
     @model_validator(mode="after")
     def _check_role_devices(self) -> TerminalConfig:
@@ -313,6 +349,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> TerminalConfig
     """Validate a parsed TOML mapping; raise :class:`ConfigError` with one line on the first problem."""
     try:
         return TerminalConfig.model_validate(data)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a terminal config") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
@@ -333,4 +371,11 @@ def load_config(path: str | Path) -> TerminalConfig:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    config = parse_config(data, str(path))
+    if config.sync.token_file:
+        problem = token_file_problem(config.sync.token_file)
+        if problem:
+            raise ConfigError(f"{path}: sync.token_file: {problem}")
+    return config

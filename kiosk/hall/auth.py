@@ -33,6 +33,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
+from kiosk.config_checks import SECRET_HINT, weak_secret
+
 from .errors import AuthError, HallConfigError
 from .nonces import MemoryNonces, NonceBook
 
@@ -51,10 +53,13 @@ _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def secret_bytes(secret: str | bytes) -> bytes:
-    """The secret as bytes; refuses one shorter than :data:`MIN_SECRET_BYTES`."""
+    """The secret as bytes; refuses one shorter than :data:`MIN_SECRET_BYTES`, or weak (see :mod:`kiosk.config_checks`)."""
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if len(raw) < MIN_SECRET_BYTES:
         raise HallConfigError(f"hall secret: at least {MIN_SECRET_BYTES} bytes are needed, got {len(raw)}")
+    reason = weak_secret(raw.decode("utf-8", "replace"))
+    if reason:
+        raise HallConfigError(f"hall secret: too weak: {reason}; {SECRET_HINT}")
     return raw
 
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from common.http_limits import ConnectionLimits, LimitStats
 from common.limited_server import LimitedThreadedServer, ServerStartError
+from kiosk.config_checks import PUBLISHED_SECRETS, SECRET_HINT, is_loopback
 from sync.threaded_server import listening_socket
 
 from .alerts import AlertBoard
@@ -104,8 +105,13 @@ def serve_hall(queue: HallQueue, secret: str | bytes, host: str = "127.0.0.1", p
                staff: StaffRegistry | None = None, alerts: AlertBoard | None = None) -> HallServer:
     """Create the app over ``queue`` (counters log in against ``staff``, see ``alerts``) and start serving it.
 
-    The caller stops the returned server.
+    The caller stops the returned server.  The secret published with the example configs is
+    refused on any address but loopback (it is no secret).
     """
+    text = secret.decode("utf-8", "replace") if isinstance(secret, bytes) else secret
+    if text in PUBLISHED_SECRETS and not is_loopback(host):
+        raise HallError("published_secret", f"refusing to serve on {host}: [lan] secret is the one published with "
+                        f"the example configs; {SECRET_HINT}", "大厅共享密钥仍是示例值，请更换")
     server = HallServer(create_app(queue, secret, staff=staff, alerts=alerts), host, port)
     server.start()
     return server
