@@ -1,10 +1,10 @@
 """A per-terminal rate limit on push: a token bucket per terminal id, in the process (issue 10, 6).
 
-    limiter = PushLimiter(rate_per_s=20, burst=60)
+    limiter = PushLimiter(rate_per_s=30, burst=60)
     wait = limiter.take("hall-01")      # 0.0: go ahead; else seconds until the next push is allowed
 
 A terminal catching up after days offline pushes batches back to back: ``burst`` lets it start at
-full speed, ``rate_per_s`` is the pace it keeps after that (20 batches of 500 events a second is
+full speed, ``rate_per_s`` is the pace it keeps after that (30 batches of 500 events a second is
 far above what one terminal writes).  One terminal hammering the central gets 429 with
 ``Retry-After`` and no longer takes the write lock from the others.  Keys are authenticated
 terminal ids, so the table is bounded by the enrolled terminals.  With ``--workers N`` each
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-DEFAULT_PUSH_RATE_PER_S = 20.0  # pushes a second one terminal keeps up
+DEFAULT_PUSH_RATE_PER_S = 30.0  # pushes a second one terminal keeps up
 DEFAULT_PUSH_BURST = 60  # pushes one terminal may make at once before the rate applies
 
 
