@@ -6,7 +6,8 @@ FastAPI factory that includes every module's router), :mod:`.ops` (``/health``, 
 :mod:`.deps` (authentication dependencies shared by routers), :mod:`.migrations` (per-module
 migration sets, each with its own bookkeeping), :mod:`.storage` (the store facade), :mod:`.events`
 (exactly-once push), :mod:`.reference` (change feed), :mod:`.importer` (CSV/JSON import),
-:mod:`.auth` (tokens), :mod:`.metrics`, :mod:`.server` (uvicorn, SIGTERM), :mod:`.cli`
+:mod:`.auth` (tokens), :mod:`.ratelimit` (per-terminal push limit), :mod:`.metrics`, :mod:`.server` (uvicorn, SIGTERM), :mod:`.cli`
 (``linfen central``).  Start one in-process with :func:`.server.start_central`.  Nothing here
-imports ``kiosk``.
+imports ``kiosk``.  What enters is strict JSON (:mod:`sync.strict_json`, checked in
+:mod:`.middleware`) and passes the PII gate (:mod:`sync.pii`, on push and import).
 """
