@@ -1,4 +1,9 @@
-"""Opening the terminal's SQLite file with the settings DESIGN §6 asks for (WAL, synchronous=FULL, FKs)."""
+"""Opening the terminal's SQLite file with the settings DESIGN §6 asks for (WAL, synchronous=FULL, FKs).
+
+The store holds personal data (masked names, keyed hashes, staff sessions): its folders are made
+0700 and its files 0600 whatever the process umask (SQLite gives ``-wal``/``-shm`` the mode of
+the database file, so a private database file keeps them private too).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,41 @@ BUSY_TIMEOUT_S = 30
 
 
 WAL_RETRY_S = 0.02  # pause between tries when another opener holds the lock the WAL switch needs, in seconds
+FILE_MODE = 0o600  # the database and its companions
+DIR_MODE = 0o700  # folders the store creates
+
+
+def private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0700 (existing folders are left as they are)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # another opener made it first
+            continue
+        os.chmod(path, DIR_MODE)  # mkdir's mode is cut by the umask; this is exact
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is missing; take group and other access from it and its SQLite companions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        os.chmod(path, FILE_MODE)
+    except FileExistsError:
+        pass
+    for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            mode = companion.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(companion, mode & 0o700)
+        except FileNotFoundError:
+            continue
 
 
 def _wal_mode(conn: sqlite3.Connection) -> str:
@@ -56,7 +96,11 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     if str(path) == ":memory:" or str(path).startswith("file:"):
         raise StoreError(f"the store needs a file path, not {str(path)!r}")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        private_dirs(target.parent)
+        private_file(target)
+    except OSError as exc:
+        raise StoreError(f"{target}: cannot create the store file: {exc.strerror or exc}") from None
     conn = sqlite3.connect(
         str(target),
         timeout=BUSY_TIMEOUT_S,

@@ -108,7 +108,7 @@ def _migration_lock(db: sqlite_utils.Database) -> Iterator[None]:
         return
     # A separate file: opening and closing a second descriptor on the database file itself would
     # drop SQLite's own POSIX locks held by this process.
-    fd = os.open(path + "-migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path + "-migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + MIGRATE_LOCK_TIMEOUT_S
         while True:
