@@ -282,6 +282,18 @@ def test_unit_does_not_hide_devices(unit: str) -> None:
         assert key not in ("DeviceAllow", "DevicePolicy", "ProtectClock"), f"{unit}: {key}= restricts devices"
 
 
+@pytest.mark.parametrize("unit", sorted(p.name for p in SYSTEMD.glob("*.service")))
+def test_every_unit_raises_the_descriptor_limit_above_the_servers_budget(unit: str) -> None:
+    """Issue 10, finding 1: no unit set LimitNOFILE, so a service met EMFILE at systemd's 1,024 descriptors."""
+    from common.http_limits import FD_RESERVE
+
+    limits = values(unit, "LimitNOFILE")
+    assert len(limits) == 1, f"{unit}: one LimitNOFILE= in [Service]"
+    assert limits[0].isdigit(), f"{unit}: LimitNOFILE={limits[0]} must be a number (never infinity)"
+    assert 4096 <= int(limits[0]) <= 1 << 20
+    assert int(limits[0]) - FD_RESERVE >= 2048, f"{unit}: room for connections beyond the reserve"
+
+
 @pytest.mark.parametrize("unit", UNITS)
 def test_unit_is_hardened_and_can_write_its_state(unit: str) -> None:
     parser = read_unit(unit)
