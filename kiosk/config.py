@@ -3,7 +3,9 @@
 Every key is declared here once, typed, with its unit and default (the Electrum /
 OctoPrint habit).  A wrong key or value stops the terminal with one line that names
 the key and says what is allowed: :func:`load_config` raises :class:`ConfigError`
-whose text is that line.
+whose text is that line.  What the terminal would otherwise trip over later (a weak LAN
+secret, a clear-text central URL, a store path with stray fields, a bad token file) is
+refused here too (issue 10).
 """
 
 from __future__ import annotations
@@ -359,7 +361,12 @@ def parse_config(data: dict[str, Any], source: str = "config") -> TerminalConfig
 
 
 def load_config(path: str | Path) -> TerminalConfig:
-    """Read and validate a terminal's TOML file; raise :class:`ConfigError` with one clear line."""
+    """Read and validate a terminal's TOML file; raise :class:`ConfigError` with one clear line.
+
+    Beyond :func:`parse_config`, the files the config names that hold secrets are checked here:
+    ``sync.token_file`` must exist, be private (no group or other access) and hold one line of
+    printable ASCII (see :mod:`kiosk.config_checks`).
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
