@@ -38,7 +38,7 @@ from tests.hall_ui_support import SECRET, role_config, statuses, take
 from tests.ui_checks import check_and_save
 from ui.counter import CounterWindow, normalise_number, open_counter
 from ui.counter_pages import elapsed_text
-from ui.qt import QThreadPool
+from ui.qt import QApplication, QThreadPool
 
 pytest_plugins = ("tests.hall_ui_fixtures",)  # hall_queue, unused_port (hall_store, hall_service: below)
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(90)]
@@ -101,6 +101,12 @@ def hall_service(hall_queue, staff, alerts) -> Iterator[Service]:
     service.stop()
 
 
+def settle() -> None:
+    """Let the pool finish and deliver its answers now, while the closed windows still exist to receive them."""
+    QThreadPool.globalInstance().waitForDone(5000)
+    QApplication.processEvents()
+
+
 def make_counter(qtbot, examples_dir, url, hall_up, window_no=3, config=None, read_cards=False, **pad_options):
     config = config or role_config(examples_dir, "counter", url, window=window_no)
     speaker = Speaker(True, 0, player=None)  # volume 0: the texts are kept, nothing is rendered
@@ -123,7 +129,7 @@ def counter(qtbot, examples_dir, hall_service):
     window = make_counter(qtbot, examples_dir, hall_service.url, {"up": True})
     yield window
     window.close()
-    QThreadPool.globalInstance().waitForDone(5000)
+    settle()
 
 
 def type_pin(window, pin=PIN):
@@ -342,7 +348,7 @@ def test_a_counter_without_a_card_reader_says_nobody_can_log_in(qtbot, examples_
         check_screen(window, screens_dir, "counter-login-no-reader-en", window.login.heading)
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def test_service_down_is_said_in_words_and_the_console_comes_back(counter, hall_service, hall_queue, qtbot):
@@ -395,7 +401,7 @@ def test_console_started_with_the_service_down_says_so(qtbot, examples_dir, unus
         assert window.current_page == "login"
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def test_a_counter_with_the_wrong_secret_says_it_is_refused(qtbot, examples_dir, hall_service):
@@ -409,7 +415,7 @@ def test_a_counter_with_the_wrong_secret_says_it_is_refused(qtbot, examples_dir,
         assert window.login.message.text().endswith("请联系管理员")
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def test_rating_pad_warns_gives_more_time_then_goes_back_to_waiting(qtbot, examples_dir, hall_service, hall_queue,
@@ -434,7 +440,7 @@ def test_rating_pad_warns_gives_more_time_then_goes_back_to_waiting(qtbot, examp
         assert "秒后自动返回" in " ".join(pad.speaker.history)
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def assert_whole(qtbot, lbl):
@@ -513,7 +519,7 @@ def test_open_counter_builds_the_window_from_its_config(qtbot, examples_dir, hal
             open_counter(role_config(examples_dir, "display", hall_service.url))
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 # -- the staff card through the real PC/SC stack ------------------------------------------------------------
@@ -556,7 +562,7 @@ def test_a_clerk_logs_in_by_tapping_the_staff_card_on_the_reader(qtbot, examples
         assert window.counter.staff_id == "2001" and "李*华（工号 2001）" in window.console.info.text()
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def test_a_missing_staff_card_reader_is_said_on_the_login_page(qtbot, examples_dir, hall_service, pcscd):
@@ -567,7 +573,7 @@ def test_a_missing_staff_card_reader_is_said_on_the_login_page(qtbot, examples_d
         assert window.login.message.text().endswith("请联系管理员")
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 # -- staff alerts -------------------------------------------------------------------------------------------
@@ -622,7 +628,7 @@ def test_an_alert_reaches_every_counter_and_one_acknowledgement_clears_it(qtbot,
     finally:
         for window in (first, second):
             window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
 
 
 def test_an_alert_from_before_login_is_shown_at_login_and_gone_at_logout(counter, alerts, qtbot):

@@ -23,7 +23,7 @@ from kiosk.hall.errors import HallError
 from kiosk.hall.tickets import Ticket
 from tests import test_ui_counter as counter_tests
 from tests.hall_ui_support import take
-from tests.test_ui_counter import CARDS, WAIT_MS, log_in, make_counter, press, type_pin
+from tests.test_ui_counter import CARDS, WAIT_MS, log_in, make_counter, press, settle, type_pin
 from tests.ui_checks import SCREENS_DIR, check_and_save, check_sizes, label_problems
 from ui.qt import (
     QHBoxLayout,
@@ -31,7 +31,6 @@ from ui.qt import (
     QPushButton,
     QStackedWidget,
     Qt,
-    QThreadPool,
     QVBoxLayout,
     QWidget,
 )
@@ -245,7 +244,7 @@ def test_every_counter_screen_is_whole_at_every_size(qtbot, examples_dir, hall_s
         sweep(window, "counter", "console-down", language, window.console.number, problems)
     finally:
         window.close()
-        QThreadPool.globalInstance().waitForDone(5000)
+        settle()
     assert not problems, "\n".join(problems)
 
 
@@ -285,7 +284,7 @@ def pad(qtbot, examples_dir) -> Iterator[tuple[RatingPad, Rater]]:
     yield pad, rater
     rater.release.set()
     pad.close()
-    QThreadPool.globalInstance().waitForDone(5000)
+    settle()
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

@@ -539,6 +539,11 @@ class CounterWindow(KioskWindow):
             self.pad.speaker.volume = volume
 
     # -- life -------------------------------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        """Probe devices and network, unless the window is closed (no answer may land on a deleted strip)."""
+        if not getattr(self, "_closed", False):
+            super().refresh_status()
+
     def showEvent(self, event: Any) -> None:
         """Show the rating pad together with the console."""
         super().showEvent(event)

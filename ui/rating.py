@@ -288,6 +288,9 @@ class RatingPad(KioskWindow):
             self.thanks_choice.setText(self._words("your_choice").format(**p))
         self.thanks_note.setText(self._words("goodbye"))
 
+    def refresh_status(self) -> None:
+        """The pad shows no device list: nothing to probe (and no answer to land on a closed pad)."""
+
     def language_changed(self) -> None:
         """Redraw the pad's pages in the new language."""
         self._render()
