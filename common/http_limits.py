@@ -32,6 +32,7 @@ per-connection state machine needed here is a small subclass of uvicorn's h11 pr
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import resource
@@ -97,8 +98,22 @@ class LimitedServer(uvicorn.Server):
     """``uvicorn.Server`` whose listening sockets keep a wide kernel queue while the loop accepts in small batches."""
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
-        """uvicorn's start-up, then ``listen(LISTEN_BACKLOG)`` again on each socket (asyncio set ACCEPT_BATCH)."""
-        await super().startup(sockets)
+        """uvicorn's start-up, then ``listen(LISTEN_BACKLOG)`` again on each socket (asyncio set ACCEPT_BATCH).
+
+        Over TLS the HTTP protocol only sees a connection once its handshake is done, so a client
+        that never starts one would hold its descriptor for asyncio's default 60 s: the handshake
+        gets the header deadline instead (uvicorn has no setting for it; ``create_server`` is
+        given it for the length of the start-up).
+        """
+        limits = getattr(self.config, "limits", None)
+        loop = asyncio.get_running_loop()
+        if limits is not None and self.config.is_ssl:
+            loop.create_server = functools.partial(  # type: ignore[method-assign]
+                loop.create_server, ssl_handshake_timeout=limits.header_timeout_s)
+        try:
+            await super().startup(sockets)
+        finally:
+            loop.__dict__.pop("create_server", None)
         for sock in sockets or ():  # the project always hands uvicorn its own bound sockets
             try:
                 sock.listen(LISTEN_BACKLOG)

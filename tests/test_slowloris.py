@@ -10,12 +10,26 @@ wall-clock figure is asserted: the latencies are printed for people to read.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
+import signal
+import socket
+import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from sync.central.server import CENTRAL_LIMITS
+from tests.central_fixtures import central_process, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -57,3 +71,44 @@ def test_the_hall_service_serves_counters_through_a_slowloris():
 
 def test_the_central_takes_pushes_through_a_slowloris():
     _check(_attack("central", "--no-bodies"), "push", bodies=False)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "linfen-slowloris-test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_a_tls_client_that_never_says_hello_is_closed_at_the_header_deadline(tmp_path: Path):
+    """Over TLS the handshake comes first; asyncio's default would hold the socket for 60 s."""
+    cert_file, key_file = _self_signed(tmp_path)
+    proc, url = central_process(str(tmp_path / "c.db"), tmp_path / "central.log", "--tls-cert", str(cert_file),
+                                "--tls-key", str(key_file))
+    try:
+        wait_ready(url, 1, verify=ssl.create_default_context(cafile=str(cert_file)))
+        silent = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1)
+        start, limit = time.monotonic(), CENTRAL_LIMITS.header_timeout_s + 5
+        while True:
+            assert time.monotonic() - start < limit, "the silent TLS connection is still open"
+            try:
+                if silent.recv(1) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                break
+        health = httpx.get(url + "/health", verify=ssl.create_default_context(cafile=str(cert_file)), timeout=5)
+        assert health.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
