@@ -21,7 +21,11 @@ on PostgreSQL (on SQLite, writes still queue on the single file lock).
 Every way of running it holds connections to :data:`CENTRAL_LIMITS` (:mod:`common.http_limits`):
 a request head within 10 s, a body within 30 s, idle connections shed past half the
 descriptor budget (``RLIMIT_NOFILE`` less a reserve), 503 ``busy`` past 256 requests at once,
-and accept errors logged at most once per 10 s.
+and accept errors logged at most once per 10 s.  One caveat with ``--workers N``: uvicorn's
+supervisor builds each worker's server itself, so the workers keep asyncio's 60 s TLS handshake
+timeout and a 128-deep accept queue (the single-process central gets the header deadline and a
+2048-deep queue from :class:`~common.http_limits.LimitedServer`); the deadlines, shedding and
+the request cap apply in every worker.
 """
 
 from __future__ import annotations
