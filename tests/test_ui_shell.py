@@ -117,3 +117,13 @@ def test_volume_buttons_step_within_bounds(qtbot, examples_dir):
     for _ in range(12):
         window.volume_down.click()
     assert window.volume == MIN_VOLUME > 0  # a floor: one visitor cannot leave the machine silent
+
+
+def test_a_probe_answer_after_the_window_closed_is_dropped(qtbot, examples_dir):
+    """A late status answer once reached a deleted strip label (a libshiboken RuntimeError in the pad tests)."""
+    window = _open(qtbot, load_config(examples_dir / "counter.toml"), checker=lambda c: [])
+    window.close()
+    window._show_status([ComponentStatus("printer", False, "paper_out")])
+    assert window.statuses == [] and not window._status_timer.isActive()
+    window.refresh_status()  # no new probe starts either
+    assert not window._probe_running

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 from PySide6.QtGui import (
+    QCloseEvent,
     QColor,
     QFont,
     QFontDatabase,
@@ -56,6 +57,7 @@ __all__ = [
     "QPixmap",
     "QIcon",
     "QEvent",
+    "QCloseEvent",
     "QPainter",
     "QPen",
     "QPointF",

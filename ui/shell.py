@@ -23,6 +23,7 @@ from kiosk.voice import MIN_VOLUME
 from ui import texts, theme
 from ui.background import run_in_background
 from ui.qt import (
+    QCloseEvent,
     QEvent,
     QGridLayout,
     QHBoxLayout,
@@ -238,7 +239,7 @@ class KioskWindow(QMainWindow):
 
     def refresh_status(self) -> None:
         """Probe devices and network off the GUI thread; the strip updates when the answer comes."""
-        if self._probe_running:
+        if self._probe_running or getattr(self, "_window_closed", False):
             return
         self._probe_running = True
         config = self.config
@@ -247,7 +248,16 @@ class KioskWindow(QMainWindow):
     def _probe_failed(self, exc: BaseException) -> None:
         self._probe_running = False
 
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop probing and ticking: an answer that arrives after the window closed is dropped."""
+        self._window_closed = True
+        for timer in (self._clock_timer, self._status_timer, self._hold, self._staff_timer):
+            timer.stop()
+        super().closeEvent(event)
+
     def _show_status(self, statuses: list[ComponentStatus]) -> None:
+        if getattr(self, "_window_closed", False):
+            return  # the window went while the probe ran
         self._probe_running = False
         self.statuses = statuses
         self._render_strip()
