@@ -5,7 +5,8 @@ For each target a server child runs with ``RLIMIT_NOFILE`` = 1024 (the hall serv
 attacker child holds 2,000 silent and 500 half-sent connections (replacing every one the
 server closes) for 60 s (``--quick``: 10 s), and meanwhile this process keeps working as a
 real client: a counter calls ``next`` (then marks the call no-show) and a terminal pushes an
-event, one every 50 ms.  Figures per target: p95/max of those requests before and under
+event, one every 50 ms, on a kept-alive connection; every fifth time a health request also goes
+out on a new connection (a client idle past its keep-alive).  Figures per target: p95/max of those requests before and under
 attack, their failures, the server log's growth, and what the attacker saw (sockets opened,
 closed by the server, still open at the end, longest lifetime per kind against the
 server's header/body timeouts).  The last stdout line is one JSON object.
@@ -65,6 +66,10 @@ class _Target:
     def operation(self) -> None:
         raise NotImplementedError
 
+    def fresh_connection(self) -> None:
+        """One health request on a new connection (a client that was idle past its keep-alive)."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
@@ -106,6 +111,14 @@ class HallTarget(_Target):
         if call is not None:
             self.client.no_show(1)
 
+    def fresh_connection(self) -> None:
+        from slowloris_parts import SECRET
+
+        from kiosk.hall.client import HallClient
+
+        with HallClient(self.url, SECRET) as client:
+            client.health()
+
     def stop(self) -> None:
         self.client.close()
         super().stop()
@@ -140,24 +153,41 @@ class CentralTarget(_Target):
         answer = self.client.post("/v1/events/push", json={"terminal_id": "bench-hall", "events": [event]})
         answer.raise_for_status()
 
+    def fresh_connection(self) -> None:
+        import httpx
+
+        httpx.get(self.url + "/health", timeout=10.0).raise_for_status()
+
     def stop(self) -> None:
         self.client.close()
         super().stop()
 
 
-def _measure(target: _Target, seconds: float, until: Callable[[], bool] | None = None) -> tuple[list[float], list[str]]:
+def _timed(op: Callable[[], None], latencies: list[float], failures: list[str]) -> None:
+    t0 = time.perf_counter()
+    try:
+        op()
+        latencies.append(time.perf_counter() - t0)
+    except Exception as exc:  # every failure is a figure
+        failures.append(f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _measure(target: _Target, seconds: float, until: Callable[[], bool] | None = None
+             ) -> tuple[list[float], list[str], list[float], list[str]]:
+    """The operation every PACE_S, and a fresh connection every fifth time: latencies and failures of each."""
     latencies: list[float] = []
     failures: list[str] = []
+    fresh: list[float] = []
+    fresh_failures: list[str] = []
     end = time.monotonic() + seconds
+    n = 0
     while time.monotonic() < end and (until is None or not until()):
-        t0 = time.perf_counter()
-        try:
-            target.operation()
-            latencies.append(time.perf_counter() - t0)
-        except Exception as exc:  # every failure is a figure
-            failures.append(f"{type(exc).__name__}: {exc}"[:200])
+        _timed(target.operation, latencies, failures)
+        if n % 5 == 0:
+            _timed(target.fresh_connection, fresh, fresh_failures)
+        n += 1
         time.sleep(PACE_S)
-    return latencies, failures
+    return latencies, failures, fresh, fresh_failures
 
 
 def run_target(cls: type[_Target], idle: int, half: int, seconds: float, nofile: int,
@@ -166,7 +196,7 @@ def run_target(cls: type[_Target], idle: int, half: int, seconds: float, nofile:
     with tempfile.TemporaryDirectory(prefix=f"slowloris-{cls.name}-") as tmp:
         target = cls(Path(tmp), nofile)
         try:
-            before, before_failures = _measure(target, 2.0)
+            before, before_failures, _fresh_before, _ = _measure(target, 2.0)
             log_before = target.log.stat().st_size
             port = target.url.rsplit(":", 1)[1]
             grace = (target.body_timeout_s if bodies else target.header_timeout_s) + 5.0
@@ -176,10 +206,11 @@ def run_target(cls: type[_Target], idle: int, half: int, seconds: float, nofile:
                  *(() if bodies else ("--no-bodies",))],
                 cwd=ROOT, stdout=subprocess.PIPE, text=True)
             time.sleep(min(1.0, seconds / 10))  # the flood is on before the first measured request
-            during, failures = _measure(target, seconds - 1.0, until=lambda: attacker.poll() is not None)
+            during, failures, fresh, fresh_failures = _measure(target, seconds - 1.0,
+                                                               until=lambda: attacker.poll() is not None)
             out, _ = attacker.communicate(timeout=seconds + grace + 60)
             seen = json.loads(out.strip().splitlines()[-1])
-            after, after_failures = _measure(target, 1.0)
+            after, after_failures, _fresh_after, _ = _measure(target, 1.0)
             log_growth = target.log.stat().st_size - log_before
             alive = target.proc.poll() is None
         finally:
@@ -194,6 +225,10 @@ def run_target(cls: type[_Target], idle: int, half: int, seconds: float, nofile:
             f"{op}_failures_under_attack": len(failures),
             f"{op}_failure_examples": failures[:3],
             f"{op}_ok_after_attack": len(after),
+            "new_connection_p95_ms_under_attack": _p95(fresh),
+            "new_connection_ok_under_attack": len(fresh),
+            "new_connection_failures_under_attack": len(fresh_failures),
+            "new_connection_failure_examples": fresh_failures[:3],
             f"{op}_failures_outside_attack": len(before_failures) + len(after_failures),
             f"{op}_failure_examples_outside_attack": (before_failures + after_failures)[:3],
             "log_growth_mb": round(log_growth / 1e6, 4),

@@ -3,7 +3,7 @@
 Each server runs in a child process under ``RLIMIT_NOFILE`` = 1024, the attacker in another
 (``bench/slowloris.py``, a short run): silent and half-sent connections, more than half the
 descriptor budget, each replaced as soon as the server closes it.  Meanwhile a counter's
-``next`` and a terminal's push must keep succeeding, the server's log must grow by less than
+``next`` and a terminal's push must keep succeeding (and so must a request on a new connection), the server's log must grow by less than
 1 MB, and every attacking socket must be closed by the server within its timeout.  No
 wall-clock figure is asserted: the latencies are printed for people to read.
 """
@@ -52,6 +52,8 @@ def _check(f: dict[str, object], op: str, bodies: bool) -> None:
     assert int(f[f"{op}_ok_under_attack"]) >= 3, f  # type: ignore[arg-type]
     assert f[f"{op}_failures_under_attack"] == 0, f[f"{op}_failure_examples"]
     assert int(f[f"{op}_ok_after_attack"]) >= 1 and f[f"{op}_failures_outside_attack"] == 0, f  # type: ignore[arg-type]
+    assert int(f["new_connection_ok_under_attack"]) >= 1, "a client that reconnects is accepted too"  # type: ignore[arg-type]
+    assert f["new_connection_failures_under_attack"] == 0, f["new_connection_failure_examples"]
     assert float(f["log_growth_mb"]) < 1.0  # type: ignore[arg-type]
     opened = int(f["attack_sockets_opened"])  # type: ignore[arg-type]
     assert opened > 650, "the attacker replaces every socket the server closes"
