@@ -434,8 +434,15 @@ def test_rating_pad_warns_gives_more_time_then_goes_back_to_waiting(qtbot, examp
         check_screen(pad, screens_dir, "rating-pad-warning-zh", pad.ask_heading)
         pad.more_time.click()
         assert not pad.more_time.isVisible() and pad.warning.text() == ""
+        pad.toggle_language()  # this resident reads English …
+        pad.speaker.wait_idle()
+        before = len(pad.speaker.history)
+        pad.repeat.click()  # … and hears the question again, with the full time
+        pad.speaker.wait_idle()
+        assert list(pad.speaker.history)[before] == "Please rate this service"
         qtbot.waitUntil(lambda: pad.current_page == "idle", timeout=WAIT_MS)
         assert message(window) == "✔ A001 号居民未评价"
+        assert pad.language == "zh"  # … and the next resident finds the pad in Chinese again
         pad.speaker.wait_idle()
         assert "秒后自动返回" in " ".join(pad.speaker.history)
     finally:

@@ -45,6 +45,7 @@ WORDS: dict[str, tuple[str, str]] = {
                 "Going back in {seconds} s. Press “More time” if you need it"),
     "more_time": ("继续评价", "More time"),
     "skip": ("不评价", "No rating"),
+    "repeat": ("再听一遍", "Hear again"),
     "sending": ("正在提交…", "Sending…"),
     "thanks": ("谢谢您的评价！", "Thank you for your rating!"),
     "your_choice": ("您的评价：{level}", "Your rating: {level}"),
@@ -78,6 +79,7 @@ class RatingPad(KioskWindow):
         self.window_no = config.counter.window if config.counter else 0
         self.ticket: Ticket | None = None
         self.chosen: Level | None = None
+        self._last_key = "ask"  # what "再听一遍" says again
         self.outcome: RatingOutcome | None = None
         self._error: tuple[str, str] | None = None
         self._sending = False
@@ -111,7 +113,7 @@ class RatingPad(KioskWindow):
         column.setMaximumWidth(COLUMN_MAX_PX)
         cl = QVBoxLayout(column)
         cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(10)
+        cl.setSpacing(6)
         self.level_buttons: dict[str, QPushButton] = {}
         for level in LEVELS:
             button = QPushButton(objectName="rate_level")
@@ -126,9 +128,14 @@ class RatingPad(KioskWindow):
         self.more_time.clicked.connect(self.extend)
         self.skip = QPushButton(objectName="skip")
         self.skip.clicked.connect(lambda: self.finish_without_rating())
-        bottom.addWidget(self.warning, 1)
+        self.repeat = QPushButton(objectName="skip")  # styled as "no rating": same size, same row
+        self.repeat.clicked.connect(self.say_again)
+        bottom.addStretch(1)
         bottom.addWidget(self.more_time)
+        bottom.addWidget(self.repeat)
         bottom.addWidget(self.skip)
+        bottom.addStretch(1)
+        cl.addWidget(self.warning)  # the time limit's words on a line of their own, the buttons under them
         cl.addLayout(bottom)
         centred = QHBoxLayout()
         centred.addStretch(1)
@@ -180,6 +187,13 @@ class RatingPad(KioskWindow):
             self._left_s = self.timeout_s
             self._render()
 
+    def say_again(self) -> None:
+        """"再听一遍": the pad's last prompt again, with the full time to answer."""
+        if self.speaker is not None:
+            self.speaker.cancel()
+        self.extend()
+        self._say(self._last_key)
+
     def choose(self, level: Level) -> None:
         """The resident pressed a level: send it off the GUI thread, then thank them."""
         if self.ticket is None or self._sending or self.current_page != "rate":
@@ -198,11 +212,12 @@ class RatingPad(KioskWindow):
         self.back_to_waiting()
 
     def back_to_waiting(self) -> None:
-        """Show the waiting page."""
+        """Show the waiting page; language and volume go back to the defaults for the next resident."""
         self._countdown.stop()
         self._thanks_timer.stop()
         self.ticket = None
         self._sending = False
+        self.reset_for_next_resident()
         self._render()
         self.show_page("idle")
 
@@ -258,6 +273,8 @@ class RatingPad(KioskWindow):
                 "level": level, "words": words}
 
     def _say(self, key: str) -> None:
+        if key != "warning":
+            self._last_key = key  # "再听一遍" repeats what the page is about, not the warning
         if self.speaker is not None:
             self.speaker.say(self._words(key).format(**self._params()), self.language)
 
@@ -280,6 +297,7 @@ class RatingPad(KioskWindow):
         self.more_time.setText(self._words("more_time"))
         self.more_time.setVisible(warn)
         self.skip.setText(self._words("skip"))
+        self.repeat.setText(self._words("repeat"))
         if self._error:
             self.thanks_heading.setText(self._words("your_choice").format(**p))
             self.thanks_choice.setText(self._words("not_saved").format(**p))
