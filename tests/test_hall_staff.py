@@ -171,7 +171,8 @@ def test_every_kind_is_said_in_both_languages_with_where_and_who(store: Store):
     board = AlertBoard(store)
     details = {"fever": {"celsius": 38.2}, "printer": {"reason": "paper out", "ticket": "A007"},
                "device_down": {"device": "idcard", "reason": "unplugged"}, "device_up": {"device": "idcard"},
-               "device_fault": {"device": "thermometer"}, "flow_stuck": {"state": "issuing"}}
+               "device_fault": {"device": "thermometer"}, "flow_stuck": {"state": "issuing"},
+               "help": {"screen": "present"}}
     for kind in [*KIND_WORDS, "something_new"]:
         board.raise_alert(kind, "hall-01", resident="张*明" if kind.startswith(("fever", "code")) else "",
                           detail=details.get(kind))
@@ -183,6 +184,7 @@ def test_every_kind_is_said_in_both_languages_with_where_and_who(store: Store):
     assert said["printer"][0].startswith("打印机问题（缺纸），A007 号只显示在屏幕上")
     assert said["device_down"] == ("身份证读卡器故障（未连接），请检修。位置：取号机 hall-01",
                                    "ID card reader is down (not connected), please repair. Where: ticket machine hall-01")
+    assert said["help"][0] == "居民按了“呼叫工作人员”（刷卡页面），请到取号机协助。位置：取号机 hall-01"
     assert said["something_new"] == ("需要工作人员处理（something_new）。位置：取号机 hall-01",
                                      "Staff needed (something_new). Where: ticket machine hall-01")
     assert all("{" not in zh + en and "—" not in zh for zh, en in said.values())
