@@ -159,3 +159,17 @@ def test_every_fresh_request_is_still_accepted_once(tmp_path: Path):
         with pytest.raises(AuthError):
             verifier.verify("GET", b"/v1/health", headers, b"")
     store.close()
+
+
+@pytest.mark.parametrize("body", [
+    b'{"card_uid": "\\ud800AAAAAAAA", "pin": "2580", "services": ["A"]}',  # a lone surrogate in a value
+    b'{"card_uid": "04A1B2C3", "pin": "25\\udc80", "services": ["A"]}',  # … in the PIN, before its hash
+    b'{"card_uid": "04A1B2C3", "pin": "2580", "services": ["A"], "\\udfff": 1}',  # … in a key
+    b'{"card_uid": "04A1B2C3", "pin": "2580", "services": [NaN]}',  # not a JSON number
+])
+def test_a_signed_body_that_is_not_strict_json_is_a_422_not_a_500(hall, body: bytes):
+    """Strict JSON on the LAN API too: a lone surrogate reached the card hash's encode() as a 500."""
+    server, _queue = hall
+    with httpx.Client() as client:
+        answer = client.send(signed("POST", server.url + "/v1/counters/1/login", body))
+    assert answer.status_code == 422, answer.text

@@ -46,9 +46,10 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kiosk.store import StoreError
+from sync.strict_json import find_problem
 
 from .alerts import AlertBoard
 from .auth import MAX_SKEW_S, Verifier
@@ -80,7 +81,17 @@ def _no_registry() -> StaffRefused:
 
 
 class _Body(BaseModel):
+    """A LAN request body: known fields only, and strict JSON (no NaN, Infinity or lone surrogates)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_json(cls, data: Any) -> Any:
+        problem = find_problem(data)
+        if problem is not None:
+            raise ValueError(f"not strict JSON: {problem}")
+        return data
 
 
 class LoginBody(_Body):
