@@ -11,7 +11,7 @@ from kiosk.hall.checkin.events import Show
 from kiosk.hall.checkin.setup import hall_queue_parts
 from kiosk.prompts import prompt_text
 from kiosk.status import ComponentStatus
-from tests.ui_checks import check_and_save
+from tests.ui_checks import SCREENS_DIR, check_and_save
 from ui.hall import HallWindow, sentence_per_line
 from ui.qt import QLabel, Qt
 
@@ -76,7 +76,7 @@ def test_every_hall_screen_meets_the_numbers(qtbot, hall, screens_dir, language)
         hall.resize(width, height)
         for name, show in SCREENS.items():
             hall.apply(show)
-            path = screens_dir / "hall" / f"{name}-{language}-{width}x{height}.png"
+            path = SCREENS_DIR / "hall" / f"{name}-{language}-{width}x{height}.png"
             problems += [f"{name} {width}x{height}: {p}"  # §8 numbers, and every label shown whole, none overlapping
                          for p in check_and_save(hall, path, hall.prompt, screen=(width, height))]
     assert problems == []
