@@ -31,7 +31,7 @@ from kiosk.hall.checkin.events import (
     TicketIssued,
     TicketRefusedByQueue,
 )
-from kiosk.hall.checkin.flow import RESIDENT_SCREENS, STATES, CheckInFlow
+from kiosk.hall.checkin.flow import RESIDENT_SCREENS, STATES, CheckInFlow, FlowSettings
 from kiosk.prompts import PROMPTS, SCREENS, prompts_markdown
 
 pytestmark = pytest.mark.unit
@@ -197,3 +197,9 @@ def test_every_state_is_in_the_prompt_table_and_every_spoken_key_has_words():
 def test_docs_prompts_md_is_generated_from_the_code():
     assert (ROOT / "docs/prompts.md").read_text(encoding="utf-8") == prompts_markdown(), \
         "regenerate: .venv/bin/python -m kiosk.prompts > docs/prompts.md"
+
+
+def test_a_hall_with_one_service_serves_a_swipe_without_a_choice():
+    flow = CheckInFlow(FlowSettings(only_service="A"))
+    out = flow.handle(Identified(ZHANG, at=0.0))
+    assert flow.state == "checking" and [e.service for e in out if isinstance(e, CheckOpenTicket)] == ["A"]

@@ -159,7 +159,9 @@ def test_hall_kiosk_on_the_sim_config_serves_a_resident_and_stops_on_sigterm(run
     config = tmp_path / "hall.toml"
     text = Path(running_sim["config"]).read_text(encoding="utf-8")
     text = re.sub(r"(?m)^store = .*$", f'store = {{ path = "{tmp_path}/terminal.db" }}', text)
-    config.write_text(text + f'\n[hall]\nbind = "127.0.0.1:{lan_port}"\n', encoding="utf-8")
+    config.write_text(text + f'\n[hall]\nbind = "127.0.0.1:{lan_port}"\n'  # one service: a swipe needs no tap
+                      '[[hall.services]]\ncode = "A"\nname_zh = "综合受理"\nname_en = "General services"\n',
+                      encoding="utf-8")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.Popen([sys.executable, "-m", "linfen", "kiosk", "--role", "hall", "--config", str(config),
                              "--windowed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -87,6 +87,7 @@ class FlowSettings:
     offer_screen_s: float = 30.0  # seconds the reprint offer waits
     paper_out_screen_s: float = 600.0  # seconds an unprinted number stays unless "我记下了" is pressed
     warning_s: float = 10.0  # a resident's screen warns aloud this many seconds before it goes
+    only_service: str | None = None  # a hall with one service: a swipe needs no choice first
 
 
 @dataclass
@@ -266,6 +267,9 @@ class CheckInFlow:
         if self.state not in READY_STATES or self.state == "ticket" and self._paper_out():
             return []  # another source answered first, or an unprinted number waits for "我记下了"
         if self.state == "present" and self.service is not None:
+            return self._start_visit(event)
+        if self.settings.only_service is not None:  # nothing to choose: this swipe is for the one service
+            self.service = self.settings.only_service
             return self._start_visit(event)
         # no service chosen for this resident: hold the card and ask which service (never a default one)
         self.visit = None

@@ -50,7 +50,10 @@ def flow_settings(config: TerminalConfig) -> FlowSettings:
     """The check-in flow's thresholds from the config: ``thresholds.idle_timeout_s`` is how long a screen
     that waits for the resident's choice stays (service tiles with a card held, "present", reprint offer)."""
     idle = config.thresholds.idle_timeout_s
-    return FlowSettings(fever_c=config.thresholds.fever_c, idle_timeout_s=idle, offer_screen_s=idle)
+    catalog, _ = hall_queue_parts(config)
+    only = catalog.codes[0] if len(catalog.codes) == 1 else None  # one service: a swipe needs no choice
+    return FlowSettings(fever_c=config.thresholds.fever_c, idle_timeout_s=idle, offer_screen_s=idle,
+                        only_service=only)
 
 
 def read_person_key(config: TerminalConfig) -> bytes:
