@@ -53,6 +53,7 @@ class KioskWindow(QMainWindow):
         super().__init__()
         self.config = config
         self.resident_facing = resident_facing
+        self._window_closed = False  # set on close: late probe answers are dropped
         self.language = config.language
         self.volume = max(MIN_VOLUME, config.voice.volume)
         self.sizes = theme.sizes(config.screen.elder_mode)
@@ -239,7 +240,7 @@ class KioskWindow(QMainWindow):
 
     def refresh_status(self) -> None:
         """Probe devices and network off the GUI thread; the strip updates when the answer comes."""
-        if self._probe_running or getattr(self, "_window_closed", False):
+        if self._probe_running or self._window_closed:
             return
         self._probe_running = True
         config = self.config
@@ -256,7 +257,7 @@ class KioskWindow(QMainWindow):
         super().closeEvent(event)
 
     def _show_status(self, statuses: list[ComponentStatus]) -> None:
-        if getattr(self, "_window_closed", False):
+        if self._window_closed:
             return  # the window went while the probe ran
         self._probe_running = False
         self.statuses = statuses

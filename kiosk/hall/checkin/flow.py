@@ -115,9 +115,7 @@ class CheckInFlow:
         self.state = "idle"  # idle, checking, issuing, printing, ticket, refused, offer, error
         self.visit: _Visit | None = None
         self.service: str | None = None  # chosen on the service tiles; none until the resident taps one
-        self.held: Identity | None = None  # a card swiped before a service was chosen (state "choosing")
-        self._held_at = 0.0
-        self._held_code: CodeResult | None = None  # a verified code's status that came with the held identity
+        self.held: Identified | None = None  # a card swiped before a service was chosen (state "choosing")
         self._screen_since = 0.0
         self._warned = False
         self._shown: Show = Show("idle")  # the resident's screen, shown again with a warning or more time
@@ -198,9 +196,8 @@ class CheckInFlow:
             return [screen, Say("service_closed", data)]
         self.service = choice.code
         if self.state == "choosing" and self.held is not None:
-            held, at = self.held, self._held_at
-            self.held = None
-            return [Say("service_chosen", names), *self._start_visit(Identified(held, at, self._held_code))]
+            held, self.held = self.held, None
+            return [Say("service_chosen", names), *self._start_visit(held)]
         self._enter("present")
         return [self._show("present", {"service": choice.code, **names}), Say("present_card", names)]
 
@@ -273,9 +270,7 @@ class CheckInFlow:
             return self._start_visit(event)
         # no service chosen for this resident: hold the card and ask which service (never a default one)
         self.visit = None
-        self.held = event.identity
-        self._held_at = event.at
-        self._held_code = event.code
+        self.held = event  # the identity, when it was shown and a verified code's status, kept in memory
         self.service = None
         if self.state != "choosing":
             self._enter("choosing")
@@ -285,8 +280,7 @@ class CheckInFlow:
         assert self.service is not None
         self._visits += 1
         self._issue_abandoned = False
-        code = event.code if event.code is not None else self._held_code
-        self._held_code = None
+        code = event.code
         visit = _Visit(event.identity, event.at, self.service, number=self._visits)
         visit.steps = {"identity": "done", "temperature": "pending", "code": "pending", "priority": "pending"}
         self.visit = visit

@@ -46,12 +46,11 @@ def hall_queue_parts(config: TerminalConfig) -> tuple[ServiceCatalog, CallingRul
     return catalog, rule
 
 
-def flow_settings(config: TerminalConfig) -> FlowSettings:
+def flow_settings(config: TerminalConfig, services: ServiceCatalog) -> FlowSettings:
     """The check-in flow's thresholds from the config: ``thresholds.idle_timeout_s`` is how long a screen
     that waits for the resident's choice stays (service tiles with a card held, "present", reprint offer)."""
     idle = config.thresholds.idle_timeout_s
-    catalog, _ = hall_queue_parts(config)
-    only = catalog.codes[0] if len(catalog.codes) == 1 else None  # one service: a swipe needs no choice
+    only = services.codes[0] if len(services.codes) == 1 else None  # one service: a swipe needs no choice
     return FlowSettings(fever_c=config.thresholds.fever_c, idle_timeout_s=idle, offer_screen_s=idle,
                         only_service=only)
 
@@ -157,7 +156,7 @@ def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, 
         speaker=base.speaker, city=city, fallback=config.codes.fallback,
         priority=base.reference.live_register(key, register_seed), terminal_id=config.terminal_id,
         language=language or (lambda: config.language), alerts=alerts, health=base.health)
-    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config), **callbacks)
+    terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, queue.services), **callbacks)
     base.on_device_change = terminal.device_changed  # one alert down, one up, nothing on screen
     base.closers[:0] = [terminal.stop, purge.stop]  # the check-in stops before the devices close
     app = HallApp(config, base, queue, terminal, purge, city, alerts)
