@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 import sqlite_utils
+
+from common.sqlite_wal import switch_to_wal
 
 from .errors import StoreError
 
 #: How long a connection waits for another writer (thread or process) before giving up.
 BUSY_TIMEOUT_S = 30
-
-
-WAL_RETRY_S = 0.02  # pause between tries when another opener holds the lock the WAL switch needs, in seconds
 FILE_MODE = 0o600  # the database and its companions
 DIR_MODE = 0o700  # folders the store creates
 
@@ -58,22 +56,6 @@ def private_file(path: Path) -> None:
             continue
 
 
-def _wal_mode(conn: sqlite3.Connection) -> str:
-    """Switch to WAL; retried while another process opening the same new file holds the lock.
-
-    Turning a fresh file to WAL can answer "database is locked" at once, without waiting on the
-    busy timeout, when another opener is switching or migrating it at the same moment.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(WAL_RETRY_S)
-
-
 def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open (creating it and its parent folders if needed) the SQLite file at ``path``.
 
@@ -108,7 +90,7 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         isolation_level=None,
     )
     try:
-        mode = _wal_mode(conn)
+        mode = switch_to_wal(conn, BUSY_TIMEOUT_S)
         if str(mode).lower() != "wal":
             raise StoreError(f"{target}: SQLite refused journal_mode=WAL (got {mode!r})")
         conn.execute("PRAGMA synchronous=FULL")

@@ -30,6 +30,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from common.sqlite_wal import switch_to_wal
+
 from .errors import CentralError
 
 SQLITE_BUSY_TIMEOUT_S = 30.0  # seconds a SQLite writer waits for the lock before failing
@@ -81,10 +83,11 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own transaction handling is off).
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
     cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    switch_to_wal(cur, SQLITE_BUSY_TIMEOUT_S)
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
+
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
