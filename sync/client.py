@@ -68,6 +68,9 @@ __all__ = ["AuthRefused", "BatchRefused", "CentralUnavailable", "PushOutcome", "
 #: Status codes that mean "this batch will never be accepted as it is" (split it, then quarantine).
 #: A 400 is not among them: it means the wrong protocol version, a matter for an update, not the events.
 _BATCH_REFUSED = (413, 422)
+#: ``sync_state`` row: when a pull last reached the end of the feed (balances and deny list that fresh).
+CAUGHT_UP_KEY = "caught_up_at"
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -346,6 +349,8 @@ class SyncClient:
             with self._status_lock:
                 self._status = replace(self._status, cursor=self._cursor, applied=self._status.applied + count)
             if not page.more:
+                # Everything the central had is applied: balances and the deny list are this fresh.
+                apply.write_state(self._store, {CAUGHT_UP_KEY: _now().isoformat()})
                 break
         return applied
 

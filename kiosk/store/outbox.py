@@ -140,8 +140,11 @@ class Action:
         """The events emitted by this action so far, in ``seq`` order."""
         return list(self._events)
 
-    def emit(self, type: str, payload: dict[str, Any], schema: int = 1) -> Event:
+    def emit(self, type: str, payload: dict[str, Any], schema: int = 1, event_id: str | None = None) -> Event:
         """Append an event to the outbox in this action's transaction and return it.
+
+        ``event_id`` (a UUID string) is the event's id when the caller needs it before emitting (a
+        money entry carries its own id in its payload); by default a new UUID is made.
 
         Raises :class:`StoreError` for an empty ``type``, a ``schema`` that is not a positive int,
         or a payload that is not a JSON-serialisable dict; the whole action is then rolled back
@@ -156,7 +159,9 @@ class Action:
             if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
                 raise StoreError(f"event schema must be a positive int, not {schema!r}")
             text = _encode_payload(payload)
-        except StoreError as exc:
+            if event_id is not None:
+                event_id = str(uuid.UUID(event_id))
+        except (StoreError, ValueError, TypeError, AttributeError) as exc:
             self._failure = StoreError(f"{type!r} event refused, action rolled back: {exc}")
             raise self._failure from exc
 
@@ -168,7 +173,7 @@ class Action:
                 (SEQ_COUNTER,),
             ).fetchone()[0]
             event = Event(
-                id=str(uuid.uuid4()),
+                id=event_id or str(uuid.uuid4()),
                 terminal_id=self._store.terminal_id,
                 seq=seq,
                 type=type,
