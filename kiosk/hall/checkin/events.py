@@ -8,11 +8,12 @@ one resident's check-in: :class:`Identity` lives in memory only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from kiosk.identity import Identity, Source
 from kiosk.runtime.events import Failed, Tick
+from kiosk.runtime.screens import Alert, Dismissed, HelpRequested, MoreTime, Say, Show
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -123,43 +124,12 @@ class ServiceChosen:
     opens_en: str = ""
 
 
-@dataclass(frozen=True)
-class HelpRequested:
-    """The resident pressed "呼叫工作人员" on a resident screen."""
-
-
-@dataclass(frozen=True)
-class MoreTime:
-    """The resident asked for more time on the current screen."""
-
-
-@dataclass(frozen=True)
-class Dismissed:
-    """The resident pressed 'done' / 'cancel', or the screen timed out."""
-
-
 Event = (Identified | IdentificationFailed | TemperatureMeasured | TemperatureFailed | CodeResult | PriorityResult
          | OpenTicketResult | TicketIssued | TicketRefusedByQueue | PrintDone | ReprintChosen | Dismissed | ServiceChosen | MoreTime
          | HelpRequested | Tick | Failed)
 
 
 # -- effects ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Show:
-    """Put a screen up: ``screen`` names it, ``data`` fills it (all words are chosen by the UI)."""
-
-    # idle: the service tiles (screen 1); present: where to put the card or code (screen 2)
-    screen: Literal["idle", "present", "reading", "ticket", "refused", "reprint_offer", "error"]
-    data: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Say:
-    """Speak a prompt (the UI also shows it in words)."""
-
-    key: str  # prompt key in the texts table
-    params: dict[str, object] = field(default_factory=dict)
-    repeat: int = 1
 
 
 @dataclass(frozen=True)
@@ -218,15 +188,6 @@ class LogVisit:
     colour: str | None
     outcome: str  # "ticket", "reprint", "refused_fever", "refused_code", ...
     ticket_number: str | None = None
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Tell staff: fever, yellow/red code, paper out, a stuck check-in; ``identity``: the resident concerned."""
-
-    kind: str
-    detail: dict[str, object] = field(default_factory=dict)
-    identity: Identity | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from kiosk.hall.checkin.events import (
     TicketIssued,
     TicketRefusedByQueue,
 )
+from kiosk.runtime.screens import ScreenClock
 
 # States in which a card or code is taken: idle (then asked which service), the "present" screen,
 # the service tiles with a held card, or a finished resident's result still on screen.
@@ -68,7 +69,6 @@ WAITING_STATES = frozenset({"checking", "issuing", "printing"})
 # Screens the resident reads: each says how long it stays, warns before it goes, and can be extended.
 RESIDENT_SCREENS = frozenset({"choosing", "present", "ticket", "refused", "error", "offer"})
 STATES = ("idle", "choosing", "present", "checking", "issuing", "printing", "ticket", "refused", "offer", "error")
-HELP_REPEAT_S = 30.0  # a second press of "呼叫工作人员" within this many seconds raises no second alert
 
 
 @dataclass(frozen=True)
@@ -116,18 +116,18 @@ class CheckInFlow:
         self.visit: _Visit | None = None
         self.service: str | None = None  # chosen on the service tiles; none until the resident taps one
         self.held: Identified | None = None  # a card swiped before a service was chosen (state "choosing")
-        self._screen_since = 0.0
-        self._warned = False
-        self._shown: Show = Show("idle")  # the resident's screen, shown again with a warning or more time
-        self._help_at = float("-inf")
+        self.clock = ScreenClock(self._limit, self.settings.warning_s)  # the resident screen's time (shared rules)
         self._issue_abandoned = False  # the issuing step timed out; a late ticket is still shown
         self._visits = 0  # residents started, so a late answer is matched to its own resident
-        self.now = 0.0
+
+    @property
+    def now(self) -> float:
+        """The flow's time: the last Tick's."""
+        return self.clock.now
 
     def deadline(self) -> float | None:
         """When the current state ends on its own (monotonic seconds); None only when idle."""
-        limit = self._limit()
-        return None if limit is None else self._screen_since + limit
+        return self.clock.deadline()
 
     def _limit(self) -> float | None:
         s = self.settings
@@ -170,16 +170,11 @@ class CheckInFlow:
     def _enter(self, state: str) -> None:
         """Move to ``state``; its clock starts now."""
         self.state = state
-        self._screen_since = self.now
-        self._warned = False
+        self.clock.restart()
 
     def _show(self, screen: str, data: dict[str, object]) -> Show:
         """A Show effect; on a resident's screen it carries how long it stays and is kept to show again."""
-        limit = self._limit() if self.state in RESIDENT_SCREENS else None
-        show = Show(screen, {**data, "stays_s": limit} if limit is not None else dict(data))  # type: ignore[arg-type]
-        if limit is not None:
-            self._shown = show
-        return show
+        return self.clock.show(screen, data, timed=self.state in RESIDENT_SCREENS)
 
     # -- entry point ----------------------------------------------------------------------
     def choose_service(self, choice: ServiceChosen) -> list[Effect]:
@@ -203,9 +198,8 @@ class CheckInFlow:
 
     def ask_help(self) -> list[Effect]:
         """"呼叫工作人员": staff get an alert naming this screen; the resident hears it and keeps the screen."""
-        if self.now - self._help_at < HELP_REPEAT_S:
+        if not self.clock.help_is_new():
             return [Say("help_called")]
-        self._help_at = self.now
         detail: dict[str, object] = {"screen": self.state}
         if self.service:
             detail["service"] = self.service
@@ -215,7 +209,7 @@ class CheckInFlow:
     def handle(self, event: Event) -> list[Effect]:
         """Feed one event; get the effects to carry out, in order."""
         if isinstance(event, Tick):
-            self.now = event.now
+            self.clock.now = event.now
             return self._tick()
         if isinstance(event, Failed):
             return self.fail(event.where, event.error)
@@ -416,11 +410,10 @@ class CheckInFlow:
         return effects
 
     def _tick(self) -> list[Effect]:
-        s = self.settings
         limit = self._limit()
         if limit is None:
             return []
-        age = self.now - self._screen_since
+        age = self.clock.age()
         if self.state == "checking" and age > limit:
             steps = {k: v for k, v in (self.visit.steps if self.visit else {}).items() if v == "pending"}
             return self._ask_staff("checkin_timeout", {"waiting_for": ",".join(sorted(steps))})
@@ -433,23 +426,13 @@ class CheckInFlow:
             return []
         if age > limit:
             return self._to_idle()
-        if age > limit - s.warning_s and not self._warned:
-            self._warned = True
-            shown = self._shown
-            return [Show(shown.screen, {**shown.data, "warning": True,  # type: ignore[arg-type]
-                                        "stays_s": max(0.0, limit - age)}),
-                    Say("timeout_warning", {"seconds": round(s.warning_s)})]
-        return []
+        return self.clock.warning()
 
     def extend(self) -> list[Effect]:
         """The resident asked for more time (or to hear it again): the screen's full time, shown afresh."""
         if self.state not in RESIDENT_SCREENS:
             return []
-        self._screen_since = self.now
-        self._warned = False
-        shown = self._shown
-        return [Show(shown.screen, {**{k: v for k, v in shown.data.items() if k != "warning"},  # type: ignore[arg-type]
-                                    "stays_s": self._limit()})]
+        return self.clock.extend()
 
     def _to_idle(self) -> list[Effect]:
         """Back to the service tiles; the UI resets language and volume for the next resident."""
@@ -458,7 +441,7 @@ class CheckInFlow:
         self.held = None
         self._issue_abandoned = False
         self.service = None
-        self._warned = False
+        self.clock.warned = False
         return [Show("idle", {"reset": True})]
 
     def _reading_data(self) -> dict[str, object]:
