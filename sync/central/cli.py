@@ -5,6 +5,7 @@
     linfen central --db central.db enrol --role hall --site linfen-road [--terminal-id hall-01]
     linfen central --db central.db import card cards.csv --site linfen-road [--replace]
     linfen central --db central.db revoke hall-01 [--reason "stolen"]
+    linfen central --db central.db card statement 04A1B2C3 | card problems | card check
 
 ``--db`` (and ``--log-level``) may also follow the subcommand.  The database defaults to
 ``$LINFEN_CENTRAL_DB`` or ``linfen-central.db``.  Admin commands work on the database directly,
@@ -85,6 +86,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("terminal_id", help="the terminal to revoke")
     r.add_argument("--reason", default="", help="why (kept with the terminal, shown in its refusals)")
 
+    k = sub.add_parser("card", help="the community-card ledger: a card's statement, refused events, the check")
+    _db_option(k, suppress=True)
+    k.add_argument("card_command", choices=["statement", "problems", "check"],
+                   help="statement CARD_NO: movements with running balance; problems: refused money events; "
+                   "check: the ledger's invariants (exit 1 when they fail)")
+    k.add_argument("card_no", nargs="?", help="the card (UID, upper-case hex) for 'statement'")
+
     c.set_defaults(func=run)
     return c
 
@@ -127,6 +135,10 @@ def _manage(args: argparse.Namespace) -> int:
             when = store.revoke(args.terminal_id, args.reason)
             print(f"revoked {args.terminal_id} at {when}")
             return 0
+        if args.central_command == "card":
+            from .card.report import run_card_command
+
+            return run_card_command(store, args.card_command, args.card_no, sys.stdout)
         from .importer import import_file, progress_bar
 
         report = import_file(store, args.kind, args.file, args.site, replace=args.replace,

@@ -29,7 +29,7 @@ from .db import backend_of, now_text, open_engine, read_transaction, safe_url, w
 from .errors import CentralError
 from .events import PushOutcome, store_batch
 from .migrations import MigrationSet, current_versions, migrate
-from .modules import MIGRATION_SETS
+from .modules import EVENT_CONSUMERS, MIGRATION_SETS, EventConsumer
 from .reference import ApplyResult, RowChange, apply_changes, changes_page_json
 from .sync_api.schema import events, heartbeats, sites, terminals
 
@@ -85,14 +85,20 @@ def _claim_site(conn: Connection, site: str) -> None:
 class CentralStore:
     """The central database behind the sync API."""
 
-    def __init__(self, engine: Engine, migrations: tuple[MigrationSet, ...] = MIGRATION_SETS) -> None:
-        """Wrap an engine made by :func:`.db.open_engine` (``migrations`` already run)."""
+    def __init__(self, engine: Engine, migrations: tuple[MigrationSet, ...] = MIGRATION_SETS,
+                 consumers: tuple[EventConsumer, ...] = EVENT_CONSUMERS) -> None:
+        """Wrap an engine made by :func:`.db.open_engine` (``migrations`` already run).
+
+        ``consumers`` are the modules' hooks :meth:`push` calls with newly stored events.
+        """
         self.engine = engine
         self.migrations = migrations
+        self.consumers = consumers
 
     @classmethod
     def open(cls, db: str | Path, *, run_migrations: bool = True,
-             migrations: tuple[MigrationSet, ...] = MIGRATION_SETS) -> CentralStore:
+             migrations: tuple[MigrationSet, ...] = MIGRATION_SETS,
+             consumers: tuple[EventConsumer, ...] = EVENT_CONSUMERS) -> CentralStore:
         """Open ``db`` (SQLite path or URL) and bring every module's schema up to date."""
         engine = open_engine(db)
         try:
@@ -106,7 +112,7 @@ class CentralStore:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, migrations)
+        return cls(engine, migrations, consumers)
 
     @property
     def backend(self) -> str:
@@ -178,9 +184,20 @@ class CentralStore:
 
     # -- events ------------------------------------------------------------------------------
     def push(self, terminal_id: str, batch: Sequence[EventEnvelope]) -> PushOutcome:
-        """Store ``batch`` of ``terminal_id`` in one transaction; the outcome exists only after commit."""
+        """Store ``batch`` of ``terminal_id`` in one transaction; the outcome exists only after commit.
+
+        The events acknowledged ``stored`` then go to every module's consumer (:mod:`.modules`)
+        in the same transaction, so an event and what a module made of it commit together.
+        """
         with write_transaction(self.engine) as conn:
-            return store_batch(conn, terminal_id, batch, now_text())
+            outcome = store_batch(conn, terminal_id, batch, now_text())
+            if outcome.stored and self.consumers:
+                fresh = [e for e, ack in zip(batch, outcome.response.acks, strict=True) if ack.status == "stored"]
+                who = conn.execute(select(terminals.c.site, terminals.c.role)
+                                   .where(terminals.c.terminal_id == terminal_id)).one()
+                for consume in self.consumers:
+                    consume(conn, terminal_id, who.site, who.role, fresh)
+            return outcome
 
     def heartbeat(self, beat: HeartbeatRequest) -> None:
         """Keep ``beat`` as the terminal's latest heartbeat."""
