@@ -1,4 +1,4 @@
-"""What the hall says and shows for each prompt key, in Chinese and English.
+"""What the terminals say and show for each prompt key, in Chinese and English.
 
 The flow names a prompt by key (``Say("refused_fever")``); the voice speaks this text
 and the screen shows the same words, so no state is told by colour alone.
@@ -58,6 +58,42 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "error_token_malformed": ("这不是随申码，请出示随申码或刷身份证",
                               "This is not a health code. Show your code or swipe your ID card"),
     "error_token_not_yet_valid": ("随申码时间不对，请刷身份证", "Your code's time is wrong. Please swipe your ID card"),
+    # -- canteen (community card) ----------------------------------------------------------
+    "canteen_choose_meal": ("请选择套餐，然后刷一卡通", "Please choose a set meal, then tap your community card"),
+    "canteen_choose_first": ("请先在屏幕上选择套餐，选好后马上为您付款",
+                             "Please first choose a set meal on the screen; we take payment as soon as you do"),
+    "canteen_meal_chosen": ("您选择了{items_zh}", "You chose {items_en}"),
+    "canteen_present": ("{items_zh}，{yuan} 元。请把一卡通放在屏幕下方的读卡区",
+                        "{items_en}: {yuan} yuan. Please put your community card on the reader below the screen"),
+    "canteen_paid": ("付款成功，付了 {yuan} 元。{lines_zh}。卡里还有 {balance} 元",
+                     "Paid {yuan} yuan. {lines_en}. {balance} yuan left on the card"),
+    "canteen_already_paid": ("这份已经付过款了，没有重复扣款", "This meal is already paid; you were not charged again"),
+    "canteen_low_balance": ("卡里只剩 {balance} 元了，请到服务中心充值",
+                            "Only {balance} yuan left on the card; please top up at the service centre"),
+    "canteen_wait_clerk": ("请等收银员点好菜，再刷卡", "Please wait until the cashier has entered your meal, then tap"),
+    "canteen_insufficient": ("卡里的钱不够，还差 {short} 元。请到服务中心充值，或找工作人员",
+                             "Not enough money on the card: {short} yuan short. Please top up, or ask staff"),
+    "canteen_over_tap_limit": ("现在联不上网，一次最多付 {limit} 元。请找工作人员",
+                               "The network is down: at most {limit} yuan per payment now. Please ask staff"),
+    "canteen_over_day_limit": ("现在联不上网，这张卡今天在本机最多还能付 {limit} 元。请找工作人员",
+                               "The network is down: this card can pay at most {limit} more yuan here today. "
+                               "Please ask staff"),
+    "canteen_too_many_offline": ("现在联不上网，这张卡已经连续离线付了好几次，请找工作人员",
+                                 "The network is down and this card has paid offline several times; please ask staff"),
+    "canteen_no_balance": ("这张卡的余额还没有到本机，暂时不能付款，请找工作人员",
+                           "This card's balance has not reached this reader yet; please ask staff"),
+    "canteen_unknown_card": ("这张卡不是本社区的一卡通，请找工作人员",
+                             "This is not a community card of this district; please ask staff"),
+    "canteen_lost": ("这张卡已经挂失，不能付款。工作人员马上过来",
+                     "This card is reported lost and cannot pay. Staff are coming"),
+    "canteen_blocked": ("这张卡已停用，请到服务中心咨询", "This card is blocked; please ask at the service centre"),
+    "canteen_cancelled": ("这张卡已注销，请到服务中心咨询", "This card is cancelled; please ask at the service centre"),
+    "canteen_denied": ("这张卡暂停使用，请到服务中心咨询", "This card is suspended; please ask at the service centre"),
+    "canteen_not_genuine": ("这张卡无法验证，不能付款。工作人员马上过来",
+                            "This card could not be verified and cannot pay. Staff are coming"),
+    "canteen_read_failed": ("没有读到卡，请把卡放在读卡区，停一秒再拿开",
+                            "The card was not read. Put it on the reader, hold it for a second, then take it away"),
+    "canteen_receipt_failed": ("小票没有打印出来，付款已经成功", "The receipt could not be printed; the payment went through"),
 }
 
 
@@ -94,18 +130,44 @@ SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: Every screen state of the canteen reader's flow, what it is, and the prompts spoken there.
+CANTEEN_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idle": ("today's menu: set meals as big buttons (self-pay), or the clerk's basket (cashier)",
+             ("canteen_choose_meal", "canteen_wait_clerk", "help_called")),
+    "choosing": ("the set meals with a card held: tapped before choosing",
+                 ("canteen_choose_first", "canteen_meal_chosen", "timeout_warning", "help_called")),
+    "present": ("the meal and its price, where to put the card", ("canteen_present", "timeout_warning", "help_called")),
+    "paying": ("the meal and price while the reader takes the payment", ()),
+    "paid": ("paid: the price lines, discount and subsidy, the balance left",
+             ("canteen_paid", "canteen_already_paid", "canteen_low_balance", "canteen_receipt_failed",
+              "timeout_warning", "help_called")),
+    "refused": ("no payment, why, what next",
+                ("canteen_insufficient", "canteen_over_tap_limit", "canteen_over_day_limit",
+                 "canteen_too_many_offline", "canteen_no_balance", "canteen_unknown_card", "canteen_lost",
+                 "canteen_blocked", "canteen_cancelled", "canteen_denied", "canteen_not_genuine",
+                 "canteen_read_failed", "timeout_warning", "help_called")),
+    "error": ("please ask staff", ("ask_staff", "timeout_warning", "help_called")),
+}
+
+#: Each role's screen table, in the order docs/prompts.md lists them.
+ROLE_SCREENS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {"hall": SCREENS, "canteen": CANTEEN_SCREENS}
+
+
 def prompts_markdown() -> str:
     """docs/prompts.md: every screen state, its spoken prompts, and every prompt's words in both languages."""
-    lines = ["# Spoken prompts of the hall ticket machine", "",
+    lines = ["# Spoken prompts of the terminals", "",
              "Generated by `python -m kiosk.prompts > docs/prompts.md`; a test checks it against the code.",
              "Every prompt is shown on screen in the same words and spoken (by default in Chinese, in English",
              "when the resident switched); \u201c再听一遍 / Hear again\u201d repeats the last one.", "",
-             "## Screens", "", "| state | what the screen shows | spoken prompts |", "|---|---|---|"]
-    for state, (what, keys) in SCREENS.items():
-        lines.append(f"| `{state}` | {what} | {', '.join(f'`{k}`' for k in keys) or '—'} |")
-    lines += ["", "## Prompts", "", "| key | spoken | 中文 | English |", "|---|---|---|---|"]
+             ]
+    for role, screens in ROLE_SCREENS.items():
+        lines += [f"## Screens: {role}", "", "| state | what the screen shows | spoken prompts |", "|---|---|---|"]
+        for state, (what, keys) in screens.items():
+            lines.append(f"| `{state}` | {what} | {', '.join(f'`{k}`' for k in keys) or '—'} |")
+        lines.append("")
+    lines += ["## Prompts", "", "| key | spoken | 中文 | English |", "|---|---|---|---|"]
     for key, (zh, en) in PROMPTS.items():
-        spoken = "yes" if any(key in keys for _, keys in SCREENS.values()) else "no (fallback)"
+        spoken = "yes" if any(key in keys for t in ROLE_SCREENS.values() for _, keys in t.values()) else "no (fallback)"
         lines.append(f"| `{key}` | {spoken} | {zh} | {en} |")
     return "\n".join(lines) + "\n"
 

@@ -58,7 +58,7 @@ def test_self_pay_meal_then_card_pays_and_says_the_lines_and_balance():
     effects = flow.handle(done(pay))
     assert flow.state == "paid" and says(effects) == ["canteen_paid"]
     said = [e for e in effects if isinstance(e, Say)][0].params
-    assert "今日补贴 −3 元" in said["lines_zh"] and said["balance"] == 80.25
+    assert "今日补贴 −3 元" in said["lines_zh"] and said["balance"] == "80.25"
     assert shown(effects)[0].data["lines"][1]["zh"] == "今日补贴 −3 元"
 
 
@@ -177,6 +177,11 @@ def test_a_receipt_prints_only_from_the_paid_screen_and_dismiss_goes_home():
     assert flow.state == "idle" and flow.items == ()
 
 
+def test_yuan_reads_whole_and_fractional_amounts():
+    from kiosk.canteen.flow import yuan
+    assert [yuan(1500), yuan(2250), yuan(5), yuan(-300)] == ["15", "22.50", "0.05", "-3"]
+
+
 def test_a_tap_while_paying_is_ignored_and_an_unknown_mode_is_refused():
     flow = CanteenFlow()
     flow.handle(MealChosen(MEAL))
@@ -184,3 +189,22 @@ def test_a_tap_while_paying_is_ignored_and_an_unknown_mode_is_refused():
     assert flow.handle(CardPresented("C5", 1.2)) == []
     with pytest.raises(ValueError, match="mode"):
         CanteenFlow(CanteenSettings(mode="free"))
+
+
+def test_every_canteen_state_is_in_the_prompt_table_and_every_spoken_key_has_words():
+    import re
+    from pathlib import Path
+
+    from kiosk.canteen.flow import CARD_CODES, STATES
+    from kiosk.prompts import CANTEEN_SCREENS, PROMPTS, prompt_text
+
+    assert set(CANTEEN_SCREENS) == set(STATES)
+    source = (Path(__file__).resolve().parent.parent / "kiosk/canteen/flow.py").read_text(encoding="utf-8")
+    spoken = set(re.findall(r'Say\("(\w+)"[,)]', source))
+    spoken |= {f"canteen_{c}" for c in (*CARD_CODES, "insufficient", "over_tap_limit", "over_day_limit",
+                                        "too_many_offline", "no_balance", "read_failed")}
+    table = {k for _, keys in CANTEEN_SCREENS.values() for k in keys}
+    for key in spoken:
+        assert key in PROMPTS and key in table, key
+    said = prompt_text("canteen_paid", "zh", {"yuan": "9.75", "lines_zh": "今日补贴 −3 元", "balance": "80.25"})
+    assert said == "付款成功，付了 9.75 元。今日补贴 −3 元。卡里还有 80.25 元"

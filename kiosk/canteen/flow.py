@@ -76,6 +76,12 @@ def total_fen(items: tuple[Item, ...]) -> int:
     return sum(int(i["unit_fen"]) * int(i.get("qty", 1)) for i in items)
 
 
+def yuan(fen: int) -> str:
+    """Fen as spoken and shown yuan: ``1500`` → ``"15"``, ``2250`` → ``"22.50"``, ``-300`` → ``"-3"``."""
+    sign, fen = ("-" if fen < 0 else ""), abs(int(fen))
+    return f"{sign}{fen // 100}" if fen % 100 == 0 else f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
 def _names(items: tuple[Item, ...]) -> dict[str, str]:
     zh = "、".join(f"{i['name']}" + (f"×{i['qty']}" if int(i.get("qty", 1)) > 1 else "") for i in items)
     en = ", ".join(f"{i.get('name_en') or i['name']}" + (f" x{i['qty']}" if int(i.get("qty", 1)) > 1 else "")
@@ -205,7 +211,7 @@ class CanteenFlow:
             return [Say("canteen_meal_chosen", names), *self._pay(held.card_no)]
         self._enter("present")
         data = {**names, "total_fen": total_fen(self.items), "basket": list(self.items)}
-        return [self._show("present", data), Say("canteen_present", {**names, "yuan": total_fen(self.items) / 100})]
+        return [self._show("present", data), Say("canteen_present", {**names, "yuan": yuan(total_fen(self.items))})]
 
     def _basket(self, items: tuple[Item, ...]) -> list[Effect]:
         if self.settings.mode != "cashier" or self.state == "paying":
@@ -216,7 +222,7 @@ class CanteenFlow:
         self._enter("present")
         names = _names(self.items)
         data = {**names, "total_fen": total_fen(self.items), "basket": list(self.items)}
-        return [self._show("present", data), Say("canteen_present", {**names, "yuan": total_fen(self.items) / 100})]
+        return [self._show("present", data), Say("canteen_present", {**names, "yuan": yuan(total_fen(self.items))})]
 
     def _pay(self, card_no: str) -> list[Effect]:
         self.taps += 1
@@ -241,11 +247,11 @@ class CanteenFlow:
         else:
             words = [line for line in done.lines if line.get("spoken", True)]
             effects.append(Say("canteen_paid", {
-                "yuan": done.paid_fen / 100, "lines_zh": "，".join(str(x["zh"]) for x in words),
+                "yuan": yuan(done.paid_fen), "lines_zh": "，".join(str(x["zh"]) for x in words),
                 "lines_en": ", ".join(str(x["en"]) for x in words),
-                "balance": (done.balance_after_fen or 0) / 100}))
+                "balance": yuan(done.balance_after_fen or 0)}))
         if done.low_balance:
-            effects.append(Say("canteen_low_balance", {"balance": (done.balance_after_fen or 0) / 100}))
+            effects.append(Say("canteen_low_balance", {"balance": yuan(done.balance_after_fen or 0)}))
         if self.settings.mode == "cashier":
             self.items = ()
         return effects
