@@ -31,8 +31,7 @@ from kiosk.identity import CARD_SOURCES, QR_SOURCES
 from kiosk.identity.readings import Refusal, identity_from_card, identity_from_qr
 from kiosk.masking import mask_id, mask_name
 from kiosk.priority import PriorityRegister, age_on, birth_from_id, parse_birth
-from kiosk.runtime import TerminalRuntime
-from kiosk.runtime.readers import CardLoop, CardLoopCallbacks
+from kiosk.runtime.resident_terminal import ResidentTerminal
 from kiosk.visit_log import Visit, VisitLog
 from kiosk.voice import Speaker
 
@@ -97,8 +96,8 @@ def resident_words(identity: ev.Identity | None) -> str:
     return mask_name(identity.name) if identity.name else mask_id(identity.id_number)
 
 
-class HallTerminal:
-    """Runs the check-in for the hall ticket machine."""
+class HallTerminal(ResidentTerminal):
+    """Runs the check-in for the hall ticket machine (screens, voice and readers as every resident terminal)."""
 
     def __init__(self, devices: HallDevices, services: HallServices, settings: FlowSettings | None = None,
                  on_show: Callable[[ev.Show], None] = lambda s: None,
@@ -107,33 +106,21 @@ class HallTerminal:
                  on_alert: Callable[[ev.Alert], None] = lambda a: None):
         self.devices = devices
         self.services = services
-        self.flow = CheckInFlow(settings)
-        self.on_show = on_show
-        self.on_say = on_say
+        super().__init__("hall", CheckInFlow(settings), getattr(services, "speaker", None),
+                         lambda: self.services.language(), getattr(services, "health", None), on_show, on_say, on_alert)
+        self.flow: CheckInFlow = self.flow
         self.on_visit_done = on_visit_done
-        self.on_alert = on_alert
-        self.runtime = TerminalRuntime("hall", self.flow)
         self.runtime.observe(self._observe)
         self._pending = _Pending()
-        self._last_say: ev.Say | None = None  # what "再听一遍" says again
         self.visits_done = 0
         self._register()
-
-    @property
-    def errors(self) -> list[str]:
-        """Recent failures of effects and handlers, one line each (diagnostics and the demo report)."""
-        return self.runtime.errors
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> HallTerminal:
         """Start the runtime, the card-reader loops and the QR drivers."""
         self.runtime.start([ev.Show("idle")])
-        callbacks = CardLoopCallbacks(self._card_read, self._card_failed, self._device_fault, self._device_ok)
-        for name in CARD_SOURCES:
-            reader = getattr(self.devices, name)
-            if reader is not None:
-                loop = CardLoop(name, reader, callbacks, self.runtime.stopping)
-                self.runtime.spawn(loop.run, name)
+        self.start_card_loops({name: getattr(self.devices, name) for name in CARD_SOURCES}, self._card_read,
+                              self._card_failed)
         for name in QR_SOURCES:
             driver = getattr(self.devices, name)
             if driver is not None:
@@ -150,16 +137,11 @@ class HallTerminal:
         self.runtime.stop()
 
     # -- inputs from the UI and from outside the flow ---------------------------------------
-    def submit(self, event: ev.Event) -> None:
-        """Feed an event to the flow (any thread)."""
-        self.runtime.submit(event)
-
     def ui(self, command: str) -> None:
         """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend``, ``help``, ``repeat``
         ("再听一遍": the last prompt again, with the screen's full time); unknown ones are ignored."""
         if command == "repeat":
-            self.runtime.call_soon(self._say_again)
-            self.submit(ev.MoreTime())
+            self.repeat()
             return
         event = self._service_event(command) if command.startswith("service:") else self._ui_event(command)
         if event is not None:
@@ -175,20 +157,6 @@ class HallTerminal:
         state = svc.availability(dt.datetime.now(dt.UTC))
         return ev.ServiceChosen(code, svc.name_zh, svc.name_en, state.open, state.words_zh, state.words_en)
 
-    def _say_again(self) -> None:
-        """Cut what is being said and say the screen's last prompt once more."""
-        self._cancel_speech()
-        if self._last_say is not None:
-            self._say(self._last_say)
-        else:
-            self._say(ev.Say("choose_service"))
-
-    def device_changed(self, health: Any) -> None:
-        """The device supervisor saw a device go down or come back: one alert, no change on screen."""
-        kind = "device_up" if health.up else "device_down"
-        self.runtime.call_soon(lambda: self._raise(ev.Alert(kind, {
-            "device": health.name, "reason": health.reason, "words": health.words_zh})))
-
     @staticmethod
     def _ui_event(command: str) -> ev.Event | None:
         return {"reprint": ev.ReprintChosen(), "dismiss": ev.Dismissed(), "extend": ev.MoreTime(),
@@ -201,9 +169,6 @@ class HallTerminal:
     # -- the effect registry ----------------------------------------------------------------
     def _register(self) -> None:
         rt = self.runtime
-        rt.on(ev.Show, self._show)
-        rt.on(ev.Say, self._say)
-        rt.on(ev.Alert, self._raise)
         rt.on(ev.Measure, self._measured)
         rt.on(ev.LookupPriority, lambda e: ev.PriorityResult(self._priority(e.identity)))
         rt.on(ev.LogVisit, self._log_visit)
@@ -213,24 +178,7 @@ class HallTerminal:
         rt.on_io(ev.LookupCode, lambda e: self._lookup_code(e.identity))
         rt.on_io(ev.PrintTicket, lambda e: self._print(e.ticket))
 
-    def _show(self, e: ev.Show) -> None:
-        if e.screen == "idle" and e.data.get("reset"):
-            self._last_say = None
-            self._cancel_speech()  # the resident has gone: nothing more is said to them
-        self.on_show(e)
-
-    def _cancel_speech(self) -> None:
-        self.services.speaker.cancel()
-
-    def _say(self, e: ev.Say) -> None:
-        if e.key not in ("help_called", "timeout_warning"):
-            self._last_say = e  # "再听一遍" repeats what the screen is about, not the warning
-        self.on_say(e.key, e.params)  # the words go on screen even when the voice fails
-        lang = self.services.language()
-        for _ in range(max(1, e.repeat)):
-            self.services.speaker.say_prompt(e.key, lang, e.params)  # ticket numbers are spelled by the voice
-
-    def _raise(self, e: ev.Alert) -> None:
+    def raise_alert(self, e: ev.Alert) -> None:
         """An alert for staff: on the counters' banner (with the resident, masked) and, without names, to the central."""
         s = self.services
         detail = clean_detail({k: v for k, v in e.detail.items() if k != "words"})  # plain fields, never a person
@@ -337,15 +285,6 @@ class HallTerminal:
     def _card_failed(self, name: str, exc: DriverError) -> None:
         """A card was on the reader and could not be read: the resident is asked to try again."""
         self.submit(ev.IdentificationFailed(name, "card", "读卡没有成功，请重新刷卡", str(exc)))  # type: ignore[arg-type]
-
-    def _device_fault(self, name: str, exc: DriverError) -> None:
-        """The reader itself failed while looking for a card: the supervisor's business, not the resident's."""
-        if self.services.health is not None:
-            self.services.health.observe_failure(name, exc)
-
-    def _device_ok(self, name: str) -> None:
-        if self.services.health is not None:
-            self.services.health.observe_ok(name)
 
     def _qr_result(self, source: str, result: Any) -> None:
         """A QR driver's result (reading or error) → Identified (with the token's colour) or IdentificationFailed."""
