@@ -13,6 +13,7 @@ The thin pyscard layer is :mod:`drivers.pcsc_link`; card presence events are
       CardRemovedError     194  the card left the reader in the middle of a read
       StatusWordError      195  (DeviceRefused) the card answered with an unexpected status word
         WrongCardError     196  the card has no such application: not the card this reader expects
+          CardAuthError    196  the card failed authentication: not a genuine community card (a clone, no application)
       CardDataError        197  (FrameError) the card's data is malformed (TLV, length, field value)
       CardResetError       198  another program reset the card or it lost power: read again
       PcscTransmitError    199  (FrameError) the reader could not carry a command (other PC/SC failure)
@@ -111,6 +112,20 @@ class WrongCardError(StatusWordError):
     """The card lacks the application this reader expects (e.g. a bank card on the social-security reader)."""
 
     code = 196
+
+
+class CardAuthError(WrongCardError):
+    """The card failed authentication (docs/community-card.md §1): no community card application, or a wrong
+    answer to the challenge (a clone with the right UID and no key).  Code 196 like :class:`WrongCardError`:
+    the reader worked, the card is not the one it accepts."""
+
+    def __init__(self, uid: str, reason: str, sw: int = SW_OK, *, device: str = ""):
+        PcscError.__init__(self, f"card {uid} failed authentication: not a genuine community card ({reason})",
+                           device=device)
+        self.what = "authenticating the card"
+        self.sw = sw
+        self.uid = uid
+        self.reason = reason
 
 
 class CardDataError(PcscError, FrameError):

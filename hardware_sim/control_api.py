@@ -1,6 +1,7 @@
 """The simulator's control endpoint: loopback HTTP + JSON, used by the CLI, the GUI, tests and the demo.
 
-Every command a maintenance technician can give (present a persona's card, show a QR,
+Every command a maintenance technician can give (present a persona's card — or, on the
+community card reader, a clone of it or a card without the application — show a QR,
 set the temperature, take the paper out, unplug, inject or clear a fault) is one POST
 here; ``GET /status`` is the whole simulator's state as JSON.  FastAPI documents the
 endpoint at ``/docs``.  Errors come back as HTTP 4xx with ``{"detail": "..."}`` in words.
@@ -20,7 +21,7 @@ class ControlTarget(Protocol):
     """What the control API drives (the :class:`~hardware_sim.runner.Simulator`)."""
 
     def status(self) -> dict[str, Any]: ...
-    def present(self, device: str, persona_id: str) -> dict[str, Any]: ...
+    def present(self, device: str, persona_id: str, card: str = "genuine") -> dict[str, Any]: ...
     def remove(self, device: str) -> dict[str, Any]: ...
     def show_qr(self, persona_id: str | None, payload: str | None, device: str) -> dict[str, Any]: ...
     def set_temperature(self, celsius: float) -> dict[str, Any]: ...
@@ -43,6 +44,9 @@ class SimCommandError(Exception):
 class Present(BaseModel):
     device: str = Field(description="idcard, sscard or ccard")
     persona: str = Field(description="persona id such as P001")
+    card: str = Field("genuine", pattern="^(genuine|clone|no_applet)$", description=(
+        "ccard only: the persona's own card (genuine), a copy with its UID and no key (clone), "
+        "or a card with its UID and no community card application (no_applet)"))
 
 
 class Device(BaseModel):
@@ -106,7 +110,7 @@ def build_app(sim: ControlTarget) -> FastAPI:
 
     @app.post("/present")
     def present(body: Present) -> dict[str, Any]:
-        return run(sim.present, body.device, body.persona)
+        return run(sim.present, body.device, body.persona, body.card)
 
     @app.post("/remove")
     def remove(body: Device) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Build each simulated device by name for the :class:`~hardware_sim.runner.Simulator`.
 
 Serial devices get a stable path ``<workdir>/dev/<name>`` (a symlink to their pty);
-the PC/SC cards get a slot on the simulator's pcscd; the camera gets an MJPEG server.
+the PC/SC cards get a slot on the simulator's pcscd (community cards keyed from the simulator's
+card master key); the camera gets an MJPEG server.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def build_device(name: str, sim: Simulator) -> Any:
         from hardware_sim.pcsc_slot import PcscCardSlot
         from hardware_sim.sscard import CCARD_FAULTS, SSCARD_FAULTS, make_ccard, make_sscard
 
-        make, faults = (make_sscard, SSCARD_FAULTS) if name == "sscard" else (make_ccard, CCARD_FAULTS)
-        make = functools.partial(make, timing=sim.timing)  # realistic mode: real cards' APDU pace
+        if name == "sscard":
+            make = functools.partial(make_sscard, timing=sim.timing)  # realistic mode: real cards' APDU pace
+            faults = SSCARD_FAULTS
+        else:  # genuine community cards carry keys diversified from the simulator's master key
+            make = functools.partial(make_ccard, timing=sim.timing, master_key=sim.card_master_key)
+            faults = CCARD_FAULTS
         assert sim.harness is not None, "PC/SC devices need the simulator's pcscd"
         return PcscCardSlot(name, sim.harness, sim.readers[name], make, faults, sim.traffic)
     raise ValueError(f"no simulated device called {name!r}")

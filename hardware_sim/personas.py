@@ -195,6 +195,30 @@ def by_id(persona_id: str) -> Persona:
     raise KeyError(f"no persona {persona_id!r} (there are P001..P{len(load()):03d})")
 
 
+#: The community cards the simulator can put on a reader for one persona: the persona's own (``genuine``),
+#: a copy with the same UID and no key (``clone``), and a card with that UID and no application (``no_applet``).
+CARD_VARIANTS = ("genuine", "clone", "no_applet")
+_VARIANT_SEP = ":"
+
+
+def card_variant(persona: Persona, variant: str) -> Persona:
+    """``persona`` carrying card ``variant`` instead of its own community card (id e.g. ``P001:clone``).
+
+    The UID stays the persona's; the simulator's card factory reads the variant back with
+    :func:`variant_of`, and the reader's status shows it in the card's id.
+    """
+    if variant not in CARD_VARIANTS:
+        raise ValueError(f"no card variant {variant!r}; variants: {', '.join(CARD_VARIANTS)}")
+    base = persona.persona_id.partition(_VARIANT_SEP)[0]
+    return replace(persona, persona_id=base if variant == "genuine" else f"{base}{_VARIANT_SEP}{variant}")
+
+
+def variant_of(persona: Persona) -> str:
+    """Which community card ``persona`` carries: ``genuine``, ``clone`` or ``no_applet`` (see :func:`card_variant`)."""
+    _, sep, variant = persona.persona_id.partition(_VARIANT_SEP)
+    return variant if sep and variant in CARD_VARIANTS else "genuine"
+
+
 def dump(people: list[Persona]) -> str:
     """The data file's text for ``people``."""
     return json.dumps([asdict(p) for p in people], ensure_ascii=False, indent=1) + "\n"

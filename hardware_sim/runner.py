@@ -8,11 +8,13 @@ writes a terminal config that ``linfen kiosk`` uses as is.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from common.roles import DEVICES, ROLES
+from drivers.ccard_auth import KEY_BYTES, MasterKeyError, load_master_key, parse_master_key
 from hardware_sim import personas
 from hardware_sim.code_tokens import SIM_ISSUER
 from hardware_sim.control_api import SimCommandError
@@ -27,6 +29,10 @@ SIM_READERS = (SSCARD_READER, CCARD_READER)
 # share the one pcscd a machine can run (Debian's pcscd has one fixed socket).
 PCSC_READERS = (*SIM_READERS, "Test VPCD", "Canteen VPCD")
 
+# Roles whose community card moves money: their written config names the card master key ([card_keys]).
+CARD_KEY_ROLES = ("canteen", "cinema")
+CARD_KEY_FILE = "card-master-key.hex"  # the simulator's card master key in its work folder (made when missing)
+
 # Every device a terminal can have (each role's own come from common.roles), plus the city code service.
 ALL_DEVICES = (*DEVICES, "code_service")
 
@@ -37,8 +43,13 @@ class Simulator:
     def __init__(self, workdir: Path | None = None, timing: Timing = Timing.FAST,
                  harness: PcscdHarness | None = None, devices: tuple[str, ...] = ALL_DEVICES,
                  sscard_reader: str = SSCARD_READER, ccard_reader: str = CCARD_READER,
-                 population: tuple[personas.Persona, ...] | None = None):
+                 population: tuple[personas.Persona, ...] | None = None,
+                 card_master_key_file: Path | None = None):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="linfen-sim-"))
+        # The master key the genuine community cards' keys are diversified from (docs/community-card.md §1);
+        # terminals of CARD_KEY_ROLES get the same file in their written config.
+        self.card_master_key_file = Path(card_master_key_file or self.workdir / CARD_KEY_FILE)
+        self.card_master_key = sim_card_master_key(self.card_master_key_file, create=card_master_key_file is None)
         self.timing = timing
         self.traffic = TrafficLog(self.workdir / "traffic")
         self._own_harness = harness is None and any(d in devices for d in ("sscard", "ccard"))
@@ -104,6 +115,7 @@ class Simulator:
             "control_url": self.control_url,
             "workdir": str(self.workdir),
             "personas": len(self.population),
+            "card_master_key_file": str(self.card_master_key_file),
             "devices": {name: dev.status() for name, dev in self.devices.items()},
         }
 
@@ -116,11 +128,19 @@ class Simulator:
             for p in self.population
         ]
 
-    def present(self, device: str, persona_id: str) -> dict[str, Any]:
-        """Put a persona's ID card (idcard), social-security card (sscard) or community card (ccard) on a reader."""
+    def present(self, device: str, persona_id: str, card: str = "genuine") -> dict[str, Any]:
+        """Put a persona's ID card (idcard), social-security card (sscard) or community card (ccard) on a reader.
+
+        ``card`` (ccard only): ``genuine`` (the persona's own), ``clone`` (same UID, no key) or
+        ``no_applet`` (same UID, no community card application).
+        """
         if device not in ("idcard", "sscard", "ccard"):
             raise SimCommandError(f"present works on idcard, sscard or ccard, not {device!r}")
-        self.device(device).present(self.persona(persona_id))
+        if card not in personas.CARD_VARIANTS:
+            raise SimCommandError(f"no card {card!r}; cards: {', '.join(personas.CARD_VARIANTS)}")
+        if card != "genuine" and device != "ccard":
+            raise SimCommandError(f"a {card} card is a community card: present it on ccard, not {device}")
+        self.device(device).present(personas.card_variant(self.persona(persona_id), card))
         return self.device(device).status()
 
     def remove(self, device: str) -> dict[str, Any]:
@@ -243,6 +263,29 @@ class Simulator:
             lines.append(f"[devices.{name}]")
             for key, value in self.devices[name].config_entry().items():
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        if role in CARD_KEY_ROLES and "ccard" in names:
+            lines += ["", "[card_keys]", f"master_key_file = {json.dumps(str(self.card_master_key_file))}"]
         if role == "counter":  # a counter needs its window number; the simulated hall has window 1
             lines += ["", "[counter]", "window = 1"]
         return "\n".join(lines) + "\n" + extra
+
+
+def sim_card_master_key(path: Path, create: bool = True) -> bytes:
+    """The simulator's card master key from ``path`` (hex, mode 0600); with ``create``, a random one is made
+    there when the file does not exist yet.  Raises :class:`~drivers.ccard_auth.MasterKeyError` in words."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            key = os.urandom(KEY_BYTES)
+            try:
+                parse_master_key(key.hex())
+                break
+            except MasterKeyError:  # a key of one repeated byte: draw again
+                continue
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another simulator on this folder made it first: use that one
+            return load_master_key(path)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(key.hex() + "\n")
+    return load_master_key(path)

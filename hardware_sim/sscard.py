@@ -21,17 +21,22 @@ Faults come from the slot's :class:`~hardware_sim.faults.FaultBoard` at each com
 
 ``no_answer`` is not offered: vpcd waits for the card's answer without a timeout, so pcscd,
 and with it every PC/SC client, would hang.  :class:`CommunityCard` is the MIFARE UID card
-with the faults that make sense for it; :func:`make_sscard` and :func:`make_ccard` are the
-factories :class:`~hardware_sim.pcsc_slot.PcscCardSlot` takes, with :data:`SSCARD_FAULTS`
-and :data:`CCARD_FAULTS`.
+with the community card application (challenge–response, docs/community-card.md §1) and the
+faults that make sense for it; :func:`make_sscard` and :func:`make_ccard` are the factories
+:class:`~hardware_sim.pcsc_slot.PcscCardSlot` takes, with :data:`SSCARD_FAULTS` and
+:data:`CCARD_FAULTS` (``make_ccard`` also plays a persona's cloned card and a card without the
+application: :func:`hardware_sim.personas.card_variant`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 
-from hardware_sim.faults import FaultBoard
-from hardware_sim.personas import Persona
+from drivers import ccard_auth
+from hardware_sim.faults import ActiveFault, FaultBoard
+from hardware_sim.personas import Persona, variant_of
 from hardware_sim.sscard_files import SS_AID, CardProfile, card_files, profile_for
 from hardware_sim.timing import Timing
 from hardware_sim.traffic import TrafficLog
@@ -39,6 +44,10 @@ from hardware_sim.vpcd import CardVanished, UidCard, VirtualCard
 
 SSCARD_FAULTS = frozenset({"card_removed_mid_read", "wrong_le", "get_response", "garbage"})
 CCARD_FAULTS = frozenset({"card_removed_mid_read", "wrong_le", "garbage"})
+
+# The master key of cards made without one (tests, benches): published, so never a terminal's key in the
+# field.  The simulator itself generates a random key per work folder (hardware_sim.runner).
+DEV_MASTER_KEY = hashlib.sha256(b"linfen simulator: development community card master key").digest()[:16]
 
 SS_ATR = bytes.fromhex("3B6800005348535343415244")  # T=0 contact card, historical bytes "SHSSCARD"
 MF = 0x3F00
@@ -52,6 +61,7 @@ CONDITIONS_NOT_SATISFIED = b"\x69\x85"
 FILE_NOT_FOUND = b"\x6a\x82"
 RECORD_NOT_FOUND = b"\x6a\x83"
 WRONG_P1P2 = b"\x6a\x86"
+REFERENCED_DATA_NOT_FOUND = b"\x6a\x88"
 INS_NOT_SUPPORTED = b"\x6d\x00"
 CLA_NOT_SUPPORTED = b"\x6e\x00"
 
@@ -235,28 +245,129 @@ class SocialSecurityCard(VirtualCard):
 
 
 class CommunityCard(UidCard):
-    """A persona's community (MIFARE Classic 1K) card, with the faults that fit a UID read."""
+    """A community (MIFARE-style) card: its UID, and the community card application when it has a key.
 
-    def __init__(self, uid: bytes, faults: FaultBoard | None = None, timing: Timing = Timing.FAST):
+    ``card_key`` is the card's 16-byte AES key: the application answers SELECT (AID
+    ``F04C46434301``) and INTERNAL AUTHENTICATE ``00 88 00 01 10 <RndA> Le`` with
+    ``AES-CMAC(card_key, "LFCC-AUTH" || UID || RndA)`` (docs/community-card.md §1).  A genuine
+    card's key is diversified from the simulator's master key (:func:`make_ccard`); a clone has
+    the right UID and a key of its own (:func:`make_clone_ccard`); ``card_key=None`` is a card with
+    no application at all (SELECT answers ``6A 82``).  Status words: unknown INS ``6D 00``, CLA
+    other than ``00``/``FF`` ``6E 00``, Lc that does not match ``67 00``, unknown AID ``6A 82``,
+    INTERNAL AUTHENTICATE before SELECT ``69 85``, another key version than 1 ``6A 88``, bad P1/P2
+    ``6A 86``, Le below 16 ``6C 10``.  Power off/on and reset deselect the application.
+
+    Faults (``CCARD_FAULTS``), each striking at one step — ``uid`` (GET DATA, the default),
+    ``select`` or ``auth`` (INTERNAL AUTHENTICATE), named by the fault's ``arg``:
+
+    * ``card_removed_mid_read``: the card leaves at that step (arg ``uid``, ``select``, ``auth``);
+    * ``wrong_le``: GET DATA and INTERNAL AUTHENTICATE answer ``6C xx`` whenever Le is not exact;
+    * ``garbage``: a malformed answer — at GET DATA a 3-byte UID (no arg) or the status word
+      ``A5 5A`` (arg ``sw``); at INTERNAL AUTHENTICATE an 8-byte answer (arg ``auth``) or ``A5 5A``
+      (arg ``auth_sw``).
+    """
+
+    def __init__(self, uid: bytes, faults: FaultBoard | None = None, timing: Timing = Timing.FAST,
+                 card_key: bytes | None = None):
         super().__init__(uid)
+        if card_key is not None and len(card_key) != ccard_auth.KEY_BYTES:
+            raise ValueError(f"a card key has {ccard_auth.KEY_BYTES} bytes, not {len(card_key)}")
         self.faults = faults if faults is not None else FaultBoard("ccard", CCARD_FAULTS)
         self.delay_s = timing.delay("card.apdu")  # seconds before each answer
+        self.card_key = card_key
+        self._selected = False  # the community card application is selected
+        self.challenges = 0  # INTERNAL AUTHENTICATEs answered
 
     def __repr__(self) -> str:
-        return f"CommunityCard({self.uid.hex().upper()})"
+        applet = "no application" if self.card_key is None else "application"
+        return f"CommunityCard({self.uid.hex().upper()}, {applet})"
+
+    def power_on(self) -> None:
+        """Fresh state after power-up: nothing selected."""
+        self._selected = False
+
+    def power_off(self) -> None:
+        """Power lost: the application is deselected."""
+        self._selected = False
+
+    def reset(self) -> None:
+        """Warm reset: as after power-up."""
+        self._selected = False
+
+    def _strikes(self, kind: str, step: str) -> ActiveFault | None:
+        """Use up fault ``kind`` if it is in force for ``step`` (faults without a step strike at ``uid``)."""
+        fault = self.faults.peek(kind)
+        if fault is None or _fault_step(kind, fault.arg) != step:
+            return None
+        return self.faults.take(kind)
 
     def apdu(self, cmd: bytes) -> bytes:
-        """GET DATA (UID) as :class:`UidCard`, unless a fault is in force."""
+        """Answer GET DATA (as :class:`UidCard`), SELECT and INTERNAL AUTHENTICATE, faults applied."""
         if self.delay_s:
             time.sleep(self.delay_s)
-        if self.faults.take("card_removed_mid_read"):
-            raise CardVanished("card taken away during the UID read")
-        garbage = self.faults.take("garbage")
+        if len(cmd) < 4:
+            return WRONG_LENGTH
+        cla, ins = cmd[0], cmd[1]
+        step = "uid" if cla == 0xFF else {0xA4: "select", 0x88: "auth"}.get(ins, "")
+        if self._strikes("card_removed_mid_read", step):
+            raise CardVanished(f"card taken away at the {step} step")
+        if cla == 0xFF:
+            return self._get_data(cmd)
+        if cla != 0x00:
+            return CLA_NOT_SUPPORTED
+        parts = split_command(cmd)
+        if parts is None:
+            return WRONG_LENGTH
+        data, le = parts
+        if ins == 0xA4:
+            return self._select(cmd[2], cmd[3], data)
+        if ins == 0x88:
+            return self._internal_authenticate(cmd[2], cmd[3], data, le)
+        return INS_NOT_SUPPORTED
+
+    def _get_data(self, cmd: bytes) -> bytes:
+        garbage = self._strikes("garbage", "uid")
         if garbage is not None:
             return GARBAGE_SW if garbage.arg == "sw" else self.uid[:3] + OK
         if len(cmd) == 5 and cmd[4] != len(self.uid) and self.faults.take("wrong_le"):
             return bytes([0x6C, len(self.uid)])
         return super().apdu(cmd)
+
+    def _select(self, p1: int, p2: int, data: bytes) -> bytes:
+        self._selected = False
+        if p1 != 0x04 or p2 & ~0x0C:
+            return WRONG_P1P2
+        if not data:
+            return WRONG_LENGTH
+        if self.card_key is None or data != ccard_auth.AID:
+            return FILE_NOT_FOUND
+        self._selected = True
+        return OK
+
+    def _internal_authenticate(self, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+        if len(data) != ccard_auth.RND_BYTES or le is None:
+            return WRONG_LENGTH
+        if p1 != 0x00:
+            return WRONG_P1P2
+        if not self._selected or self.card_key is None:
+            return CONDITIONS_NOT_SATISFIED
+        if p2 != ccard_auth.KEY_VERSION:
+            return REFERENCED_DATA_NOT_FOUND
+        exact = ccard_auth.ANSWER_BYTES
+        if le < exact or (le != exact and self.faults.take("wrong_le")):
+            return bytes([0x6C, exact])
+        garbage = self._strikes("garbage", "auth")
+        if garbage is not None:
+            return GARBAGE_SW if garbage.arg == "auth_sw" else bytes(8) + OK
+        self.challenges += 1
+        return ccard_auth.card_answer(self.card_key, self.uid, data) + OK
+
+
+def _fault_step(kind: str, arg: str | None) -> str:
+    """The step (``uid``, ``select``, ``auth``) a community card fault strikes at, from its argument."""
+    if kind == "garbage":
+        return "auth" if arg in ("auth", "auth_sw") else "uid"
+    return arg if arg in ("select", "auth") else "uid"
 
 
 class LoggedCard(VirtualCard):
@@ -302,6 +413,20 @@ def make_sscard(persona: Persona, faults: FaultBoard, timing: Timing = Timing.FA
     return SocialSecurityCard(persona, faults, timing=timing)
 
 
-def make_ccard(persona: Persona, faults: FaultBoard, timing: Timing = Timing.FAST) -> VirtualCard:
-    """The persona's community card from ``persona.ccard_uid`` (the PcscCardSlot factory)."""
-    return CommunityCard(bytes.fromhex(persona.ccard_uid), faults, timing=timing)
+def make_ccard(persona: Persona, faults: FaultBoard, timing: Timing = Timing.FAST,
+               master_key: bytes = DEV_MASTER_KEY) -> VirtualCard:
+    """The card ``persona`` (or a variant of it, :func:`hardware_sim.personas.card_variant`) carries, from
+    ``persona.ccard_uid`` (the PcscCardSlot factory): genuine — its key diversified from ``master_key``;
+    ``clone`` — the same UID and a random key; ``no_applet`` — the same UID and no application."""
+    uid = bytes.fromhex(persona.ccard_uid)
+    variant = variant_of(persona)
+    if variant == "clone":
+        return make_clone_ccard(uid, faults, timing)
+    if variant == "no_applet":
+        return CommunityCard(uid, faults, timing=timing, card_key=None)
+    return CommunityCard(uid, faults, timing=timing, card_key=ccard_auth.diversify_key(master_key, uid))
+
+
+def make_clone_ccard(uid: bytes, faults: FaultBoard | None = None, timing: Timing = Timing.FAST) -> CommunityCard:
+    """A copy of card ``uid`` made without its key: the application answers with a random key of its own."""
+    return CommunityCard(uid, faults, timing=timing, card_key=os.urandom(ccard_auth.KEY_BYTES))

@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from common.roles import IDENTIFICATION_DEVICES, ROLE_NAMES, RoleName
 from common.roles import ROLES as ROLE_SPECS
-from kiosk.config_checks import SECRET_HINT, check_store_template, check_url, token_file_problem, weak_secret
+from kiosk.config_checks import (
+    SECRET_HINT,
+    check_store_template,
+    check_url,
+    master_key_file_problem,
+    token_file_problem,
+    weak_secret,
+)
 from kiosk.errors import KioskError
 
 Role = RoleName  # the roles and their devices are declared once, in common.roles (DESIGN §3)
@@ -238,6 +245,13 @@ class Privacy(_Strict):
     visit_retention_days: int = Field(28, ge=1, le=365, description="days the visit log keeps a row")
 
 
+class CardKeys(_Strict):
+    """Keys of the community card (docs/community-card.md §1): canteen and cinema readers authenticate each card."""
+
+    master_key_file: str | None = Field(
+        None, description="hex file (32 digits, mode 0600) of the master key the card keys are diversified from")
+
+
 class TerminalConfig(_Strict):
     """The whole configuration of one terminal."""
 
@@ -259,6 +273,7 @@ class TerminalConfig(_Strict):
     reference: Reference = Reference()
     privacy: Privacy = Privacy()
     sync: Sync = Sync()
+    card_keys: CardKeys = CardKeys()
 
     @field_validator("central_url")
     @classmethod
@@ -365,7 +380,8 @@ def load_config(path: str | Path) -> TerminalConfig:
 
     Beyond :func:`parse_config`, the files the config names that hold secrets are checked here:
     ``sync.token_file`` must exist, be private (no group or other access) and hold one line of
-    printable ASCII (see :mod:`kiosk.config_checks`).
+    printable ASCII; ``card_keys.master_key_file`` likewise private, holding a 16-byte key in hex
+    (see :mod:`kiosk.config_checks`).
     """
     path = Path(path)
     try:
@@ -385,4 +401,8 @@ def load_config(path: str | Path) -> TerminalConfig:
         problem = token_file_problem(config.sync.token_file)
         if problem:
             raise ConfigError(f"{path}: sync.token_file: {problem}")
+    if config.card_keys.master_key_file:
+        problem = master_key_file_problem(config.card_keys.master_key_file)
+        if problem:
+            raise ConfigError(f"{path}: card_keys.master_key_file: {problem}")
     return config

@@ -7,6 +7,8 @@
 * :func:`check_store_template` — ``store.path`` may hold only the ``{terminal_id}`` field.
 * :func:`token_file_problem` — the terminal's bearer-token file: a regular file, not readable by
   group or others (as ssh refuses a private key), one line of printable ASCII.
+* :func:`master_key_file_problem` — the community card master key file (``[card_keys]``): the same
+  file rules, and 32 hex digits that are not one repeated byte (:func:`drivers.ccard_auth.load_master_key`).
 
 Each returns or raises with words that name the setting and what to do.
 """
@@ -19,6 +21,8 @@ import stat
 import string
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from drivers.ccard_auth import MasterKeyError, load_master_key
 
 #: Words that mark a secret nobody chose (compared lowercase, ignoring '-', '_' and spaces).
 PLACEHOLDERS = ("changeme", "replaceme", "example", "placeholder", "default", "password", "yoursecret",
@@ -116,4 +120,13 @@ def token_file_problem(path: str) -> str | None:
         return f"{path}: empty (enrol this terminal with `linfen central enrol` and save its token here)"
     if not text.isascii() or not all(32 < b < 127 for b in text):
         return f"{path}: the token must be one line of printable ASCII without spaces"
+    return None
+
+
+def master_key_file_problem(path: str) -> str | None:
+    """What is wrong with the community card master key file at ``path``, or None when it is usable."""
+    try:
+        load_master_key(path)
+    except MasterKeyError as exc:
+        return str(exc)
     return None

@@ -2,7 +2,10 @@
 
 The UI never opens a port; it asks the kiosk, and the kiosk asks here.  Each driver
 is built from plain values of the validated config (DESIGN §2: drivers never see
-kiosk objects).
+kiosk objects).  Where a role changes how a driver works, :func:`driver_options` says how:
+the community card reader of a canteen or cinema terminal (the card moves money) gets the
+card master key and authenticates every card (docs/community-card.md §1); the counter's
+staff-card reader reads the UID only.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from kiosk.config import (
     Camera,
+    ConfigError,
     IdCardReader,
     ModbusDevice,
     PcscReader,
@@ -20,6 +24,8 @@ from kiosk.config import (
 )
 
 INPUT_DEVICES = ("idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer")
+#: Roles whose community card reader authenticates every card (the card moves money: DESIGN §6b).
+CARD_AUTH_ROLES = ("canteen", "cinema")
 OUTPUT_DEVICES = ("printer", "door", "locker")
 
 
@@ -68,13 +74,43 @@ def open_driver(name: str, device: Any, **extra: Any) -> Any:
     raise ValueError(f"device {name!r} ({type(device).__name__}) has no driver")
 
 
+def card_master_key(config: TerminalConfig) -> bytes | None:
+    """The community card master key a role's ccard reader authenticates with; None for roles that read UIDs only.
+
+    Canteen and cinema need ``[card_keys] master_key_file``: without it, or with an unusable file,
+    :class:`ConfigError` names the setting (a card that moves money is never trusted by its UID).
+    """
+    if config.role not in CARD_AUTH_ROLES:
+        return None
+    path = config.card_keys.master_key_file
+    if not path:
+        raise ConfigError(f"card_keys.master_key_file: missing; role '{config.role}' authenticates every community "
+                          "card with the deployment's card master key (docs/community-card.md)")
+    from drivers.ccard_auth import MasterKeyError, load_master_key
+
+    try:
+        return load_master_key(path)
+    except MasterKeyError as exc:
+        raise ConfigError(f"card_keys.master_key_file: {exc}") from None
+
+
+def driver_options(config: TerminalConfig, name: str) -> dict[str, Any]:
+    """Constructor arguments the role adds to device ``name``'s driver (the ccard reader's master key)."""
+    if name == "ccard":
+        key = card_master_key(config)
+        if key is not None:
+            return {"master_key": key}
+    return {}
+
+
 def configured_driver(config: TerminalConfig, name: str, **extra: Any) -> Any:
-    """The driver of one device of a terminal's config, or a clear error if it is not configured."""
+    """The driver of one device of a terminal's config, as the role uses it, or a clear error if it is not
+    configured."""
     devices = config.devices.configured()
     if name not in devices:
         have = ", ".join(devices) or "none"
         raise ValueError(f"device {name!r} is not in this config (configured: {have})")
-    return open_driver(name, devices[name], **extra)
+    return open_driver(name, devices[name], **{**driver_options(config, name), **extra})
 
 
 def close_driver(driver: Any) -> None:

@@ -52,6 +52,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--population", type=int, default=0, metavar="N",
                    help="play N generated residents instead of the 60 shared personas (demo, load tests)")
     s.add_argument("--population-seed", type=int, default=7, help="seed of the generated residents")
+    s.add_argument("--card-master-key", type=Path, metavar="FILE", help=(
+        "hex file (mode 0600) of the master key the community cards' keys are diversified from; default: "
+        "card-master-key.hex in the work folder, made at random when missing. Canteen and cinema configs "
+        "written with --config-out name the same file"))
     s.set_defaults(func=run_simulator)
     ctl_parsers = s.add_subparsers(dest="sim_command", metavar="ctl")
     c = ctl_parsers.add_parser("ctl", help="send a command to a running simulator", description=(
@@ -62,6 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = cs.add_parser("present", help="put a persona's card on a reader: present idcard|sscard|ccard P001")
     p.add_argument("device", choices=["idcard", "sscard", "ccard"])
     p.add_argument("persona")
+    p.add_argument("--card", choices=["genuine", "clone", "no_applet"], default="genuine", help=(
+        "ccard only: the persona's own card (default), a clone (its UID, no key: refused by canteen and cinema "
+        "readers) or a card with its UID and no community card application"))
     q = cs.add_parser("show-qr", help="show a persona's signed code to the camera (or --scanner)")
     q.add_argument("persona")
     q.add_argument("--scanner", action="store_true", help="scan it with the serial scanner instead")
@@ -119,7 +126,7 @@ def ctl_call(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
     """The control API request (method, path, body) for a parsed ``ctl`` command."""
     c = args.ctl_command
     if c == "present":
-        return "POST", "/present", {"device": args.device, "persona": args.persona}
+        return "POST", "/present", {"device": args.device, "persona": args.persona, "card": args.card}
     if c == "show-qr":
         return "POST", "/show-qr", {"persona": args.persona, "device": "qr_scanner" if args.scanner else "qr_camera"}
     if c in ("remove", "unplug", "plug"):
@@ -165,7 +172,12 @@ def run_simulator(args: argparse.Namespace) -> int:
 
 
     population = personas.generate(args.population, seed=args.population_seed) if args.population else None
-    sim = Simulator(args.workdir, Timing(args.timing), population=tuple(population) if population else None)
+    try:
+        sim = Simulator(args.workdir, Timing(args.timing), population=tuple(population) if population else None,
+                        card_master_key_file=args.card_master_key)
+    except ValueError as exc:  # the card master key file cannot be used (MasterKeyError)
+        print(f"linfen sim: cannot start: card master key: {exc}", file=sys.stderr)
+        return 2
     try:
         sim.start()
         server = ControlServer(sim, port=args.port)

@@ -22,7 +22,7 @@ from typing import Any
 
 from common.roles import ROLES
 from kiosk.config import ConfigError, TerminalConfig
-from kiosk.devices import close_driver, open_driver
+from kiosk.devices import close_driver, driver_options, open_driver
 from kiosk.reference import ReferenceData
 from kiosk.runtime.health import DeviceHealth, DeviceSupervisor
 from kiosk.store import Store
@@ -100,7 +100,7 @@ def open_drivers(config: TerminalConfig) -> dict[str, Any]:
     try:
         for name, device in config.devices.configured().items():
             if name in spec.devices:
-                drivers[name] = open_driver(name, device)
+                drivers[name] = open_driver(name, device, **driver_options(config, name))
     except Exception:
         for driver in drivers.values():
             close_driver(driver)
