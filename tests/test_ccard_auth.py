@@ -358,3 +358,35 @@ def test_card_auth_error_is_a_card_error_in_words() -> None:
 def test_constants_match_the_doc() -> None:
     assert ccard_auth.AID.hex().upper() == "F04C46434301" and ccard_auth.KEY_VERSION == 1
     assert ccard_auth.AUTH_LABEL == b"LFCC-AUTH" and ccard_auth.DIVERSIFY_SUFFIX == b"LINFEN"
+
+
+# -- the simulator's key and its command line ---------------------------------------------------
+def test_the_simulator_makes_a_private_key_once_and_refuses_a_leaky_one(tmp_path: Path) -> None:
+    from hardware_sim.runner import Simulator
+
+    sim = Simulator(tmp_path / "sim", devices=())
+    key_file = tmp_path / "sim" / "card-master-key.hex"
+    assert sim.card_master_key_file == key_file and key_file.stat().st_mode & 0o777 == 0o600
+    assert load_master_key(key_file) == sim.card_master_key
+    assert Simulator(tmp_path / "sim", devices=()).card_master_key == sim.card_master_key
+    assert Simulator(tmp_path / "other", devices=()).card_master_key != sim.card_master_key
+    given = _key_file(tmp_path, MASTER.hex())
+    assert Simulator(tmp_path / "given", devices=(), card_master_key_file=given).card_master_key == MASTER
+    given.chmod(0o644)
+    with pytest.raises(MasterKeyError, match="readable by group or others"):
+        Simulator(tmp_path / "given", devices=(), card_master_key_file=given)
+    with pytest.raises(MasterKeyError, match="No such file"):  # a named file is never made up
+        Simulator(tmp_path / "given", devices=(), card_master_key_file=tmp_path / "absent.hex")
+
+
+def test_sim_ctl_presents_a_clone_or_a_bare_card() -> None:
+    from linfen.cli import build_parser
+    from linfen.sim_cli import ctl_call
+
+    parser = build_parser()
+    for argv, card in ((["present", "ccard", "P001"], "genuine"), (["present", "ccard", "P001", "--card", "clone"], "clone"),
+                       (["present", "ccard", "P001", "--card", "no_applet"], "no_applet")):
+        args = parser.parse_args(["sim", "ctl", *argv])
+        assert ctl_call(args) == ("POST", "/present", {"device": "ccard", "persona": "P001", "card": card})
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sim", "ctl", "present", "ccard", "P001", "--card", "copy"])
