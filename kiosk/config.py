@@ -10,6 +10,7 @@ refused here too (issue 10).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -252,6 +253,30 @@ class CardKeys(_Strict):
         None, description="hex file (32 digits, mode 0600) of the master key the card keys are diversified from")
 
 
+class CardLimitsConfig(_Strict):
+    """Per-card limits of a reader (kiosk.canteen.wallet.CardLimits), money in fen."""
+
+    per_tap_fen: int = Field(5000, ge=0, le=100_000, description="largest offline payment, fen")
+    per_day_fen: int = Field(20000, ge=0, le=1_000_000, description="most offline spending per card per day, fen")
+    consecutive_offline: int = Field(5, ge=0, le=100, description="most offline payments not yet counted centrally")
+    overdraft_fen: int = Field(0, ge=0, le=10_000, description="how far below zero a balance may go, fen")
+    fresh_s: float = Field(300.0, gt=0, le=86400, description="seconds after the last caught-up pull that count as online")
+    double_tap_s: float = Field(5.0, ge=0, le=60, description="the same basket paid again within this is not charged")
+    low_balance_fen: int = Field(3000, ge=0, le=100_000, description="a balance under this is warned about, fen")
+
+
+class Canteen(_Strict):
+    """A canteen reader: its mode, seed files and limits."""
+
+    mode: Literal["self", "cashier"] = Field("self", description="self-pay (set meals) or cashier (clerk's basket)")
+    title: str = Field("临汾路街道社区长者食堂", min_length=1, max_length=40, description="shown and printed")
+    menu_file: str | None = Field(None, description="seed menu (JSON rows) used while the feed has none")
+    policy_file: str | None = Field(None, description="seed subsidy policy (JSON) used while the feed has none")
+    photo_dir: str | None = Field(None, description="folder of dish photos named in the menu rows")
+    void_window_s: float = Field(600.0, ge=0, le=86400, description="seconds a payment may be voided by the clerk")
+    limits: CardLimitsConfig = CardLimitsConfig()
+
+
 class TerminalConfig(_Strict):
     """The whole configuration of one terminal."""
 
@@ -274,6 +299,7 @@ class TerminalConfig(_Strict):
     privacy: Privacy = Privacy()
     sync: Sync = Sync()
     card_keys: CardKeys = CardKeys()
+    canteen: Canteen | None = None
 
     @field_validator("central_url")
     @classmethod
@@ -401,7 +427,9 @@ def load_config(path: str | Path) -> TerminalConfig:
         problem = token_file_problem(config.sync.token_file)
         if problem:
             raise ConfigError(f"{path}: sync.token_file: {problem}")
-    if config.card_keys.master_key_file:
+    if config.card_keys.master_key_file and os.path.lexists(config.card_keys.master_key_file):
+        # A key file that is there is checked now; one not installed yet is named when the reader opens
+        # (as privacy.person_key_file), so an example config still loads on a machine without keys.
         problem = master_key_file_problem(config.card_keys.master_key_file)
         if problem:
             raise ConfigError(f"{path}: card_keys.master_key_file: {problem}")

@@ -202,7 +202,7 @@ def test_every_canteen_state_is_in_the_prompt_table_and_every_spoken_key_has_wor
     source = (Path(__file__).resolve().parent.parent / "kiosk/canteen/flow.py").read_text(encoding="utf-8")
     spoken = set(re.findall(r'Say\("(\w+)"[,)]', source))
     spoken |= {f"canteen_{c}" for c in (*CARD_CODES, "insufficient", "over_tap_limit", "over_day_limit",
-                                        "too_many_offline", "no_balance", "read_failed")}
+                                        "too_many_offline", "no_balance", "no_policy", "read_failed")}
     table = {k for _, keys in CANTEEN_SCREENS.values() for k in keys}
     for key in spoken:
         assert key in PROMPTS and key in table, key
