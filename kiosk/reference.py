@@ -8,15 +8,19 @@ kind the feed cursor of its last change).  :class:`ReferenceData` is the one rea
     ref.priority_register(key)   # PriorityRegister | None (None: the feed holds no register)
     ref.trust_keys()             # TrustList | None, from the ``issuer_key`` rows
     ref.blacklist(), ref.cards(), ref.config_values(), ref.entries("menu")
+    ref.policies()               # tuple[Policy, ...] | None: the canteen policies (kiosk.canteen.policy)
     ref.version("priority_register"), ref.changes()   # tell that new data arrived
 
 Formats are read from the data, as the central serves them (its importer's rows):
 ``priority_register`` rows ``{h, groups}``; ``issuer_key`` rows ``{key_id, public_key, issuer?,
-alg?}``; ``blacklist`` ``{card_no, reason}``; ``card`` ``{card_no, status, offline_limit_fen?}``;
-``terminal_config`` ``{name, value}``; the other kinds are checked for their key and required
-fields (:data:`FORMATS`) and handed out as dictionaries.  A ``terminal_config`` row named
-:data:`PERSON_KEY_CHECK` (the register key's :func:`kiosk.priority.key_check`) lets the terminal
-refuse a register made with another deployment key instead of silently matching no one.
+alg?}``; ``blacklist`` ``{card_no, reason}``; ``card`` ``{card_no, status, offline_limit_fen?, h?,
+masked_name?, birth_year?, groups?, dibao?, hukou?}``; ``policy`` ``{key, policy_id, version,
+valid_from, valid_to, rules}`` (checked in full by :mod:`common.canteen_policy`, as the
+central's importer checks it); ``terminal_config`` ``{name, value}``; the other kinds are checked
+for their key and required fields (:data:`FORMATS`) and handed out as dictionaries.  A
+``terminal_config`` row named :data:`PERSON_KEY_CHECK` (the register key's
+:func:`kiosk.priority.key_check`) lets the terminal refuse a register made with another deployment
+key instead of silently matching no one.
 
 Each typed view is parsed once per version of its kinds and cached: a read is a dictionary lookup
 after one ``PRAGMA data_version`` on the reader's own connection (it moves when the sync client, or
@@ -40,6 +44,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from common.canteen_policy import Policy, PolicyError, parse_policy
 from kiosk.codes.tokens import TRUST_LIST_FORMAT, LiveTrustList, TrustList
 from kiosk.errors import KioskError
 from kiosk.priority import LivePriorityRegister, PriorityRegister, key_check
@@ -57,7 +62,7 @@ WATCH_INTERVAL_S = 1.0
 #: central's import formats, read here from the data (the kiosk does not import the central).
 FORMATS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "priority_register": ("h", ("groups",), ()),
-    "card": ("card_no", ("status",), ("offline_limit_fen",)),
+    "card": ("card_no", ("status",), ("offline_limit_fen", "birth_year")),
     "blacklist": ("card_no", ("reason",), ()),
     "balance": ("card_no", ("balance_fen",), ("balance_fen",)),
     "menu": ("item_id", ("name",), ("price_fen",)),
@@ -68,8 +73,10 @@ FORMATS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "permit": ("permit_id", ("holder", "valid_until"), ()),
     "issuer_key": ("key_id", ("public_key",), ()),
     "terminal_config": ("name", ("value",), ()),
+    "policy": ("key", ("policy_id", "version", "valid_from", "rules"), ("version",)),
 }
-CARD_STATUSES = ("active", "lost", "blocked")
+CARD_STATUSES = ("active", "lost", "blocked", "cancelled")
+HUKOU = ("local", "other")
 
 Rows = dict[str, list[tuple[str, dict[str, Any]]]]  # kind -> [(key, data)] as pulled
 
@@ -83,12 +90,18 @@ class CardEntry:
     """One community card as the central lists it."""
 
     card_no: str
-    status: str  # active | lost | blocked
+    status: str  # active | lost | blocked | cancelled
     offline_limit_fen: int | None = None
+    h: str | None = None  # the holder's person key (keyed hash), when the central lists it
+    masked_name: str | None = None  # e.g. 陈*英
+    birth_year: int | None = None
+    groups: tuple[str, ...] = ()
+    dibao: bool = False  # 低保
+    hukou: str | None = None  # local | other
 
     @property
     def usable(self) -> bool:
-        """True for an active card (lost and blocked cards are refused)."""
+        """True for an active card (lost, blocked and cancelled cards are refused)."""
         return self.status == "active"
 
 
@@ -189,8 +202,36 @@ def _cards(rows: Rows) -> Mapping[str, CardEntry] | None:
     for no, data in items:
         if data["status"] not in CARD_STATUSES:
             raise ReferenceDataError(f"card {no!r}: status must be one of {', '.join(CARD_STATUSES)}")
-        cards[no] = CardEntry(no, data["status"], data.get("offline_limit_fen"))
+        groups = data.get("groups", [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ReferenceDataError(f"card {no!r}: groups is not a list of names")
+        for name in ("h", "masked_name"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ReferenceDataError(f"card {no!r}: {name} is not text")
+        if data.get("dibao") is not None and not isinstance(data["dibao"], bool):
+            raise ReferenceDataError(f"card {no!r}: dibao is not true or false")
+        if data.get("hukou") is not None and data["hukou"] not in HUKOU:
+            raise ReferenceDataError(f"card {no!r}: hukou must be one of {', '.join(HUKOU)}")
+        cards[no] = CardEntry(no, data["status"], data.get("offline_limit_fen"), h=data.get("h"),
+                              masked_name=data.get("masked_name"), birth_year=data.get("birth_year"),
+                              groups=tuple(groups), dibao=data.get("dibao") is True, hukou=data.get("hukou"))
     return MappingProxyType(cards)
+
+
+def _policies(rows: Rows) -> tuple[Policy, ...] | None:
+    items = _checked_rows("policy", rows["policy"])
+    if not items:
+        return None
+    policies = []
+    for key, data in items:
+        try:
+            policy = parse_policy(data)
+        except PolicyError as exc:
+            raise ReferenceDataError(f"policy {key!r}: {exc}") from None
+        if policy.key != key:
+            raise ReferenceDataError(f"policy {key!r}: its policy_id:version is {policy.key!r}")
+        policies.append(policy)
+    return tuple(sorted(policies, key=lambda p: (p.policy_id, p.version)))
 
 
 def _entries_parser(kind: str) -> Callable[[Rows], Mapping[str, Mapping[str, Any]]]:
@@ -283,6 +324,13 @@ class ReferenceData:
     def cards(self) -> Mapping[str, CardEntry] | None:
         """Community cards by card number, or None when the feed has none."""
         return self._get("card", ("card",), lambda: _cards)
+
+    def policies(self) -> tuple[Policy, ...] | None:
+        """The canteen policies (every version the feed holds, by id and version), or None when it has none.
+
+        Pick the one for a day with :func:`kiosk.canteen.policy.policy_in_force`.
+        """
+        return self._get("policy", ("policy",), lambda: _policies)
 
     def config_values(self) -> Mapping[str, Any]:
         """``terminal_config`` rows, name to value (empty when the feed has none)."""

@@ -50,6 +50,7 @@ ID_KEY_ENDINGS = ("idnumber", "idno", "idnum", "idcard", "idcardno", "idcardnumb
 NAME_KEYS = frozenset({
     "name", "holder", "holdername", "cardholder", "cardholdername", "fullname", "realname", "personname",
     "residentname", "ownername", "contactname", "patientname", "applicantname", "username", "xingming", "xm",
+    "maskedname",  # a field that promises a masked form must hold one (陈*英 passes, 陈秀英 is refused)
     "姓名", "名字", "真实姓名", "持卡人", "持卡人姓名",
 })
 #: The one key exempt when ``item_name_ok`` (an item's name, not a person's).

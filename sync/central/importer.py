@@ -6,8 +6,12 @@
 A file holds rows of one kind.  CSV: a header row, UTF-8 (a spreadsheet's BOM is fine), list
 cells split on ``;``, empty cells left out.  JSON: a list of objects, an object with a list
 under ``entries`` or ``rows`` (so a priority register document imports as it is), or JSON
-Lines (``.jsonl``).  Each row needs its kind's key field (:data:`KINDS`); an ``op`` field of
-``delete`` removes the key.  ``--replace`` deletes every key of the kind the file leaves out.
+Lines (``.jsonl``), or one canteen policy document (an object whose ``format`` is
+``linfen-canteen-policy``: one row).  Each row needs its kind's key field (:data:`KINDS`; a
+``policy`` row's key ``policy_id:version`` is made from those fields when the row has no ``key``);
+an ``op`` field of ``delete`` removes the key.  ``--replace`` deletes every key of the kind the file
+leaves out.  Kinds and their fields: docs/community-card.md §2 for ``card`` and ``policy`` (a policy
+is checked in full by :mod:`common.canteen_policy`, the rules the terminals parse it with).
 
 A bad row is rejected with its row number and reason; good rows are imported in one
 transaction.  Every row must be strict JSON (:mod:`sync.strict_json`: no ``NaN``, ``Infinity``,
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
+from common.canteen_policy import POLICY_FORMAT, policy_problem
 from common.priority_groups import GROUPS
 
 from ..pii import find_pii
@@ -43,6 +48,12 @@ MAX_FILE_BYTES = 256 * 1024 * 1024  # largest import file read (checked by readi
 #: Kinds whose top-level ``name`` is an item's name (a dish, a room, a setting), not a person's.
 ITEM_KINDS = frozenset({"menu", "price", "screening", "space", "locker", "issuer_key", "terminal_config"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CARD_STATUSES = ("active", "lost", "blocked", "cancelled")
+HUKOU = ("local", "other")
+#: Birth years a card row may carry.
+BIRTH_YEARS = (1900, 2100)
+_TRUE, _FALSE = ("true", "1", "yes", "y", "是"), ("false", "0", "no", "n", "否")
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class KindSpec:
     integers: tuple[str, ...] = ()  # whole numbers (money in fen, counts); CSV text is converted
     lists: tuple[str, ...] = ()  # lists; a CSV cell is split on ';'
     check: Callable[[dict[str, Any]], str | None] | None = None  # further check: a reason, or None
+    booleans: tuple[str, ...] = ()  # true/false; a CSV cell true/false, 1/0, yes/no, 是/否
+    derive_key: Callable[[dict[str, Any]], str | None] | None = None  # the key of a row without its key field
 
 
 def _priority(row: dict[str, Any]) -> str | None:
@@ -64,13 +77,39 @@ def _priority(row: dict[str, Any]) -> str | None:
 
 
 def _card(row: dict[str, Any]) -> str | None:
-    status = row.get("status")
-    return None if status in ("active", "lost", "blocked") else "status must be active, lost or blocked"
+    if row.get("status") not in CARD_STATUSES:
+        return "status must be active, lost or blocked (a card in use) or cancelled (withdrawn for good)"
+    if "h" in row and not _HEX64.match(str(row["h"])):
+        return "h must be a person key: 64 lowercase hex digits (HMAC of the ID number, never the number)"
+    name = row.get("masked_name")
+    if name is not None and (not isinstance(name, str) or len(name) > 32 or (len(name) >= 2 and "*" not in name)):
+        return "masked_name must be a masked name (e.g. 陈*英), at most 32 characters"
+    year = row.get("birth_year")
+    if year is not None and not BIRTH_YEARS[0] <= year <= BIRTH_YEARS[1]:
+        return f"birth_year must be {BIRTH_YEARS[0]}-{BIRTH_YEARS[1]}, not {year}"
+    bad = [g for g in row.get("groups", []) if not isinstance(g, str) or not _GROUP_NAME.match(g)]
+    if bad:
+        return f"groups must be names of a-z, 0-9 and _ (e.g. special_care), not {str(bad[0])[:30]!r}"
+    if "hukou" in row and row["hukou"] not in HUKOU:
+        return f"hukou must be {' or '.join(HUKOU)}"
+    return None
+
+
+def _policy(row: dict[str, Any]) -> str | None:
+    problem = policy_problem(row)
+    return f"field {problem}" if problem else None
+
+
+def _policy_key(row: dict[str, Any]) -> str | None:
+    if row.get("policy_id") is None or row.get("version") is None:
+        return None
+    return f"{str(row['policy_id']).strip()}:{str(row['version']).strip()}"
 
 
 KINDS: dict[str, KindSpec] = {
     "priority_register": KindSpec("h", ("groups",), lists=("groups",), check=_priority),
-    "card": KindSpec("card_no", ("status",), integers=("offline_limit_fen",), check=_card),
+    "card": KindSpec("card_no", ("status",), integers=("offline_limit_fen", "birth_year"), lists=("groups",),
+                     check=_card, booleans=("dibao",)),
     "blacklist": KindSpec("card_no", ("reason",)),
     "balance": KindSpec("card_no", ("balance_fen",), integers=("balance_fen",)),
     "menu": KindSpec("item_id", ("name",), integers=("price_fen",)),
@@ -81,6 +120,8 @@ KINDS: dict[str, KindSpec] = {
     "permit": KindSpec("permit_id", ("holder", "valid_until")),
     "issuer_key": KindSpec("key_id", ("public_key",)),
     "terminal_config": KindSpec("name", ("value",)),
+    "policy": KindSpec("key", ("policy_id", "version", "valid_from", "rules"), integers=("version",), check=_policy,
+                       derive_key=_policy_key),
 }
 assert set(KINDS) == set(get_args(ReferenceKind)), "every protocol reference kind needs an import spec"
 
@@ -173,6 +214,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             raise CentralError("bad_file", f"{path}: nested too deeply to read") from None
         except ValueError as exc:
             raise CentralError("bad_file", f"{path}: not JSON ({exc})") from None
+        if isinstance(doc, dict) and doc.get("format") == POLICY_FORMAT and not {"entries", "rows"} & set(doc):
+            return [doc]  # one policy document is one row
         rows = doc.get("entries", doc.get("rows")) if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise CentralError("bad_file", f"{path}: expected a list of rows, or an object with 'entries' or 'rows'")
@@ -198,6 +241,8 @@ def check_row(kind: str, raw: Any, from_csv: bool) -> RowChange:
     if op not in ("upsert", "delete"):
         raise ValueError(f"op must be upsert or delete, not {op!r}")
     key = row.get(spec.key)
+    if key is None and spec.derive_key is not None:
+        key = spec.derive_key(row)
     if not isinstance(key, str | int) or isinstance(key, bool) or not str(key).strip():
         raise ValueError(f"no {spec.key} (the key of a {kind} row)")
     key = str(key).strip()
@@ -221,6 +266,14 @@ def check_row(kind: str, raw: Any, from_csv: bool) -> RowChange:
                 value = int(value.strip())
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a whole number, not {str(row[name])[:30]!r}")
+            row[name] = value
+    for name in spec.booleans:
+        if name in row:
+            value = row[name]
+            if from_csv and isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+                value = value.strip().lower() in _TRUE
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false, not {str(row[name])[:30]!r}")
             row[name] = value
     reason = spec.check(row) if spec.check else None
     if reason:
