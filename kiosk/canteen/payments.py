@@ -28,6 +28,8 @@ from .journal import CardJournal, JournalEntry
 from .wallet import CardLimits, Refusal, Snapshot, Standing, decide, standing
 
 CARD_REFUSALS = ("unknown_card", "lost", "blocked", "cancelled", "denied")
+#: What a payment event records of its price besides the amounts (the day close and analytics count by them).
+QUOTE_FACTS = ("subsidy_tier", "age_band", "group", "policy")
 
 
 class PaymentError(KioskError):
@@ -143,6 +145,7 @@ class CardPayments:
                 "items": [{k: i[k] for k in ("item_id", "name", "qty", "unit_fen") if k in i} for i in items],
                 "gross_fen": quote.gross_fen, "discount_fen": quote.discount_fen, "subsidy_fen": quote.subsidy_fen,
                 "paid_fen": quote.paid_fen, "offline": not online, "balance_before_fen": state.balance_fen,
+                **{k: getattr(quote, k) for k in QUOTE_FACTS if hasattr(quote, k)},
                 **(extra or {}),
             }
             entry = self.journal.record(act, "payment", card_no, now, quote.paid_fen, payload,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.canteen.card_data import card_facts, feed_age_s, online_check
+from kiosk.canteen.day_close import Z_MIGRATIONS, DayClose
 from kiosk.canteen.flow import CanteenSettings
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS
 from kiosk.canteen.menu import MenuItem, load_menu_file, todays_menu
@@ -66,6 +67,11 @@ class CanteenApp:
         """The reader's SQLite store (journal, outbox, pulled data)."""
         return self.base.store
 
+    @property
+    def day_close(self) -> DayClose:
+        """The reader's Z reports (close a day, list, verify the chain)."""
+        return DayClose(self.base.store)
+
     def blacklist_age_s(self) -> float | None:
         """How far behind the deny list and balances may be: seconds since the last caught-up pull."""
         return feed_age_s(self.base.store, dt.datetime.now(dt.UTC))
@@ -99,7 +105,7 @@ def open_canteen(config: TerminalConfig, *, speaker: Speaker | None = None, lang
     options = canteen_options(config)
     seed_policy = _seed_policy(options)
     seed_menu = _seed_menu(options)
-    base = open_base(config, migrations=(CANTEEN_MIGRATIONS,), speaker=speaker)
+    base = open_base(config, migrations=(CANTEEN_MIGRATIONS, Z_MIGRATIONS), speaker=speaker)
     try:
         now = clock or (lambda: dt.datetime.now().astimezone())
         ref = base.reference

@@ -176,9 +176,6 @@ class CanteenTerminal(ResidentTerminal):
         q = result.quote if result.status == "paid" else None
         lines = tuple({"zh": line.zh, "en": line.en, "kind": line.kind, "amount_fen": line.amount_fen}
                       for line in (q.lines if q is not None else ()))
-        if q is not None and q.reason_no_subsidy is not None:
-            r = q.reason_no_subsidy
-            lines += ({"zh": r.zh, "en": r.en, "kind": r.kind, "amount_fen": r.amount_fen},)
         paid = entry.debit_fen
         self._remember_receipt(entry.entry_id, e.items, lines, paid, result.balance_after_fen)
         self.payments_done += result.status == "paid"
