@@ -62,6 +62,16 @@ class CentralHarness:
         wait_healthy(self.url, START_TIMEOUT_S)
         self.started_at = time.monotonic()
 
+    def stop_service(self) -> None:
+        """Stop serving (the network is down for the terminals); the database stays open."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def start_service(self) -> None:
+        """Serve again on the same port (the network is back)."""
+        self.start(self.port)
+
     def stop(self) -> None:
         """Stop the service (if running) and close the harness's own database handle."""
         if self._server is not None:

@@ -110,7 +110,8 @@ def day_totals(entries: list[JournalEntry], voided: set[str]) -> dict[str, Any]:
         if int(p.get("subsidy_fen", 0)) > 0:
             _add(by_tier[str(p.get("subsidy_tier") or "unknown")], p)
         for item in p.get("items", []):
-            dish = dishes.setdefault(str(item.get("item_id")), {"name": item.get("name", ""), "qty": 0, "gross_fen": 0})
+            dish = dishes.setdefault(str(item.get("item_id")), {"dish": item.get("dish", ""), "qty": 0,
+                                                                "gross_fen": 0})
             qty = int(item.get("qty", 1))
             dish["qty"] += qty
             dish["gross_fen"] += qty * int(item.get("unit_fen", 0))

