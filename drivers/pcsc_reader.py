@@ -45,6 +45,7 @@ class PcscCardReader(ABC, Generic[T]):
         self._watchers: list[CardWatcher] = []
         self._connected = False  # pcscd reached and the reader found, at the last look
         self.reads = 0  # cards read
+        self.detected_at = 0.0  # time.monotonic() pcscd last reported a card arriving
         self.errors = 0  # reads that ended in an error
         self.restarts = 0  # reads started over after a card reset
         self.last_error = ""
@@ -80,6 +81,7 @@ class PcscCardReader(ABC, Generic[T]):
                 while True:
                     if not self.context.wait_card(self.reader_name(), True, max(0.0, deadline - time.monotonic())):
                         raise NoCardError(f"no card presented within {wait_s:.1f} s", device=self.name)
+                    self.detected_at = time.monotonic()  # the tap as the reader saw it (timing from here)
                     try:
                         return self._read_counted()
                     except NoCardError:

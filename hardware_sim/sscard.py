@@ -274,6 +274,7 @@ class CommunityCard(UidCard):
             raise ValueError(f"a card key has {ccard_auth.KEY_BYTES} bytes, not {len(card_key)}")
         self.faults = faults if faults is not None else FaultBoard("ccard", CCARD_FAULTS)
         self.delay_s = timing.delay("card.apdu")  # seconds before each answer
+        self.auth_delay_s = timing.delay("ccard.auth")  # the card's AES-CMAC over the challenge, on top
         self.card_key = card_key
         self._selected = False  # the community card application is selected
         self.challenges = 0  # INTERNAL AUTHENTICATEs answered
@@ -322,6 +323,8 @@ class CommunityCard(UidCard):
         if ins == 0xA4:
             return self._select(cmd[2], cmd[3], data)
         if ins == 0x88:
+            if self.auth_delay_s:
+                time.sleep(self.auth_delay_s)
             return self._internal_authenticate(cmd[2], cmd[3], data, le)
         return INS_NOT_SUPPORTED
 

@@ -34,5 +34,6 @@ REALISTIC_DELAYS_S: dict[str, float] = {
     "locker.command": 0.03,
     "locker.open": 0.5,
     "card.apdu": 0.004,
+    "ccard.auth": 0.03,  # a smart card's AES-CMAC over the challenge (DESFire EV1 AES auth takes 20-50 ms)
     "sscard.apdu": 0.03,  # contact T=0 card at 9600 bit/s: a full read (16 APDUs) ≈ 0.5 s, as on real cards
 }

@@ -26,6 +26,7 @@ from hardware_sim import personas
 from hardware_sim.pcsc_slot import PcscCardSlot
 from hardware_sim.pcscd import PcscdHarness
 from hardware_sim.sscard import CCARD_FAULTS, make_ccard
+from hardware_sim.timing import Timing
 from kiosk.canteen.card_data import card_facts, online_check
 from kiosk.canteen.payments import CardPayments
 from kiosk.canteen.setup import CanteenApp, open_canteen
@@ -135,8 +136,10 @@ class Reader:
 class CanteenWorld:
     """A central, the card master key, and canteen readers on vpcd readers."""
 
-    def __init__(self, tmp: Path, pcscd: PcscdHarness, cards: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, tmp: Path, pcscd: PcscdHarness, cards: list[dict[str, Any]] | None = None,
+                 timing: Timing = Timing.FAST) -> None:
         self.tmp = tmp
+        self.timing = timing
         self.pcscd = pcscd
         self.central = CentralHarness(tmp / "central.db")
         self.central.start()
@@ -183,8 +186,8 @@ policy_file = "{POLICY}"
 fresh_s = {fresh_s}
 {limits}
 """, encoding="utf-8")
-        slot = PcscCardSlot("ccard", self.pcscd, vpcd_reader, functools.partial(make_ccard, master_key=MASTER),
-                            CCARD_FAULTS)
+        slot = PcscCardSlot("ccard", self.pcscd, vpcd_reader,
+                            functools.partial(make_ccard, master_key=MASTER, timing=self.timing), CCARD_FAULTS)
         self.slots.append(slot)
         holder: dict[str, Reader] = {}
         app = open_canteen(load_config(config_path), speaker=Speaker(False, 0),

@@ -74,6 +74,9 @@ class CanteenTerminal(ResidentTerminal):
                          on_show, on_say, on_alert)
         self.flow: CanteenFlow = self.flow
         self.payments_done = 0
+        self.tap_to_result_ms: list[tuple[str, float]] = []  # (screen, ms from the reader seeing the card)
+        self._tap_at = 0.0
+        self.runtime.observe(self._observe)
         rt = self.runtime
         rt.on_io(ev.Pay, self._pay)
         rt.on_io(ev.VoidPayment, self._void)
@@ -97,7 +100,14 @@ class CanteenTerminal(ResidentTerminal):
         menu = self.services.menu(self.clock().date())
         return ev.Show(show.screen, {**show.data, "menu": [m.as_item() | {"photo": m.photo} for m in menu]})
 
+    def _observe(self, event: Any) -> None:
+        if isinstance(event, ev.CardPresented) and self.flow.state != "paying":
+            self._tap_at = event.at
+
     def _show(self, e: ev.Show) -> None:
+        if e.screen in ("paid", "refused") and self._tap_at and not e.data.get("warning"):
+            self.tap_to_result_ms.append((e.screen, (time.monotonic() - self._tap_at) * 1000))
+            self._tap_at = 0.0
         if e.screen == "menu" and "menu" not in e.data:  # the flow does not know the menu: add it
             menu = self.services.menu(self.clock().date())
             e = ev.Show(e.screen, {**e.data, "menu": [m.as_item() | {"photo": m.photo} for m in menu]})
@@ -141,7 +151,8 @@ class CanteenTerminal(ResidentTerminal):
 
     # -- readers --------------------------------------------------------------------------
     def _card_read(self, name: str, tap: Any) -> None:
-        self.submit(ev.CardPresented(tap.uid, time.monotonic()))
+        detected = getattr(self.reader, "detected_at", 0.0)  # when the reader saw the card: the tap's time
+        self.submit(ev.CardPresented(tap.uid, detected if detected > 0 else time.monotonic()))
 
     def _card_failed(self, name: str, exc: DriverError) -> None:
         """A card that is not genuine, or one pulled away mid-read: the resident is told in words."""
