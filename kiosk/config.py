@@ -277,6 +277,15 @@ class Canteen(_Strict):
     limits: CardLimitsConfig = CardLimitsConfig()
 
 
+class Cinema(_Strict):
+    """A cinema terminal: its heading, seed screenings and card limits."""
+
+    title: str = Field("临汾路街道党群服务中心 社区电影", min_length=1, max_length=40, description="shown and printed")
+    screenings_file: str | None = Field(None, description="seed screenings (JSON rows) used while the feed has none")
+    late_min: int = Field(20, ge=0, le=180, description="minutes after a screening starts that tickets are still issued")
+    limits: CardLimitsConfig = CardLimitsConfig()
+
+
 class TerminalConfig(_Strict):
     """The whole configuration of one terminal."""
 
@@ -300,6 +309,7 @@ class TerminalConfig(_Strict):
     sync: Sync = Sync()
     card_keys: CardKeys = CardKeys()
     canteen: Canteen | None = None
+    cinema: Cinema | None = None
 
     @field_validator("central_url")
     @classmethod

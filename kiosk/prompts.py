@@ -96,6 +96,70 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "canteen_read_failed": ("没有读到卡，请把卡放在读卡区，停一秒再拿开",
                             "The card was not read. Put it on the reader, hold it for a second, then take it away"),
     "canteen_receipt_failed": ("小票没有打印出来，付款已经成功", "The receipt could not be printed; the payment went through"),
+    # -- cinema (community card) -----------------------------------------------------------
+    "cinema_choose": ("请选择要看的电影场次，然后刷一卡通", "Please choose a screening, then tap your community card"),
+    "cinema_choose_first": ("请先在屏幕上选择要看的场次，再刷一卡通",
+                            "Please first choose a screening on the screen, then tap your card"),
+    "cinema_present": ("《{title_zh}》，{when_zh}，{hall}，{price_zh}。请把一卡通放在屏幕下方的读卡区",
+                       "{title_en}, {when_en}, {hall}, {price_en}. Please put your community card on the reader "
+                       "below the screen"),
+    "cinema_ticket": ("出票成功。《{title_zh}》，{when_zh}，{hall}，座位 {seat_zh}。{paid_zh}请取走电影票",
+                      "Here is your ticket: {title_en}, {when_en}, {hall}, {seat_en}. {paid_en}Please take your ticket"),
+    "cinema_ticket_again": ("您的座位是 {seat_zh}，请取走电影票", "Your seat is {seat_en}. Please take your ticket"),
+    "cinema_aisle": ("给您安排了靠走道的座位，进出方便", "We gave you an aisle seat, easy to get in and out"),
+    "cinema_low_balance": ("卡里只剩 {balance} 元了，请到服务中心充值",
+                           "Only {balance} yuan left on the card; please top up at the service centre"),
+    "cinema_ticket_not_printed": ("电影票没有打印出来。入场时刷一卡通就可以，工作人员已经收到通知",
+                                  "The ticket could not be printed. Tap your card at the door instead; staff have "
+                                  "been told"),
+    "cinema_reprinting": ("正在补打您的电影票，请取走。还是同一张票，只能入场一次",
+                          "Printing your ticket again; please take it. It is the same ticket: one entry"),
+    "cinema_already": ("这一场您已经领过票了，座位是 {seat_zh}。一张卡一场只能领一张票。票丢了可以点“补打这张票”",
+                       "You already have a ticket for this screening: {seat_en}. One ticket per card per "
+                       "screening. Lost it? Press 'Print it again'"),
+    "cinema_full": ("《{title_zh}》{when_zh}这一场已经满座了", "{title_en} {when_en} is full"),
+    "cinema_full_next": ("下一场是{next_when_zh}的《{next_title_zh}》，在{next_hall}，还有 {next_seats_left} 个座位。"
+                         "要看这一场，请点“选这一场”",
+                         "The next one is {next_title_en}, {next_when_en}, {next_hall}, {next_seats_left} seats "
+                         "left. Press 'Choose this one' to take it"),
+    "cinema_full_none": ("这几天的场次都满了，请留意服务中心的放映通知",
+                         "All screenings of the coming days are full; watch the service centre's notices"),
+    "cinema_closed": ("这一场已经开始了，不能再领票，请选择其他场次",
+                      "This screening has started; no more tickets. Please choose another one"),
+    "cinema_insufficient": ("卡里的钱不够，还差 {short} 元。请到服务中心充值，或找工作人员",
+                            "Not enough money on the card: {short} yuan short. Top up at the service centre, or "
+                            "ask staff"),
+    "cinema_over_tap_limit": ("现在联不上网，一次最多付 {limit} 元。请找工作人员",
+                              "We are offline: at most {limit} yuan per payment now. Please ask staff"),
+    "cinema_over_day_limit": ("现在联不上网，这张卡今天在本机最多还能付 {limit} 元。请找工作人员",
+                              "We are offline: this card can pay at most {limit} yuan more here today. Please ask "
+                              "staff"),
+    "cinema_too_many_offline": ("现在联不上网，这张卡已经连续离线付了好几次，请找工作人员",
+                                "We are offline and this card has paid offline several times. Please ask staff"),
+    "cinema_no_balance": ("这张卡的余额还没有到本机，暂时不能付款，请找工作人员",
+                          "This card's balance has not reached this terminal yet. Please ask staff"),
+    "cinema_unknown_card": ("这张卡不是本社区的一卡通，不能领票，请找工作人员",
+                            "This is not a community card of this district. Please ask staff"),
+    "cinema_lost": ("这张卡已经挂失，不能领票。工作人员马上过来", "This card is reported lost. Staff are coming"),
+    "cinema_blocked": ("这张卡已停用，请到服务中心咨询", "This card is blocked; please ask at the service centre"),
+    "cinema_cancelled": ("这张卡已注销，请到服务中心咨询", "This card is cancelled; please ask at the service centre"),
+    "cinema_denied": ("这张卡暂停使用，请到服务中心咨询", "This card is suspended; please ask at the service centre"),
+    "cinema_not_genuine": ("这张卡无法验证，不能使用。工作人员马上过来",
+                           "This card could not be verified and cannot be used. Staff are coming"),
+    "cinema_read_failed": ("没有读到卡，请把卡放在读卡区，停一秒再拿开",
+                           "The card was not read. Put it on the reader, hold it for a second, then take it away"),
+    "cinema_entry": ("检票：请刷一卡通，或把电影票上的二维码对准扫码枪",
+                     "Ticket check: tap your community card, or hold the ticket's QR code to the scanner"),
+    "cinema_entry_ok": ("请入场，您的座位是 {seat_zh}", "Please go in. Your seat is {seat_en}"),
+    "cinema_entry_again": ("这张票 {entered} 已经检过票了，不能再次入场。请找工作人员",
+                           "This ticket was already used at {entered}; it cannot enter again. Please ask staff"),
+    "cinema_entry_no_ticket": ("这张卡没有这一场的电影票。请到领票机领票，或找工作人员",
+                               "This card has no ticket for this screening. Take one at the ticket terminal, or ask "
+                               "staff"),
+    "cinema_entry_wrong_screening": ("这张票是{when_zh}{other_zh}的，不是这一场",
+                                     "This ticket is for {other_en} {when_en}, not this screening"),
+    "cinema_entry_bad_qr": ("这个二维码不是本中心的电影票，请刷一卡通或找工作人员",
+                            "This code is not one of our film tickets. Tap your card, or ask staff"),
 }
 
 
@@ -151,8 +215,35 @@ CANTEEN_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
     "error": ("please ask staff", ("ask_staff", "timeout_warning", "help_called")),
 }
 
+#: Every screen state of the cinema terminal's flow, what it is, and the prompts spoken there.
+CINEMA_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idle": ("today's screenings as big buttons: title, time, hall, seats left, price or 免费",
+             ("cinema_choose", "cinema_choose_first", "help_called")),
+    "present": ("the screening, its price and where to put the card",
+                ("cinema_present", "timeout_warning", "help_called")),
+    "issuing": ("the screening while the ticket is paid and written", ()),
+    "ticket": ("the seat large, title, time, hall, what was paid or 免费, the balance",
+               ("cinema_ticket", "cinema_ticket_again", "cinema_aisle", "cinema_low_balance",
+                "cinema_ticket_not_printed", "timeout_warning", "help_called")),
+    "full": ("the screening is full; the next one with seats and a button to choose it",
+             ("cinema_full", "cinema_full_next", "cinema_full_none", "timeout_warning", "help_called")),
+    "refused": ("no ticket, why, what next; the card's ticket already held, with 补打",
+                ("cinema_already", "cinema_reprinting", "cinema_closed", "cinema_insufficient",
+                 "cinema_over_tap_limit", "cinema_over_day_limit", "cinema_too_many_offline", "cinema_no_balance",
+                 "cinema_unknown_card", "cinema_lost", "cinema_blocked", "cinema_cancelled", "cinema_denied",
+                 "cinema_not_genuine", "cinema_read_failed", "timeout_warning", "help_called")),
+    "error": ("please ask staff", ("ask_staff", "timeout_warning", "help_called")),
+    "entry": ("door check for one screening: tap the card or scan the ticket", ("cinema_entry",)),
+    "checking": ("the screening while the ticket is checked", ()),
+    "entry_result": ("go in with the seat, or why not, for a few seconds",
+                     ("cinema_entry_ok", "cinema_entry_again", "cinema_entry_no_ticket",
+                      "cinema_entry_wrong_screening", "cinema_entry_bad_qr", "cinema_not_genuine",
+                      "cinema_read_failed", "ask_staff")),
+}
+
 #: Each role's screen table, in the order docs/prompts.md lists them.
-ROLE_SCREENS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {"hall": SCREENS, "canteen": CANTEEN_SCREENS}
+ROLE_SCREENS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {"hall": SCREENS, "canteen": CANTEEN_SCREENS,
+                                                                   "cinema": CINEMA_SCREENS}
 
 
 def prompts_markdown() -> str:
