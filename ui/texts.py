@@ -85,3 +85,57 @@ def state_word(reason: str, up: bool, language: str) -> str:
     if up:
         return pick(STATE_WORDS["ok"], language)
     return pick(STATE_WORDS.get(reason, DOWN_WORD), language)
+
+# The canteen reader's own words (buttons and headings); what it speaks is in kiosk.prompts.
+CANTEEN_WORDS: dict[str, tuple[str, str]] = {
+    "choose_first": ("请先选择套餐", "Please choose a set meal first"),
+    "card_held": ("已读到您的一卡通，选好套餐后马上付款", "Your card has been read; choose a meal and it is paid"),
+    "price": ("{yuan} 元", "{yuan} yuan"),
+    "you_chose": ("您选择了：{items}", "You chose: {items}"),
+    "put_card": ("请把一卡通放在\n屏幕下方的读卡区", "Please put your community card\non the reader below the screen"),
+    "where": ("读卡区在屏幕下方，放好后停一秒", "The card reader is below the screen; hold the card there a second"),
+    "choose_again": ("重新选择", "Choose again"),
+    "paying": ("正在付款，请不要拿开卡", "Paying now: please keep the card on the reader"),
+    "paid": ("付款成功", "Paid"),
+    "paid_amount": ("实付 {yuan}", "Paid {yuan}"),
+    "balance": ("余额 {yuan}", "Balance {yuan}"),
+    "receipt": ("打印小票", "Print receipt"),
+    "done": ("完成", "Done"),
+    "not_paid": ("没有付款", "Not paid"),
+    "ask_staff": ("请找工作人员", "Please ask staff"),
+    "ok": ("我知道了", "OK"),
+    "low_mark": ("⚠ ", "⚠ "),
+    # cashier mode
+    "clerk_pane": ("点菜（收银员）", "Dishes (cashier)"),
+    "basket_empty": ("还没有点菜", "Nothing ordered yet"),
+    "total": ("合计 {yuan}", "Total {yuan}"),
+    "tap_card": ("请刷一卡通", "Please tap your community card"),
+    "wait_clerk": ("请稍候，收银员正在点菜", "Please wait: the cashier is entering your meal"),
+    "clear": ("清空", "Clear"),
+    "less": ("减一份", "One less"),
+    # staff view: the clerk's recent payments and voids
+    "staff_heading": ("今日本机付款（最近 {n} 笔）", "Today's payments at this reader (last {n})"),
+    "no_payments": ("今天本机还没有付款", "No payments at this reader today"),
+    "void": ("撤销", "Void"),
+    "voided": ("已撤销", "Voided"),
+    "void_which": ("撤销这笔付款：{what}", "Void this payment: {what}"),
+    "void_reason": ("请选原因：", "Choose the reason:"),
+    "reason_returned": ("顾客退餐", "Meal returned"),
+    "reason_wrong_dish": ("点错菜", "Wrong dish"),
+    "reason_duplicate": ("重复付款", "Paid twice"),
+    "reason_other": ("其他", "Other"),
+    "staff_no": ("请输入您的工号", "Enter your staff number"),
+    "confirm_void": ("确认撤销", "Confirm void"),
+    "back": ("返回", "Back"),
+    "loading": ("正在读取…", "Loading…"),
+    "void_ok": ("已撤销，退回卡里 {yuan}", "Voided: {yuan} back on the card"),
+    "void_failed": ("没有撤销：{why}", "Not voided: {why}"),
+}
+#: Why a void was refused (kiosk.canteen.payments codes), in words.
+VOID_CODES: dict[str, tuple[str, str]] = {
+    "no_reason": ("没有选原因", "no reason chosen"),
+    "no_staff": ("没有输入工号", "no staff number"),
+    "unknown_entry": ("本机没有这笔付款", "no such payment at this reader"),
+    "already_voided": ("这笔已经撤销过了", "it was already voided"),
+    "too_late": ("已超过可撤销的时间，请到服务中心处理", "too late to void here; the service centre can help"),
+}
