@@ -5,7 +5,7 @@
     linfen central --db central.db enrol --role hall --site linfen-road [--terminal-id hall-01]
     linfen central --db central.db import card cards.csv --site linfen-road [--replace]
     linfen central --db central.db revoke hall-01 [--reason "stolen"]
-    linfen central --db central.db card statement 04A1B2C3 | card problems | card check
+    linfen central --db central.db card statement 04A1B2C3 | card problems | card check | card publish
 
 ``--db`` (and ``--log-level``) may also follow the subcommand.  The database defaults to
 ``$LINFEN_CENTRAL_DB`` or ``linfen-central.db``.  Admin commands work on the database directly,
@@ -88,9 +88,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     k = sub.add_parser("card", help="the community-card ledger: a card's statement, refused events, the check")
     _db_option(k, suppress=True)
-    k.add_argument("card_command", choices=["statement", "problems", "check"],
+    k.add_argument("card_command", choices=["statement", "problems", "check", "publish"],
                    help="statement CARD_NO: movements with running balance; problems: refused money events; "
-                   "check: the ledger's invariants (exit 1 when they fail)")
+                   "check: the ledger's invariants (exit 1 when they fail); publish: send every card's balance "
+                   "to the sites listing it (after importing cards)")
     k.add_argument("card_no", nargs="?", help="the card (UID, upper-case hex) for 'statement'")
 
     c.set_defaults(func=run)

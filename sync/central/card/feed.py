@@ -6,9 +6,10 @@ every site whose feed holds an active ``card`` row (an upsert, not a tombstone) 
 number.  ``as_of`` is the posting time of the card's last movement; ``subsidy_day`` the latest
 day whose subsidy the card holds.  A row equal to the site's current one takes no cursor.
 
-A card imported to a site *after* its last posting gets its balance row with its next posting
-(or with :func:`publish_balances` called for it).  Cost: ``apply_changes`` reads a site's
-current rows of the kind, so one push reads each touched site's ``balance`` rows once.
+A card imported to a site *after* its last posting gets its balance row with its next posting,
+or with ``linfen central card publish`` (:func:`publish_balances` for every card in the ledger).
+Cost: ``apply_changes`` reads a site's current rows of the kind, so one push reads each touched
+site's ``balance`` rows once.
 """
 
 from __future__ import annotations

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..db import read_transaction
+from sqlalchemy import select
+
+from ..db import now_text, read_transaction, write_transaction
 from ..errors import CentralError
 from ..storage import CentralStore
+from .feed import publish_balances
 from .payloads import CARD_NO
 from .queries import ledger_check, problems, statement
+from .schema import card_entries
 
 
 def _yuan(fen: int) -> str:
@@ -17,7 +21,13 @@ def _yuan(fen: int) -> str:
 
 
 def run_card_command(store: CentralStore, command: str, card_no: str | None, out: TextIO) -> int:
-    """Print a statement, the problem list or the ledger check; returns the exit status."""
+    """Print a statement, the problem list or the ledger check, or publish balances; returns the exit status."""
+    if command == "publish":
+        with write_transaction(store.engine) as conn:
+            cards = list(conn.execute(select(card_entries.c.card_no).distinct()).scalars())
+            changed = publish_balances(conn, cards, now_text())
+        print(f"{changed} balance row(s) published for {len(cards)} card(s) in the ledger", file=out)
+        return 0
     with read_transaction(store.engine) as conn:
         if command == "statement":
             if not card_no or not CARD_NO.match(card_no):

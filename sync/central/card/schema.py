@@ -7,7 +7,8 @@ canteen or cinema account (``canteen:<site>``, ``cinema:<site>``) what is owed t
 ``transfer:<terminal>``) goes *down* by what the service centre took in, the counterpart of the
 card's rise.  The whole ledger sums to zero at all times.
 
-``card_movements`` is append-only: no code updates or deletes a row.  ``card_balances`` is a
+``card_movements`` is append-only: no code updates or deletes a row, and a database trigger
+(made by the migration, on both backends) refuses any UPDATE or DELETE.  ``card_balances`` is a
 cache of each account's sum, kept in the same transaction as the movements it counts;
 ``/v1/card/ledger/check`` proves the two agree.
 """
