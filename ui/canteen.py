@@ -46,6 +46,8 @@ from ui.widgets import label, panel, set_property
 
 SHOWN_LINE_KINDS = ("gross", "discount", "subsidy", "no_subsidy")  # "paid" is the large 实付 line
 MEAL_COLUMNS = 2
+MEAL_TILE_MAX_PX = 760  # on a wide screen the tiles stay together in the middle, name next to price
+PAID_MAX_PX = 1400  # the paid page's bill and money columns, likewise
 #: Prompts whose words the page itself lays out (meal, price, lines, balance): no caption repeats them.
 LAID_OUT = frozenset({"canteen_choose_meal", "canteen_meal_chosen", "canteen_present", "canteen_paid",
                       "canteen_low_balance"})
@@ -151,20 +153,29 @@ class CanteenWindow(KioskWindow):
         money_column.addStretch(1)
         columns = QHBoxLayout()
         columns.setSpacing(24)
-        columns.addWidget(bill, 4)
-        columns.addLayout(money_column, 5)
+        columns.addWidget(bill, 1, Qt.AlignmentFlag.AlignTop)
+        columns.addLayout(money_column, 1)
         self.receipt = QPushButton(objectName="receipt")
         self.receipt.clicked.connect(lambda: self._send("receipt"))
         self.paid_done = QPushButton(objectName="done")
         self.paid_done.clicked.connect(lambda: self._send("dismiss"))
+        held = QWidget()  # the two columns, kept together in the middle of a wide screen
+        held.setLayout(columns)
+        held.setMaximumWidth(PAID_MAX_PX)
+        centred = QHBoxLayout()
+        centred.addStretch(1)
+        centred.addWidget(held, 100)
+        centred.addStretch(1)
+        dl.addStretch(1)
         dl.addWidget(self.paid_heading)
-        dl.addLayout(columns, 1)
+        dl.addLayout(centred)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.receipt)
         buttons.addWidget(self.paid_done)
         buttons.addStretch(1)
         dl.addLayout(buttons)
+        dl.addStretch(1)
         self.add_page("paid", paid)
 
         refused = QWidget()
@@ -244,6 +255,7 @@ class CanteenWindow(KioskWindow):
         self.meal_tiles = {}
         for i, item in enumerate(meals):
             tile = MealTile(item, self.photo_dir)
+            tile.setMaximumWidth(MEAL_TILE_MAX_PX)
             tile.clicked.connect(lambda _=False, k=str(item["item_id"]): self._send(f"meal:{k}"))
             self.meal_tiles[str(item["item_id"])] = tile
             self.meal_grid.addWidget(tile, i // MEAL_COLUMNS, i % MEAL_COLUMNS)

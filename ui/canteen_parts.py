@@ -25,6 +25,7 @@ PHOTO_PX = 128  # a set meal's photo or drawn tile, square
 def canteen_style(s: theme.Sizes) -> str:
     """The canteen's own rules, appended to :func:`ui.theme.stylesheet` (same constants, same checks)."""
     small_target = max(64, s.target_min_px - 32)
+
     return f"""
 QPushButton#meal, QPushButton#dish {{ background-color: {theme.STRIP_BG}; border: 3px solid {theme.HEADER_BG};
   border-radius: 12px; padding: 6px 12px; }}
@@ -37,7 +38,7 @@ QLabel#dish_name {{ color: {theme.TEXT}; font-size: {s.status_pt}pt; font-weight
 QLabel#dish_price {{ color: {theme.TEXT}; font-size: {s.status_pt}pt; }}
 QLabel#price_big {{ color: {theme.HEADER_BG}; font-size: {s.main_pt + 16}pt; font-weight: bold; }}
 QLabel#money_big {{ color: {theme.TEXT}; font-size: {s.main_pt}pt; font-weight: bold; }}
-QLabel#line {{ color: {theme.TEXT}; font-size: {s.title_pt}pt; }}
+QLabel#line {{ color: {theme.TEXT}; font-size: {s.body_pt}pt; }}
 QLabel#cashier_heading {{ color: {theme.TEXT}; font-size: {max(30, s.main_pt - 10)}pt; font-weight: bold; }}
 QLabel#basket_line {{ color: {theme.TEXT}; font-size: {s.body_pt}pt; }}
 QLabel#staff_row {{ color: {theme.TEXT}; font-size: {s.status_pt}pt; }}
@@ -161,16 +162,16 @@ class _LabelledButton(QPushButton):
 class MealTile(_LabelledButton):
     """A set meal's big button: picture, name and price ("15 元"); tapping it chooses the meal."""
 
-    def __init__(self, item: dict[str, Any], photo_dir: str | None) -> None:
+    def __init__(self, item: dict[str, Any], photo_dir: str | None, picture_px: int = PHOTO_PX) -> None:
         super().__init__("meal")
         self.item = item
+        self.photo_dir = photo_dir
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 8, 12, 8)
         row.setSpacing(16)
         self.picture = _quiet(QLabel(objectName="meal_picture"))
-        self.picture.setPixmap(meal_picture(item, photo_dir))
-        self.picture.setFixedSize(PHOTO_PX, PHOTO_PX)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.set_picture_size(picture_px)
         column = QVBoxLayout()
         column.setSpacing(2)
         self.name = _quiet(label("meal_name", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
@@ -183,6 +184,11 @@ class MealTile(_LabelledButton):
         row.addWidget(self.picture)
         row.addLayout(column, 1)
         self.retranslate("zh")
+
+    def set_picture_size(self, px: int) -> None:
+        """Draw the photo (or the drawn tile) ``px`` square."""
+        self.picture.setPixmap(meal_picture(self.item, self.photo_dir, px))
+        self.picture.setFixedSize(px, px)
 
     def retranslate(self, lang: str) -> None:
         """Name and price in ``lang``."""
@@ -251,5 +257,5 @@ def clear_layout(layout: Any) -> None:
             clear_layout(item.layout())
 
 
-__all__ = ["NBSP", "CardPicture", "DishTile", "MealTile", "keep_amounts_whole", "canteen_style", "clear_layout", "drawn_tile",
+__all__ = ["NBSP", "PHOTO_PX", "CardPicture", "DishTile", "MealTile", "keep_amounts_whole", "canteen_style", "clear_layout", "drawn_tile",
            "item_name", "meal_picture", "money", "tile_character", "words"]
