@@ -305,6 +305,8 @@ def test_only_counters_top_up_and_only_canteens_and_cinemas_pay_or_void(store, t
     with read_transaction(store.engine) as conn:
         details = [p.detail for p in problems(conn).problems]
     assert "a hall terminal may not push card.payment (only canteen or cinema)" in details
+    with read_transaction(store.engine) as conn:
+        assert {p.card_no for p in problems(conn).problems} == {CARD}
 
 
 def test_a_reused_journal_counter_is_refused(store, t):

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ...protocol import EventEnvelope
 from .ledger import SUBSIDY_FUND, Line, card_account, post_entry
-from .payloads import Refused, local_day, parse_payment, parse_topup, parse_void
+from .payloads import Refused, card_no_of, local_day, parse_payment, parse_topup, parse_void
 from .schema import card_entries, card_movements, card_subsidy_grants
 
 PAYING_ROLES = ("canteen", "cinema")
@@ -51,7 +51,7 @@ class Poster:
 def _require_role(poster: Poster, event: EventEnvelope, roles: tuple[str, ...]) -> None:
     if poster.role not in roles:
         raise Refused("role_not_allowed", f"a {poster.role} terminal may not push {event.type} (only "
-                      f"{' or '.join(roles)})")
+                      f"{' or '.join(roles)})", card_no_of(event.payload))
 
 
 def _entry(poster: Poster, entry_id: str, type_: str, card_no: str, day: str, **values: Any) -> dict[str, Any]:

@@ -5,10 +5,13 @@
     GET /v1/card/ledger/check            sum of all movements (0), cached balances against their sums
 
 Readers learn balances from the ``balance`` reference rows of their site's feed, not here.
+A statement is one person's record (DESIGN §7): each read is logged (``card_statement_read``
+with the card number and the client address); the central has no audit table yet.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,6 +23,7 @@ from ..errors import ApiError
 from .models import LedgerCheck, Problems, Statement
 from .queries import MAX_PROBLEMS, ledger_check, problems, statement
 
+log = logging.getLogger("linfen.central.audit")
 router = APIRouter(dependencies=[Depends(protocol_version), Depends(require_admin)], tags=["card"])
 
 
@@ -47,6 +51,8 @@ def card_statement(request: Request,
                    card_no: Annotated[str, Path(pattern=r"^[0-9A-F]{2,40}$", description="UID, upper-case hex")],
                    ) -> Response:
     """Every movement of the card in posting order, with the running balance and totals."""
+    log.info("card statement read", extra={"event": "card_statement_read", "card_no": card_no,
+                                           "client": request.client.host if request.client else None})
     with read_transaction(request.app.state.store.engine) as conn:
         found = statement(conn, card_no)
     if found is None:
