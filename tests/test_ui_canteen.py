@@ -366,3 +366,53 @@ def test_the_staff_view_opens_only_by_holding_the_title(qtbot, canteen):
     qtbot.waitUntil(lambda: canteen.staff_view_open, timeout=5000)
     qtbot.mouseRelease(canteen.header, Qt.MouseButton.LeftButton)
     assert canteen.current_page == "staff"
+
+
+def test_canteen_ui_carries_the_terminals_callbacks_to_the_window_and_taps_back(qtbot, examples_dir, monkeypatch):
+    """CanteenUi: shows and words from the terminal's thread reach the window; language, volume and taps go back."""
+    import threading
+    from types import SimpleNamespace
+
+    import ui.canteen_app as canteen_app
+
+    opened: dict[str, Any] = {}
+    terminal = FakeTerminal()
+    speaker = SimpleNamespace(volume=0)
+    closed: list[bool] = []
+
+    def fake_open(config, **kwargs):
+        opened.update(kwargs)
+        return SimpleNamespace(terminal=terminal, base=SimpleNamespace(speaker=speaker, health=None, sync=None),
+                               close=lambda: closed.append(True))
+
+    monkeypatch.setattr(canteen_app, "open_canteen", fake_open)
+    ui = canteen_app.CanteenUi(load_config(examples_dir / "canteen.toml"))
+    window = ui.window
+    qtbot.addWidget(window)
+    window.show()
+    assert speaker.volume == window.volume  # the speaker starts at the window's volume
+    thread = threading.Thread(target=lambda: (opened["on_show"](SELF["menu"]),
+                                              opened["on_say"]("canteen_choose_meal", {})))
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: bool(window.meal_tiles))
+    qtbot.waitUntil(lambda: window.spoken == prompt_text("canteen_choose_meal"))
+    window.meal_tiles["set-b"].click()
+    assert terminal.commands == ["meal:set-b"]
+    window.toggle_language()
+    assert opened["language"]() == "en"
+    window.volume_down.click()
+    assert speaker.volume == window.volume
+    assert ui.door.recent_payments(2) == PAYMENTS[:2]
+    ui.close()
+    assert closed == [True]
+
+
+def test_the_terminal_door_drops_taps_until_the_terminal_runs():
+    from ui.canteen_app import TerminalDoor
+
+    door = TerminalDoor()
+    door.ui("meal:set-a")
+    door.basket({"mifan": 1})
+    door.void("e1", "其他", "0427")
+    assert door.recent_payments() == []

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ui.canteen_parts import DishTile, clear_layout, item_name, money, words
-from ui.qt import QGridLayout, QHBoxLayout, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.qt import QGridLayout, QHBoxLayout, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
 from ui.widgets import label, panel
 
 MAX_QTY = 20  # the terminal leaves out a line above this
 DISH_COLUMNS = 3
+DISH_MAX_PX = 150  # a dish button grows with the pane up to this height
 
 
 class CashierPage(QWidget):
@@ -34,11 +35,11 @@ class CashierPage(QWidget):
 
         clerk, cl = panel()
         self.clerk_heading = label("panel_heading")
+        self.clerk_heading.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         cl.addWidget(self.clerk_heading)
         self.dish_grid = QGridLayout()
         self.dish_grid.setSpacing(8)
-        cl.addLayout(self.dish_grid)
-        cl.addStretch(1)
+        cl.addLayout(self.dish_grid, 1)
         self.dishes: dict[str, DishTile] = {}
         row.addWidget(clerk, 1)
 
@@ -53,8 +54,8 @@ class CashierPage(QWidget):
         rl.addWidget(self.heading)
         rl.addWidget(self.basket_heading)
         rl.addLayout(self.lines)
-        rl.addStretch(1)
         rl.addWidget(self.total)
+        rl.addStretch(1)
         row.addWidget(resident, 1)
         self.less_buttons: dict[str, QPushButton] = {}
 
@@ -69,12 +70,16 @@ class CashierPage(QWidget):
         self.dishes = {}
         for i, item in enumerate(self.menu):
             tile = DishTile(item)
+            tile.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)  # rows share the pane
+            tile.setMaximumHeight(DISH_MAX_PX)
             tile.clicked.connect(lambda _=False, k=str(item["item_id"]): self.change(k, +1))
             self.dishes[str(item["item_id"])] = tile
             self.dish_grid.addWidget(tile, i // DISH_COLUMNS, i % DISH_COLUMNS)
         n = len(self.menu)  # "清空" is the clerk's too: in the grid's next cell
         self.clear = QPushButton(objectName="clear")
         self.clear.clicked.connect(self.clear_basket)
+        self.clear.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.clear.setMaximumHeight(DISH_MAX_PX)
         self.dish_grid.addWidget(self.clear, n // DISH_COLUMNS, n % DISH_COLUMNS)
         self.quantities = {k: q for k, q in self.quantities.items() if k in self.dishes}
         self.render()

@@ -210,8 +210,10 @@ class DishTile(_LabelledButton):
         column.setSpacing(0)
         self.name = _quiet(label("dish_name"))
         self.price = _quiet(label("dish_price"))
+        column.addStretch(1)
         column.addWidget(self.name)
         column.addWidget(self.price)
+        column.addStretch(1)
         self.retranslate("zh")
 
     def set_qty(self, qty: int, lang: str) -> None:
