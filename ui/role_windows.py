@@ -42,10 +42,18 @@ def _display(config: TerminalConfig) -> Opened:
     return display, display.close
 
 
+def _canteen(config: TerminalConfig) -> Opened:
+    from ui.canteen_app import CanteenUi
+
+    canteen = CanteenUi(config)
+    return canteen.window, canteen.close
+
+
 WINDOW_FACTORIES: dict[str, WindowFactory] = {
     "hall": _hall,
     "counter": _counter,
     "display": _display,
+    "canteen": _canteen,
 }
 
 
