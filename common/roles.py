@@ -69,7 +69,7 @@ ROLES: dict[str, RoleSpec] = {spec.name: spec for spec in (
              not_built="community card payments are not built"),
     RoleSpec("cinema", "film ticket terminal at the party-mass service centre",
              _devices("ccard", "printer"), required=frozenset({"ccard", "printer"}),
-             not_built="film tickets on the community card are not built"),
+             not_built=""),
 )}
 
 if tuple(ROLES) != get_args(RoleName):  # one declaration: the Literal and the table name the same roles

@@ -67,7 +67,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "balance": ("card_no", ("balance_fen",), ("balance_fen",)),
     "menu": ("item_id", ("name",), ("price_fen",)),
     "price": ("item_id", ("price_fen",), ("price_fen",)),
-    "screening": ("screening_id", ("title", "starts_at"), ("seats", "price_fen")),
+    "screening": ("screening_id", ("title", "starts_at"), ("seats", "price_fen", "row_seats")),
     "space": ("space_id", ("name",), ("capacity",)),
     "locker": ("locker_id", ("site_area",), ()),
     "permit": ("permit_id", ("holder", "valid_until"), ()),

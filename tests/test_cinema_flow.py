@@ -194,7 +194,10 @@ def test_the_door_checks_a_card_or_a_qr_then_shows_the_answer_briefly_and_is_rea
     effects = flow.handle(EntryChecked("again", {"seat": "1-1", "ticket_id": "X", "entered": "09:25"}, tap=check.tap))
     assert says(effects) == ["cinema_entry_again"] and [a.kind for a in effects if isinstance(a, Alert)] == [
         "ticket_used_again"]
-    effects = flow.handle(Tick(7.0))
+    assert shown(effects)[0].data["screening"] == A
+    flow.handle(Tick(5.0))
+    assert shown(flow.handle(MoreTime()))[0].data["result"] == "again" and flow.deadline() == 11.0
+    effects = flow.handle(Tick(12.0))
     assert flow.state == "entry" and shown(effects)[0].screen == "entry"
     effects = flow.handle(CardFailed("not_genuine"))
     assert flow.state == "entry_result" and says(effects) == ["cinema_not_genuine"]

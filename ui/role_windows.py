@@ -49,11 +49,19 @@ def _canteen(config: TerminalConfig) -> Opened:
     return canteen.window, canteen.close
 
 
+def _cinema(config: TerminalConfig) -> Opened:
+    from ui.cinema_app import CinemaUi
+
+    cinema = CinemaUi(config)
+    return cinema.window, cinema.close
+
+
 WINDOW_FACTORIES: dict[str, WindowFactory] = {
     "hall": _hall,
     "counter": _counter,
     "display": _display,
     "canteen": _canteen,
+    "cinema": _cinema,
 }
 
 

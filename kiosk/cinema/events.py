@@ -47,6 +47,11 @@ class TicketRefused:
 
 
 @dataclass(frozen=True)
+class ListingChanged:
+    """What is on changed (a pull brought screenings, seats were taken, the day turned): redraw the idle screen."""
+
+
+@dataclass(frozen=True)
 class ReprintWanted:
     """The resident pressed "补打这张票" on the "already have a ticket" screen."""
 
@@ -82,7 +87,8 @@ class EntryChecked:
     tap: int = 0
 
 
-Event = (CardPresented | CardFailed | ScreeningChosen | TicketIssued | TicketRefused | ReprintWanted | PrintDone
+Event = (CardPresented | CardFailed | ScreeningChosen | TicketIssued | TicketRefused | ListingChanged | ReprintWanted
+         | PrintDone
          | EntryMode | QrScanned | EntryChecked | MoreTime | HelpRequested | Dismissed | Tick | Failed)
 
 
@@ -118,6 +124,6 @@ Effect = Show | Say | Alert | Issue | PrintTicket | CheckEntry
 
 __all__ = [
     "Alert", "CardFailed", "CardPresented", "CheckEntry", "Dismissed", "Effect", "EntryChecked", "EntryMode", "Event",
-    "Failed", "HelpRequested", "Issue", "Item", "MoreTime", "PrintDone", "PrintTicket", "QrScanned", "ReprintWanted",
+    "Failed", "HelpRequested", "Issue", "Item", "ListingChanged", "MoreTime", "PrintDone", "PrintTicket", "QrScanned", "ReprintWanted",
     "Say", "ScreeningChosen", "Show", "Tick", "TicketIssued", "TicketRefused",
 ]

@@ -46,6 +46,7 @@ from .events import (
     HelpRequested,
     Issue,
     Item,
+    ListingChanged,
     MoreTime,
     PrintDone,
     PrintTicket,
@@ -68,7 +69,7 @@ AMOUNT_CODES = ("insufficient", "over_tap_limit", "over_day_limit", "too_many_of
 OTHER_CODES = ("already", "closed")
 ENTRY_RESULTS = ("ok", "again", "no_ticket", "wrong_screening", "bad_qr", "not_genuine", "read_failed")
 #: Group names as said on screen and aloud (common.priority_groups).
-GROUP_WORDS = {"special_care": ("特殊照护对象", "special-care residents"), "disabled": ("残疾人", "disabled residents"),
+GROUP_WORDS = {"special_care": ("特殊照护对象", "special care"), "disabled": ("残疾人", "disabled"),
                "veteran": ("优抚对象", "veterans")}
 
 
@@ -93,7 +94,7 @@ def price_words(item: Item) -> dict[str, str]:
     zh, en = f"{yuan(fen)} 元", f"{yuan(fen)} yuan"
     if groups:
         zh += f"（{'、'.join(g[0] for g in groups)}免费）"
-        en += f" (free for {' and '.join(g[1] for g in groups)})"
+        en += f" (free: {', '.join(g[1] for g in groups)})"
     return {"price_zh": zh, "price_en": en}
 
 
@@ -125,6 +126,7 @@ class CinemaFlow:
         self.ticket: dict[str, Any] | None = None  # the ticket on screen, or the one the card already holds
         self.card_no: str | None = None  # the card of the current ticket
         self.door: Item | None = None  # the screening checked at the door (entry mode), or None
+        self._door_shown = Show("entry_result", {})  # the door's last answer (shown again for more time)
         self.taps = 0
         self._abandoned_tap = 0  # an issue that timed out: its late answer is still shown
         self.clock = ScreenClock(self._limit, self.settings.warning_s)
@@ -172,6 +174,8 @@ class CinemaFlow:
             return self._issued(event)
         if isinstance(event, TicketRefused):
             return self._refused(event)
+        if isinstance(event, ListingChanged):
+            return [self.idle_screen()] if self.state == "idle" else []
         if isinstance(event, ReprintWanted):
             if self.state == "refused" and self.ticket is not None:
                 return [PrintTicket(str(self.ticket["ticket_id"]), reprint=True), Say("cinema_reprinting")]
@@ -186,6 +190,9 @@ class CinemaFlow:
         if isinstance(event, EntryChecked):
             return self._checked(event)
         if isinstance(event, MoreTime):
+            if self.state == "entry_result":  # the door's answer, its few seconds again
+                self.clock.restart()
+                return [self._door_shown]
             return self.clock.extend() if self.state in RESIDENT_SCREENS else []
         if isinstance(event, HelpRequested):
             return self._help()
@@ -200,8 +207,9 @@ class CinemaFlow:
             return self._ask_staff("ticket_stuck", detail)
         if self.state == "checking":
             self._enter("entry_result")
-            return [self._show("entry_result", {"result": "error", **screening_words(self.door or {})}),
-                    Say("ask_staff"), Alert("entry_stuck", detail)]
+            self._door_shown = self._show("entry_result", {"result": "error", "screening": self.door,
+                                                           **screening_words(self.door or {})})
+            return [self._door_shown, Say("ask_staff"), Alert("entry_stuck", detail)]
         return [Alert("flow_stuck", detail)]
 
     # -- issuing ----------------------------------------------------------------------------
@@ -329,8 +337,9 @@ class CinemaFlow:
             params.update(seat_zh=seat_words(str(params["seat"]), "zh"), seat_en=seat_words(str(params["seat"]), "en"))
         words = {**screening_words(self.door or {}), **params}
         key = f"cinema_entry_{checked.result}" if checked.result in ENTRY_RESULTS[:5] else f"cinema_{checked.result}"
-        effects: list[Effect] = [self._show("entry_result", {"result": checked.result, "ok": checked.result == "ok",
-                                                             **words}), Say(key, words)]
+        self._door_shown = self._show("entry_result", {"result": checked.result, "ok": checked.result == "ok",
+                                                       "screening": self.door, **words})
+        effects: list[Effect] = [self._door_shown, Say(key, words)]
         if checked.result == "again":
             effects.append(Alert("ticket_used_again", {"ticket_id": str(params.get("ticket_id", ""))}))
         return effects

@@ -44,6 +44,7 @@ from kiosk.runtime.resident_terminal import ResidentTerminal
 log = logging.getLogger(__name__)
 
 WEEKDAYS_ZH = "一二三四五六日"
+LISTING_CHECK_S = 2.0  # how often the idle screen's screenings are compared with what is on
 VOID_STAFF = "cinema-terminal"  # who voids a payment whose ticket could not be written
 
 
@@ -108,6 +109,7 @@ class CinemaTerminal(ResidentTerminal):
                          on_show, on_say, on_alert)
         self.flow: CinemaFlow = self.flow
         self.tickets_issued = 0
+        self._listed: list[dict[str, Any]] | None = None  # the screenings the idle screen shows now
         rt = self.runtime
         rt.on_io(ev.Issue, self._issue)
         rt.on_io(ev.PrintTicket, self._print)
@@ -118,6 +120,7 @@ class CinemaTerminal(ResidentTerminal):
         """Start the runtime with today's screenings on screen, and the card reader's loop."""
         self.runtime.start([self._with_listing(self.flow.idle_screen())])
         self.start_card_loops({"ccard": self.reader}, self._card_read, self._card_failed)
+        self.runtime.spawn(self._watch_listing, "listing")
         return self
 
     def stop(self) -> None:
@@ -137,10 +140,22 @@ class CinemaTerminal(ResidentTerminal):
         day = self.clock().date().isoformat()
         return [item for item in self.listing() if item["day"] == day]
 
+    def _watch_listing(self) -> None:
+        """Redraw the idle screen when today's screenings or their seats left change (a pull, the day turning)."""
+        while not self.runtime.stopping.wait(LISTING_CHECK_S):
+            try:
+                changed = self.today() != self._listed
+            except Exception:  # a store being closed, a bad row: looked at again next time
+                log.exception("reading the screenings")
+                continue
+            if changed:
+                self.submit(ev.ListingChanged())
+
     def _with_listing(self, show: ev.Show) -> ev.Show:
         if show.screen != "screenings":
             return show
-        return ev.Show(show.screen, {**show.data, "screenings": self.today()})
+        self._listed = self.today()
+        return ev.Show(show.screen, {**show.data, "screenings": self._listed})
 
     def _show(self, e: ev.Show) -> None:
         super()._show(self._with_listing(e))  # the flow does not know what is on: add it

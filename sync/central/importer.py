@@ -25,6 +25,7 @@ too deeply to parse, a CSV field over the csv module's limit) is one :class:`Cen
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -95,6 +96,27 @@ def _card(row: dict[str, Any]) -> str | None:
     return None
 
 
+def _screening(row: dict[str, Any]) -> str | None:
+    try:
+        starts = dt.datetime.fromisoformat(str(row["starts_at"]))
+    except ValueError:
+        return "starts_at must be an ISO time, e.g. 2026-12-05T14:00:00+08:00"
+    if starts.tzinfo is None:
+        return "starts_at must give its offset, e.g. +08:00"
+    if "seats" in row and not 1 <= row["seats"] <= 2000:
+        return "seats must be 1-2000"
+    if "row_seats" in row and not 1 <= row["row_seats"] <= 100:
+        return "row_seats must be 1-100"
+    if "price_fen" in row and not 0 <= row["price_fen"] <= 100_000:
+        return "price_fen must be 0-100000 (0: free)"
+    bad = [g for g in row.get("free_groups", []) if not isinstance(g, str) or not _GROUP_NAME.match(g)]
+    if bad:
+        return f"free_groups must be names of a-z, 0-9 and _ (e.g. special_care), not {str(bad[0])[:30]!r}"
+    if not all(str(a).strip().isdigit() for a in row.get("aisle_after", [])):
+        return "aisle_after must be seat numbers (after which a centre aisle runs)"
+    return None
+
+
 def _policy(row: dict[str, Any]) -> str | None:
     problem = policy_problem(row)
     return f"field {problem}" if problem else None
@@ -114,7 +136,8 @@ KINDS: dict[str, KindSpec] = {
     "balance": KindSpec("card_no", ("balance_fen",), integers=("balance_fen",)),
     "menu": KindSpec("item_id", ("name",), integers=("price_fen",)),
     "price": KindSpec("item_id", ("price_fen",), integers=("price_fen",)),
-    "screening": KindSpec("screening_id", ("title", "starts_at"), integers=("seats", "price_fen")),
+    "screening": KindSpec("screening_id", ("title", "starts_at"), integers=("seats", "price_fen", "row_seats"),
+                          lists=("free_groups", "aisle_after"), check=_screening),
     "space": KindSpec("space_id", ("name",), integers=("capacity",)),
     "locker": KindSpec("locker_id", ("site_area",)),
     "permit": KindSpec("permit_id", ("holder", "valid_until")),

@@ -1,0 +1,200 @@
+"""Pieces of the cinema terminal's screens: its stylesheet and words, the screening tile, the card picture.
+
+A screening is a big white button: the film's title large, then its time and hall, the seats left
+in words ("还剩 12 座" / "已满座") and its price ("免费" / "5 元"); a full screening's tile says
+"已满座" in words (the dashed grey border is only a second cue) and still answers a tap with the
+next screening that has seats.  The words are labels inside the button, so they wrap and are
+checked like every other label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.cinema.flow import price_words
+from ui import theme
+from ui.qt import QLabel, QPainter, QPushButton, QSize, Qt, QVBoxLayout
+from ui.reader_picture import ReaderPicture
+from ui.texts import pick
+from ui.widgets import label, set_property
+
+#: The cinema's own words (headings, buttons); what it speaks is in kiosk.prompts.
+WORDS: dict[str, tuple[str, str]] = {
+    "subprompt": ("每场电影一张卡限领一张票", "One ticket per card per screening"),
+    "none_today": ("今天没有可以领票的场次了，请留意服务中心的放映通知",
+                   "No more screenings with tickets today; watch the service centre's notices"),
+    "seats_left": ("还剩 {n} 座", "{n} seats left"),
+    "full_mark": ("已满座", "Full"),
+    "put_card": ("请把一卡通放在\n屏幕下方的读卡区", "Please put your community card\non the reader below the screen"),
+    "where": ("读卡区在屏幕下方，放好后停一秒", "The card reader is below the screen; hold the card there a second"),
+    "choose_again": ("重新选择", "Choose again"),
+    "issuing": ("正在出票，请不要拿开卡", "Issuing your ticket: please keep the card on the reader"),
+    "ticket": ("出票成功，您的座位是", "Your ticket: your seat is"),
+    "aisle": ("靠走道的座位，进出方便", "An aisle seat, easy to get in and out"),
+    "take_ticket": ("请取走电影票", "Please take your ticket"),
+    "not_printed": ("⚠ 票没有打印出来，入场时刷一卡通就可以", "⚠ Not printed: tap your card at the door instead"),
+    "paid": ("已付 {yuan}，卡里还有 {balance}", "Paid {yuan}; {balance} left on the card"),
+    "paid_no_balance": ("已付 {yuan}", "Paid {yuan}"),
+    "free": ("免费", "Free"),
+    "done": ("完成", "Done"),
+    "full": ("这一场已满座", "This screening is full"),
+    "next": ("下一场有座位的：", "Next with seats:"),
+    "no_next": ("这几天的场次都满了", "All screenings of the coming days are full"),
+    "take_next": ("选这一场", "Choose this one"),
+    "back": ("返回", "Back"),
+    "no_ticket": ("没有出票", "No ticket"),
+    "ask_staff": ("请找工作人员", "Please ask staff"),
+    "reprint": ("补打这张票", "Print it again"),
+    "ok": ("我知道了", "OK"),
+    "door": ("检票", "Ticket check"),
+    "door_how": ("请刷一卡通，或把电影票上的二维码对准扫码枪",
+                 "Tap your community card, or hold the ticket's QR code to the scanner"),
+    "checking": ("正在检票…", "Checking…"),
+    "go_in": ("请入场", "Please go in"),
+    "not_in": ("不能入场", "Cannot go in"),
+    # staff view
+    "staff_heading": ("检票（工作人员）", "Door check (staff)"),
+    "check_this": ("检票：{title} {when}（已领 {taken} 张）", "Check: {title} {when} ({taken} issued)"),
+    "stop_checking": ("结束检票，回到领票", "Stop checking; back to tickets"),
+}
+
+
+def words(key: str, lang: str, **params: Any) -> str:
+    """The cinema's own words in ``lang``, with ``params`` filled in."""
+    text = pick(WORDS[key], lang)
+    return text.format(**params) if params else text
+
+
+def title(item: dict[str, Any], lang: str) -> str:
+    """A screening's film title in ``lang``, in 《》 in Chinese."""
+    return f"《{item.get('title', '')}》" if lang == "zh" else str(item.get("title_en") or item.get("title", ""))
+
+
+def when_hall(item: dict[str, Any], lang: str) -> str:
+    """``今天 14:00 · 一楼多功能厅``."""
+    when = item.get("when_zh" if lang == "zh" else "when_en") or item.get("time", "")
+    return f"{when} · {item.get('hall', '')}" if item.get("hall") else str(when)
+
+
+def price(item: dict[str, Any], lang: str) -> str:
+    """``免费`` / ``5 元（残疾人免费）`` / ``5 yuan (free for …)``."""
+    text = price_words(item)["price_zh" if lang == "zh" else "price_en"]
+    return text if lang == "zh" else text[:1].upper() + text[1:]
+
+
+def cinema_style(s: theme.Sizes) -> str:
+    """The cinema's own rules, appended to :func:`ui.theme.stylesheet` (same constants, same checks)."""
+    small_target = max(64, s.target_min_px - 32)
+    return f"""
+QPushButton#screening {{ background-color: {theme.STRIP_BG}; border: 3px solid {theme.HEADER_BG};
+  border-radius: 12px; padding: 6px 12px; }}
+QPushButton#screening[full="true"] {{ background-color: {theme.CLOSED_BG}; border: 3px dashed {theme.MUTED_TEXT}; }}
+QPushButton#screening:pressed {{ background-color: {theme.CLOSED_BG}; }}
+QLabel#film_title {{ color: {theme.TEXT}; font-size: {s.title_pt + 2}pt; font-weight: bold; }}
+QLabel#film_info, QLabel#film_seats {{ color: {theme.TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#film_price {{ color: {theme.HEADER_BG}; font-size: {s.title_pt + 2}pt; font-weight: bold; }}
+QLabel#film_seats[full="true"] {{ color: {theme.DOWN_TEXT}; font-weight: bold; }}
+QLabel#seat_big {{ color: {theme.TEXT}; font-size: {s.main_pt + 16}pt; font-weight: bold; }}
+QLabel#warning {{ color: {theme.DOWN_TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
+QLabel#door_heading {{ color: {theme.HEADER_BG}; font-size: {s.main_pt}pt; font-weight: bold; }}
+QPushButton#take_next, QPushButton#back, QPushButton#done, QPushButton#ok, QPushButton#reprint,
+QPushButton#check_this, QPushButton#stop_checking {{ min-height: {small_target}px; min-width: {small_target}px;
+  padding: 4px 18px; }}
+QPushButton#check_this {{ background-color: {theme.PANEL_BG}; color: {theme.HEADER_BG};
+  border: 3px solid {theme.HEADER_BG}; text-align: left; }}
+"""
+
+
+def _quiet(widget: QLabel) -> QLabel:
+    widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)  # a tap anywhere is the button's
+    return widget
+
+
+class ScreeningTile(QPushButton):
+    """A screening's big button: title, time and hall, seats left, price; tapping it chooses the screening."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__(objectName="screening")
+        self.item = item
+        policy = self.sizePolicy()
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(16, 8, 16, 8)
+        column.setSpacing(2)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        self.title = _quiet(label("film_title", align=left))
+        self.info = _quiet(label("film_info", align=left))
+        self.seats = _quiet(label("film_seats", align=left))
+        self.price = _quiet(label("film_price", align=left))
+        for widget in (self.title, self.info, self.seats, self.price):
+            column.addWidget(widget)
+        self.retranslate("zh")
+
+    @property
+    def full(self) -> bool:
+        """No seat left (said in words on the tile)."""
+        return int(self.item.get("seats_left") or 0) <= 0
+
+    def retranslate(self, lang: str) -> None:
+        """Title, time, hall, seats left and price in ``lang``."""
+        self.title.setText(title(self.item, lang))
+        self.info.setText(when_hall(self.item, lang))
+        n = int(self.item.get("seats_left") or 0)
+        self.seats.setText(words("full_mark", lang) if self.full else words("seats_left", lang, n=n))
+        self.price.setText(price(self.item, lang))
+        set_property(self, "full", "true" if self.full else "false")
+        set_property(self.seats, "full", "true" if self.full else "false")
+        self.setAccessibleName(f"{title(self.item, 'zh')} {when_hall(self.item, 'zh')} {self.seats.text()}")
+
+    def sizeHint(self) -> QSize:
+        """What its words need (a button's own hint knows only its text)."""
+        hint = self.layout().sizeHint()
+        return QSize(hint.width(), max(hint.height(), self.heightForWidth(hint.width())))
+
+    def minimumSizeHint(self) -> QSize:
+        """The least its wrapped words need."""
+        return self.layout().minimumSize()
+
+    def hasHeightForWidth(self) -> bool:
+        """Wrapped words: the height depends on the width."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        """The height its labels need at ``width``."""
+        return self.layout().totalHeightForWidth(width)
+
+    def resizeEvent(self, event: object) -> None:
+        """At its new width, ask for the height its wrapped words need."""
+        super().resizeEvent(event)
+        need = max(self.heightForWidth(self.width()), 64)
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+
+class CardPicture(ReaderPicture):
+    """The hall's reader picture with the card only: the cinema terminal has no code scanner for residents."""
+
+    def sizeHint(self) -> QSize:
+        """A strip about as tall as the hall's."""
+        return QSize(360, 200)
+
+    def paintEvent(self, event: object) -> None:
+        """The card over the reader with its arrow, centred."""
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        unit = min(self.height() / 5.0, self.width() / 6.0)
+        self._card_and_reader(p, self.width() / 2.0, unit)
+        p.end()
+
+
+def clear_layout(layout: Any) -> None:
+    """Remove and delete every widget of ``layout`` (rows rebuilt from new data)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget()
+        if widget is not None:
+            widget.setParent(None)
+            widget.deleteLater()
+        elif item.layout() is not None:
+            clear_layout(item.layout())
