@@ -101,10 +101,10 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "cinema_choose_first": ("请先在屏幕上选择要看的场次，再刷一卡通",
                             "Please first choose a screening on the screen, then tap your card"),
     "cinema_present": ("《{title_zh}》，{when_zh}，{hall}，{price_zh}。请把一卡通放在屏幕下方的读卡区",
-                       "{title_en}, {when_en}, {hall}, {price_en}. Please put your community card on the reader "
+                       "{title_en}, {when_en}, {hall_en}, {price_en}. Please put your community card on the reader "
                        "below the screen"),
     "cinema_ticket": ("出票成功。《{title_zh}》，{when_zh}，{hall}，座位 {seat_zh}。{paid_zh}请取走电影票",
-                      "Here is your ticket: {title_en}, {when_en}, {hall}, {seat_en}. {paid_en}Please take your ticket"),
+                      "Here is your ticket: {title_en}, {when_en}, {hall_en}, {seat_en}. {paid_en}Please take your ticket"),
     "cinema_ticket_again": ("您的座位是 {seat_zh}，请取走电影票", "Your seat is {seat_en}. Please take your ticket"),
     "cinema_aisle": ("给您安排了靠走道的座位，进出方便", "We gave you an aisle seat, easy to get in and out"),
     "cinema_low_balance": ("卡里只剩 {balance} 元了，请到服务中心充值",
@@ -120,7 +120,7 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "cinema_full": ("《{title_zh}》{when_zh}这一场已经满座了", "{title_en} {when_en} is full"),
     "cinema_full_next": ("下一场是{next_when_zh}的《{next_title_zh}》，在{next_hall}，还有 {next_seats_left} 个座位。"
                          "要看这一场，请点“选这一场”",
-                         "The next one is {next_title_en}, {next_when_en}, {next_hall}, {next_seats_left} seats "
+                         "The next one is {next_title_en}, {next_when_en}, {next_hall_en}, {next_seats_left} seats "
                          "left. Press 'Choose this one' to take it"),
     "cinema_full_none": ("这几天的场次都满了，请留意服务中心的放映通知",
                          "All screenings of the coming days are full; watch the service centre's notices"),

@@ -139,7 +139,7 @@ class CinemaWindow(KioskWindow):
         self.ticket_aisle, self.ticket_paid = label("notice"), label("big_info")
         self.ticket_print = label("print_state")
         self.ticket_done = self._button("done", "dismiss")
-        page, pl = _page(self.ticket_heading, self.ticket_film, self.ticket_seat,
+        page, pl = _page(self.ticket_heading, self.ticket_seat, self.ticket_film,
                          self.ticket_aisle, self.ticket_paid, self.ticket_print)
         _buttons(pl, self.ticket_done)
         self.add_page("ticket", page)

@@ -29,7 +29,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "where": ("读卡区在屏幕下方，放好后停一秒", "The card reader is below the screen; hold the card there a second"),
     "choose_again": ("重新选择", "Choose again"),
     "issuing": ("正在出票，请不要拿开卡", "Issuing your ticket: please keep the card on the reader"),
-    "ticket": ("出票成功，您的座位是", "Your ticket: your seat is"),
+    "ticket": ("出票成功，您的座位", "Ticket issued: your seat"),
     "aisle": ("靠走道的座位，进出方便", "An aisle seat, easy to get in and out"),
     "take_ticket": ("请取走电影票", "Please take your ticket"),
     "not_printed": ("⚠ 票没有打印出来，入场时刷一卡通就可以", "⚠ Not printed: tap your card at the door instead"),
@@ -73,7 +73,8 @@ def title(item: dict[str, Any], lang: str) -> str:
 def when_hall(item: dict[str, Any], lang: str) -> str:
     """``今天 14:00 · 一楼多功能厅``."""
     when = item.get("when_zh" if lang == "zh" else "when_en") or item.get("time", "")
-    return f"{when} · {item.get('hall', '')}" if item.get("hall") else str(when)
+    hall = item.get("hall" if lang == "zh" else "hall_en") or item.get("hall")
+    return f"{when} · {hall}" if hall else str(when)
 
 
 def price(item: dict[str, Any], lang: str) -> str:

@@ -102,7 +102,7 @@ def screening_words(item: Item) -> dict[str, Any]:
     """The words every screen and prompt about one screening uses."""
     return {"title_zh": item.get("title", ""), "title_en": item.get("title_en") or item.get("title", ""),
             "when_zh": item.get("when_zh") or item.get("time", ""), "when_en": item.get("when_en") or item.get("time", ""),
-            "hall": item.get("hall", ""), "seats_left": int(item.get("seats_left") or 0), **price_words(item)}
+            "hall": item.get("hall", ""), "hall_en": item.get("hall_en") or item.get("hall", ""), "seats_left": int(item.get("seats_left") or 0), **price_words(item)}
 
 
 def next_with_seats(item: Item, upcoming: tuple[Item, ...]) -> Item | None:

@@ -1,7 +1,7 @@
 """The film screenings a cinema terminal offers: from the pulled ``screening`` rows, else its seed file.
 
 A ``screening`` row (docs/community-card.md §2) is ``{screening_id, title, starts_at, hall, seats,
-price_fen, free_groups?}`` and, optionally, ``title_en``, ``row_seats`` (seats per row, default
+price_fen, free_groups?}`` and, optionally, ``title_en``, ``hall_en``, ``row_seats`` (seats per row, default
 10) and ``aisle_after`` (seat numbers after which a centre aisle runs).  ``starts_at`` is an ISO
 time with its offset (``2026-12-03T14:00:00+08:00``); ``price_fen`` 0 is free for everyone, and a
 card holder in one of ``free_groups`` (e.g. ``special_care``) pays nothing either.
@@ -44,6 +44,7 @@ class Screening:
     price_fen: int
     free_groups: tuple[str, ...] = ()
     seat_map: SeatMap = field(default_factory=lambda: SeatMap(1))
+    hall_en: str = ""
 
     def price_for(self, groups: Iterable[str]) -> int:
         """What a card holder in ``groups`` pays, in fen (0: free)."""
@@ -53,7 +54,8 @@ class Screening:
         """The plain data the flow and the screens carry."""
         return {"screening_id": self.screening_id, "title": self.title, "title_en": self.title_en,
                 "starts_at": self.starts_at.isoformat(), "day": self.starts_at.date().isoformat(),
-                "time": f"{self.starts_at:%H:%M}", "hall": self.hall, "seats": self.seats,
+                "time": f"{self.starts_at:%H:%M}", "hall": self.hall, "hall_en": self.hall_en or self.hall,
+                "seats": self.seats,
                 "seats_left": max(0, seats_left), "price_fen": self.price_fen, "free_groups": list(self.free_groups)}
 
 
@@ -94,7 +96,7 @@ def parse_screening(key: str, row: Mapping[str, Any], tz: dt.tzinfo | None = Non
     free = tuple(str(g) for g in groups) if isinstance(groups, list) else ()
     hall = SeatMap(seats, per_row, tuple(sorted({int(str(a).strip()) for a in aisles})))
     return Screening(str(row.get("screening_id") or key), title, str(row.get("title_en") or title), starts,
-                     str(row.get("hall") or ""), seats, price, free, hall)
+                     str(row.get("hall") or ""), seats, price, free, hall, str(row.get("hall_en") or ""))
 
 
 def expand_seed(rows: Mapping[str, Mapping[str, Any]], today: dt.date) -> dict[str, dict[str, Any]]:
