@@ -19,6 +19,11 @@ reads a logged-in counter's alert feed the same way.
 
 A counter logs in with :meth:`HallClient.login` (the staff card's UID and the PIN); the client
 keeps the session per window and sends it, with its staff id, with every action of that window.
+
+The logged-in clerk looks a community card up with :meth:`HallClient.card_info` and tops it up
+with :meth:`HallClient.topup`.  A top-up carries a request id (:func:`new_request_id`): when its
+answer is lost (``HallUnavailable``), sending it again with the same id is safe — the hall answers
+the top-up it already recorded (``repeat``) and credits nothing more.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import logging
 import socket
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +43,7 @@ from .auth import secret_bytes, sign_headers
 from .errors import HallError
 from .ratings import Rating
 from .tickets import Call, Counter, Snapshot, Ticket
+from .topups import CardInfo, TopupResult
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +125,11 @@ class ServerEvent:
     def call(self) -> Call | None:
         """The call carried by a ``call`` event."""
         return _call(self.data) if self.event == "call" else None
+
+
+def new_request_id() -> str:
+    """A fresh id for one top-up request (keep it for the retries of that same top-up)."""
+    return str(uuid.uuid4())
 
 
 def _ticket(data: dict[str, Any]) -> Ticket:
@@ -283,6 +295,21 @@ class HallClient:
     def acknowledge(self, window: int, alert_id: int) -> AlertNotice:
         """The clerk at ``window`` has taken care of alert ``alert_id`` (it leaves every counter's banner)."""
         return AlertNotice.from_dict(self._act(window, f"alerts/{alert_id}/ack")["alert"])
+
+    def card_info(self, window: int, card_no: str) -> CardInfo:
+        """A community card's status, masked holder name and last known balance (for the clerk at ``window``)."""
+        data = self._request("GET", f"/v1/counters/{window}/cards/{card_no}", params=self._who(window),
+                             window=window)["card"]
+        return CardInfo(**{k: data[k] for k in CardInfo.__dataclass_fields__})
+
+    def topup(self, window: int, card_no: str, amount_fen: int, method: str, request_id: str) -> TopupResult:
+        """Top up ``card_no`` by ``amount_fen`` (``cash`` / ``transfer``), taken by the clerk at ``window``.
+
+        Send a lost answer again with the same ``request_id``: the card is credited once.
+        """
+        data = self._act(window, "cards/topup", {"request_id": request_id, "card_no": card_no,
+                                                 "amount_fen": amount_fen, "method": method})["topup"]
+        return TopupResult(**{k: data[k] for k in TopupResult.__dataclass_fields__})
 
     def rate(self, window: int, ticket_id: int, level: str | int) -> Rating:
         """Send the resident's rating of a ticket finished at ``window``."""

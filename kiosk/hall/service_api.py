@@ -24,10 +24,17 @@ synchronous functions (FastAPI runs them on its thread pool); each queue action 
     GET  /v1/counters/{window}/alerts?S      -> {"alerts": [alert, ...]}  open staff alerts, in words
     POST /v1/counters/{window}/alerts/{id}/ack  S -> {"alert"}  acknowledged by that clerk at that window
     GET  /v1/counters/{window}/events?S      SSE: "alerts" {"alerts": [...]} at once and after every change
+    POST /v1/counters/{window}/cards/topup   S + {"request_id", "card_no", "amount_fen", "method"} -> {"topup"}
+    GET  /v1/counters/{window}/cards/{card_no}?S  -> {"card": status, masked name, last known balance}
     GET  /v1/display/snapshot?recent=5       -> current calls, last calls, waiting counts, services
     GET  /v1/display/events?after=ID         SSE: "hello" {"after"}, then "call" (id: call id) and "counts"
 
-``S`` is ``{"session": token, "staff_id": id}``.  Errors are JSON ``{"error": reason, "words_en",
+``S`` is ``{"session": token, "staff_id": id}``.  A top-up (:mod:`kiosk.hall.topups`) is recorded in
+the hall's card journal, attributed to the session's clerk; a retry with the same ``request_id``
+answers the stored top-up (``"repeat": true``) and credits nothing more.  Cards are named by their
+masked holder name only.  Card refusals: 404 ``unknown_card``, 409 ``lost``, ``blocked``,
+``cancelled``, ``denied``, ``request_reused``, 422 ``bad_amount``, ``bad_card_no``; 409
+``no_topups`` when the hall takes no top-ups.  Errors are JSON ``{"error": reason, "words_en",
 "words_zh"}`` with 401 (signature), 403 (staff: ``unknown_card``, ``wrong_pin``, ``locked``,
 ``no_session``, ``session_ended``, ``session_expired``, ``wrong_staff``, ``wrong_window``), 404,
 409 (state), 413 (body too large), 422 (malformed request) or 503 (store unavailable).  The display
@@ -40,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -60,6 +67,7 @@ from .ratings import parse_level
 from .service_plumbing import BodyLimit, CallHub, sse
 from .staff import StaffRefused, StaffRegistry
 from .tickets import Call, QueueChange
+from .topups import HallTopups
 
 #: Seconds between SSE keep-alive comments (clients time out after a few missed ones).
 KEEPALIVE_S = 15.0
@@ -71,8 +79,16 @@ _EVENT_ID = re.compile(r"[0-9]{1,18}")
 Window = Annotated[int, Path(ge=1, le=99, description="window (counter) number")]
 SessionQuery = Annotated[str | None, Query(min_length=16, max_length=128, description="session from login")]
 StaffQuery = Annotated[str | None, Query(min_length=1, max_length=32, description="staff id of the session")]
+CardNo = Annotated[str, Path(pattern=r"^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$",
+                             description="community card number (UID in hex)")]
 #: Published to the counters' alert streams after any alert change (they read the open alerts again).
 ALERTS_CHANGED = object()
+
+
+def _no_topups() -> HallError:
+    error = HallError("no_topups", "this hall takes no community-card top-ups", "本大厅未开通一卡通充值")
+    error.status = 409
+    return error
 
 
 def _no_registry() -> StaffRefused:
@@ -121,6 +137,15 @@ class TransferBody(SessionBody):
     service: str = Field(min_length=1, max_length=2)
 
 
+class TopupBody(SessionBody):
+    """Top up a community card: the counter's own request id makes a retry harmless."""
+
+    request_id: str = Field(pattern=r"^[A-Za-z0-9-]{16,64}$")
+    card_no: str = Field(pattern=r"^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$")
+    amount_fen: int = Field(strict=True, ge=-(10**12), le=10**12)  # a JSON integer; the limits are the rules'
+    method: Literal["cash", "transfer"]
+
+
 class RateBody(_Body):
     """The resident's rating of a finished ticket."""
 
@@ -140,12 +165,13 @@ class RateBody(_Body):
 
 
 def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | None = None,
-               alerts: AlertBoard | None = None, keepalive_s: float = KEEPALIVE_S,
-               max_skew_s: float = MAX_SKEW_S) -> FastAPI:
+               alerts: AlertBoard | None = None, topups: HallTopups | None = None,
+               keepalive_s: float = KEEPALIVE_S, max_skew_s: float = MAX_SKEW_S) -> FastAPI:
     """The hall service app over ``queue``; ``secret`` is the per-hall shared secret (≥ 16 bytes).
 
     ``staff``: the registry counters log in against (without one, every login is refused in
-    words); ``alerts``: the board whose open alerts counters see (without one, the list is empty).
+    words); ``alerts``: the board whose open alerts counters see (without one, the list is empty);
+    ``topups``: the hall's community-card top-ups (without them, a top-up is refused in words).
     """
     verifier = Verifier(secret, max_skew_s, nonces=StoreNonces(queue.store, max_skew_s))
     hub = CallHub()
@@ -309,6 +335,22 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @v1.get("/counters/{window}/cards/{card_no}")
+    def card_info(window: Window, card_no: CardNo, session: SessionQuery = None,
+                  staff_id: StaffQuery = None) -> dict[str, Any]:
+        clerk(window, session, staff_id)
+        if topups is None:
+            raise _no_topups()
+        return {"card": topups.card(card_no).to_dict()}
+
+    @v1.post("/counters/{window}/cards/topup")
+    def topup(window: Window, body: TopupBody) -> dict[str, Any]:
+        who = clerk(window, body.session, body.staff_id)
+        if topups is None:
+            raise _no_topups()
+        result = topups.topup(body.request_id, body.card_no, body.amount_fen, body.method, who, window)
+        return {"topup": result.to_dict()}
 
     @v1.post("/counters/{window}/rate")
     def rate(window: Window, body: RateBody) -> dict[str, Any]:

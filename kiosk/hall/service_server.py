@@ -28,6 +28,7 @@ from .errors import HallError
 from .queue import HallQueue
 from .service_api import create_app
 from .staff import StaffRegistry
+from .topups import HallTopups
 
 #: Longest wait for uvicorn to start or stop, in seconds.
 START_TIMEOUT_S = 10.0
@@ -102,8 +103,9 @@ class HallServer:
 
 
 def serve_hall(queue: HallQueue, secret: str | bytes, host: str = "127.0.0.1", port: int = 0, *,
-               staff: StaffRegistry | None = None, alerts: AlertBoard | None = None) -> HallServer:
-    """Create the app over ``queue`` (counters log in against ``staff``, see ``alerts``) and start serving it.
+               staff: StaffRegistry | None = None, alerts: AlertBoard | None = None,
+               topups: HallTopups | None = None) -> HallServer:
+    """Create the app over ``queue`` (counters log in against ``staff``, see ``alerts``, take ``topups``) and serve it.
 
     The caller stops the returned server.  The secret published with the example configs is
     refused on any address but loopback (it is no secret).
@@ -112,6 +114,6 @@ def serve_hall(queue: HallQueue, secret: str | bytes, host: str = "127.0.0.1", p
     if text in PUBLISHED_SECRETS and not is_loopback(host):
         raise HallError("published_secret", f"refusing to serve on {host}: [lan] secret is the one published with "
                         f"the example configs; {SECRET_HINT}", "大厅共享密钥仍是示例值，请更换")
-    server = HallServer(create_app(queue, secret, staff=staff, alerts=alerts), host, port)
+    server = HallServer(create_app(queue, secret, staff=staff, alerts=alerts, topups=topups), host, port)
     server.start()
     return server

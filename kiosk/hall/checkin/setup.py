@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from kiosk.canteen.card_data import card_facts, online_check
+from kiosk.canteen.journal import CANTEEN_MIGRATIONS
+from kiosk.canteen.payments import CardPayments
+from kiosk.canteen.wallet import CardLimits
 from kiosk.codes.city_service import CityCodeService
 from kiosk.codes.tokens import TokenVerifier, TrustList
 from kiosk.config import ConfigError, TerminalConfig
@@ -18,8 +23,10 @@ from kiosk.hall.alerts import AlertBoard
 from kiosk.hall.checkin.flow import FlowSettings
 from kiosk.hall.checkin.terminal import HallDevices, HallServices, HallTerminal
 from kiosk.hall.service_server import serve_hall
+from kiosk.hall.services import HALL_TZ
 from kiosk.hall.staff import StaffRegistry
 from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
+from kiosk.hall.topups import TOPUP_MIGRATIONS, HallTopups
 from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.runtime.compose import TerminalBase, open_base
 from kiosk.runtime.health import DeviceSupervisor
@@ -77,6 +84,7 @@ class HallApp:
     purge: PurgeScheduler
     city: CityCodeService | None
     alerts: AlertBoard  # staff alerts: raised by the terminal, shown on the counters
+    topups: HallTopups | None = None  # community-card top-ups the counters take (journal + outbox in this store)
     service_url: str | None = None  # the LAN queue service counters and displays use
 
     @property
@@ -126,13 +134,26 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
             register_seed = PriorityRegister.load(config.reference.priority_register, key)
         except Exception as exc:
             raise _startup_error("reference.priority_register", exc) from None
-    base = open_base(config, migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, STAFF_ALERT_MIGRATIONS), speaker=speaker)
+    base = open_base(config, migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, STAFF_ALERT_MIGRATIONS, CANTEEN_MIGRATIONS,
+                                         TOPUP_MIGRATIONS), speaker=speaker)
     try:
         queue = HallQueue(base.store, catalog, rule)
         return _compose_hall(config, base, queue, key, trust_seed, register_seed, language, serve_lan, callbacks)
     except BaseException:
         base.close()  # nothing opened is left behind when the hall cannot start
         raise
+
+
+def hall_topups(base: TerminalBase) -> HallTopups:
+    """The hall's community-card top-ups: its card journal, card facts from its pulled reference data.
+
+    A top-up never needs a balance, so the payment limits are only the defaults (they are not used).
+    """
+    now = lambda: datetime.now(HALL_TZ)  # noqa: E731  # the hall's local day, as its tickets
+    limits = CardLimits()
+    payments = CardPayments(base.store, card_facts(base.reference, base.store), limits, now,
+                            online_check(base.store, limits.fresh_s, now))
+    return HallTopups(payments)
 
 
 def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, key: bytes, trust_seed: TrustList | None,
@@ -159,12 +180,12 @@ def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, 
     terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, queue.services), **callbacks)
     base.on_device_change = terminal.device_changed  # one alert down, one up, nothing on screen
     base.closers[:0] = [terminal.stop, purge.stop]  # the check-in stops before the devices close
-    app = HallApp(config, base, queue, terminal, purge, city, alerts)
+    app = HallApp(config, base, queue, terminal, purge, city, alerts, hall_topups(base))
     if config.lan is not None and serve_lan:
         host, port = (config.hall.bind if config.hall else "127.0.0.1:8710").rsplit(":", 1)
         try:
             server = serve_hall(queue, config.lan.secret, host, int(port), staff=StaffRegistry(store, key),
-                                alerts=alerts)
+                                alerts=alerts, topups=app.topups)
         except Exception as exc:
             raise _startup_error("hall.bind", exc) from None  # open_hall closes what is open
         app.service_url = server.url

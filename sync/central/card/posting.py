@@ -35,7 +35,7 @@ from .payloads import Refused, card_no_of, local_day, parse_payment, parse_topup
 from .schema import card_entries, card_movements, card_subsidy_grants
 
 PAYING_ROLES = ("canteen", "cinema")
-TOPUP_ROLES = ("counter",)
+TOPUP_ROLES = ("counter", "hall")  # the hall records top-ups for its counters (they have no store)
 
 
 @dataclass(frozen=True)
