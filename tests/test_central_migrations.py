@@ -65,6 +65,9 @@ def _volunteers_v2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE volunteers ADD COLUMN phone_hash VARCHAR(64)"))
 
 
+#: Every shipped module at its latest schema version (sync is at 3; the others as they ship).
+LATEST = {m.module: m.latest for m in MIGRATION_SETS}
+
 VOLUNTEERS = MigrationSet("volunteers", (
     Migration(1, "volunteers", _volunteers_v1),
     Migration(2, "volunteer phone hash", _volunteers_v2),
@@ -82,8 +85,8 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     token = (DATA / "central_v1.token").read_text(encoding="ascii").strip()
     store = CentralStore.open(str(db))
     try:
-        assert store.ping() == {"sync": 3}  # steps 2 (gap counts) and 3 (heartbeat counts) ran on opening
-        assert migrate(store.engine, MIGRATION_SETS) == {"sync": []}  # nothing left to do
+        assert store.ping() == LATEST  # sync's steps 2 (gap counts) and 3 (heartbeat counts) ran on opening
+        assert migrate(store.engine, MIGRATION_SETS) == {m: [] for m in LATEST}  # nothing left to do
         assert store.authenticate(token).terminal_id == "hall-01"
         assert store.terminal("canteen-01").revoked_at is not None
         assert store.stored_seqs("hall-01") == [1, 2, 4]
@@ -103,7 +106,7 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     finally:
         store.close()
     assert health.status_code == 200
-    assert health.json()["schema_version"] == 3 and health.json()["schema_versions"] == {"sync": 3}
+    assert health.json()["schema_version"] == 3 and health.json()["schema_versions"] == LATEST
     assert changes.status_code == 200 and changes.json()["changes"][0]["key"] == "C0001"
     assert 'linfen_central_schema_version{module="sync"} 3' in metrics.text
 
@@ -127,9 +130,9 @@ def test_a_new_module_is_migrated_on_an_existing_database_with_its_own_bookkeepi
     engine = open_engine(central_db_url)
     try:
         sets = (*MIGRATION_SETS, VOLUNTEERS)
-        assert migrate(engine, sets) == {"sync": [], "volunteers": [1, 2]}
-        assert migrate(engine, sets) == {"sync": [], "volunteers": []}
-        assert current_versions(engine, sets) == {"sync": 3, "volunteers": 2}
+        assert migrate(engine, sets) == {**{m: [] for m in LATEST}, "volunteers": [1, 2]}
+        assert migrate(engine, sets) == {**{m: [] for m in LATEST}, "volunteers": []}
+        assert current_versions(engine, sets) == {**LATEST, "volunteers": 2}
         found = inspect(engine)
         assert {c["name"] for c in found.get_columns("volunteers")} == {
             "volunteer_id", "registered_at_terminal", "points", "phone_hash"}
@@ -140,7 +143,7 @@ def test_a_new_module_is_migrated_on_an_existing_database_with_its_own_bookkeepi
         engine.dispose()
     store = CentralStore.open(central_db_url, migrations=sets)
     try:
-        assert store.ping() == {"sync": 3, "volunteers": 2}
+        assert store.ping() == {**LATEST, "volunteers": 2}
     finally:
         store.close()
 

@@ -28,6 +28,7 @@ from .sync_api.schema import reference, sites
 
 DEFAULT_PAGE = 1000  # changes in one page when the terminal does not say
 MAX_PAGE = 5000  # most changes in one page
+_KEY_CHUNK = 500  # keys looked up per query when only some keys change
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,19 @@ def apply_changes(conn: Connection, site: str, kind: str, changes: Iterable[RowC
     ``replace``: the changes are the whole set, so every key of this kind not among them is
     deleted.  Rows identical to the key's current state take no cursor.
     """
+    changes = list(changes)
     _ensure_site(conn, site)
     _take_cursors(conn, site, 0)  # lock the counter before reading the current state
-    current = {r.key: (r.op, r.data) for r in conn.execute(
-        select(reference.c.key, reference.c.op, reference.c.data)
-        .where(reference.c.site == site, reference.c.kind == kind))}
+    base = select(reference.c.key, reference.c.op, reference.c.data).where(reference.c.site == site,
+                                                                          reference.c.kind == kind)
+    if replace:  # the whole kind is compared
+        current = {r.key: (r.op, r.data) for r in conn.execute(base)}
+    else:  # only the keys changed (a balance posting touches a few of 12,000 cards)
+        keys = sorted({c.key for c in changes})
+        current = {}
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start:start + _KEY_CHUNK]
+            current.update({r.key: (r.op, r.data) for r in conn.execute(base.where(reference.c.key.in_(chunk)))})
     wanted: list[tuple[str, str, str | None]] = []
     seen: set[str] = set()
     unchanged = 0
