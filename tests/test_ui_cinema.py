@@ -17,6 +17,7 @@ import pytest
 from kiosk.cinema.events import (
     CardFailed,
     CardPresented,
+    Dismissed,
     EntryChecked,
     EntryMode,
     PrintDone,
@@ -88,14 +89,12 @@ def flow_shows() -> dict[str, Show]:
     shows["entry"] = last(flow.handle(EntryMode(FREE)))
     shows["checking"] = last(flow.handle(QrScanned("LFC1:cinema-1:x:0A1B2C3D4E5F")))
     shows["entry_ok"] = last(flow.handle(EntryChecked("ok", {"seat": "2-1", "ticket_id": "X"}, tap=flow.taps)))
+    other = when_words(dt.datetime.fromisoformat(PRICED["starts_at"]), NOW.date())
     for result, params in (("again", {"seat": "2-1", "ticket_id": "X", "entered": "09:21"}),
-                           ("wrong_screening", {"ticket_id": "X", "other_zh": "《长津湖》", "other_en": "The Battle at "
-                                                "Lake Changjin", **when_words(PRICED["starts_at"] and
-                                                                              dt.datetime.fromisoformat(
-                                                                                  PRICED["starts_at"]), NOW.date())}),
+                           ("wrong_screening", {"ticket_id": "X", "other_zh": "《长津湖》",
+                                                "other_en": "The Battle at Lake Changjin", **other}),
                            ("bad_qr", {})):
-        flow.handle(Show("x"))  # (ignored by the flow)
-        flow.state = "entry"
+        flow.handle(Dismissed())  # the door's answer goes: the next person
         flow.handle(CardPresented("C5", 2.0))
         shows[f"entry_{result}"] = last(flow.handle(EntryChecked(result, params, tap=flow.taps)))
     warning = shows["refused_insufficient"]
@@ -198,7 +197,7 @@ def test_buttons_and_the_door_scanner_reach_the_terminal(cinema, qtbot):
     qtbot.keyClicks(cinema, "LFC1:cinema-1:x:0A1B2C3D4E5F")
     qtbot.keyClick(cinema, Qt.Key.Key_Return)
     assert fake.scanned == ["LFC1:cinema-1:x:0A1B2C3D4E5F"]
-    cinema.apply(SHOWS["screenings"] if "screenings" in SHOWS else Show("screenings", {"screenings": TODAY}))
+    cinema.apply(Show("screenings", {"screenings": TODAY}))
     cinema.open_staff_view()
     buttons = cinema.pages["staff"].findChildren(type(cinema.staff_stop), "check_this")
     assert [b.text() for b in buttons][0] == "检票：《少林寺》 今天 09:30（已领 13 张）"
@@ -227,3 +226,47 @@ def test_the_door_says_go_in_with_the_seat_or_why_not(cinema):
     assert cinema.door_result.text() == "不能入场" and "09:21" in cinema.door_words.text()
     cinema.apply(SHOWS["entry_wrong_screening"])
     assert "《长津湖》" in cinema.door_words.text()
+
+
+def test_cinema_ui_carries_the_terminals_callbacks_to_the_window_and_taps_back(qtbot, examples_dir, monkeypatch):
+    """CinemaUi: shows and words from the terminal's thread reach the window; language, volume, taps and scans go back."""
+    import threading
+    from types import SimpleNamespace
+
+    import ui.cinema_app as cinema_app
+
+    opened: dict[str, Any] = {}
+    terminal = FakeTerminal()
+    speaker = SimpleNamespace(volume=0)
+    closed: list[bool] = []
+
+    def fake_open(config, **kwargs):
+        opened.update(kwargs)
+        return SimpleNamespace(terminal=terminal, base=SimpleNamespace(speaker=speaker, health=None, sync=None),
+                               close=lambda: closed.append(True))
+
+    door = cinema_app.TerminalDoor()
+    door.ui("screening:x")
+    door.scan("LFC1:x")  # dropped: no terminal yet
+    monkeypatch.setattr(cinema_app, "open_cinema", fake_open)
+    ui = cinema_app.CinemaUi(load_config(examples_dir / "cinema.toml"))
+    window = ui.window
+    qtbot.addWidget(window)
+    window.show()
+    assert speaker.volume == window.volume
+    thread = threading.Thread(target=lambda: (opened["on_show"](Show("screenings", {"screenings": TODAY})),
+                                              opened["on_say"]("cinema_choose", {})))
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: bool(window.tiles))
+    qtbot.waitUntil(lambda: window.spoken == prompt_text("cinema_choose"))
+    window.tiles[FREE["screening_id"]].click()
+    ui.door.scan("LFC1:cinema-1:x:0A1B2C3D4E5F")
+    assert terminal.commands == [f"screening:{FREE['screening_id']}"] and terminal.scanned == [
+        "LFC1:cinema-1:x:0A1B2C3D4E5F"]
+    window.toggle_language()
+    assert opened["language"]() == "en"
+    window.volume_down.click()
+    assert speaker.volume == window.volume
+    ui.close()
+    assert closed == [True]
