@@ -17,6 +17,7 @@ import pytest
 from hardware_sim import personas
 from hardware_sim.pcscd import PcscdHarness
 from kiosk.canteen.day_close import DayCloseRefused
+from sync import apply
 from tests.canteen_support import CanteenWorld, card_row, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -55,7 +56,9 @@ def test_a_resident_pays_a_set_meal_and_hears_the_discount_subsidy_and_balance(w
     [line] = ledger_payments(world, middle.ccard_uid)
     assert line["amount_fen"] == -1420 and line["subsidy_fen"] == 200
     assert world.statement(middle.ccard_uid)["balance_fen"] == 8580
-    # The central's balance row came back: the reader's estimate is the central's balance.
+    # The central's balance row came back, naming the reader's entries it counts: the estimate is the central's.
+    row = apply.reference_get(reader.app.store, "balance", middle.ccard_uid)
+    assert row["balance_fen"] == 8580 and row["readers"] == {"canteen-1": 1} and row["subsidy_day"]
     assert reader.app.payments.standing(middle.ccard_uid).balance_fen == 8580
 
 

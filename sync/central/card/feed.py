@@ -1,10 +1,11 @@
 """The balance feed: after a posting, each touched card's ``balance`` reference row goes to its sites.
 
-A card's row (docs/community-card.md §2: ``card_no, balance_fen, as_of, subsidy_day``) is
+A card's row (docs/community-card.md §2: ``card_no, balance_fen, as_of, subsidy_day, readers``) is
 written with :func:`sync.central.reference.apply_changes`, in the push's own transaction, to
 every site whose feed holds an active ``card`` row (an upsert, not a tombstone) for that card
 number.  ``as_of`` is the posting time of the card's last movement; ``subsidy_day`` the latest
-day whose subsidy the card holds.  A row equal to the site's current one takes no cursor.
+day whose subsidy the card holds; ``readers`` per terminal the highest journal counter of its entries
+for this card the balance counts (a reader subtracts only its entries above that).  A row equal to the site's current one takes no cursor.
 
 A card imported to a site *after* its last posting gets its balance row with its next posting,
 or with ``linfen central card publish`` (:func:`publish_balances` for every card in the ledger).
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, func, select
 from ..reference import RowChange, apply_changes
 from ..sync_api.schema import reference
 from .ledger import card_account
-from .schema import card_balances, card_subsidy_grants
+from .schema import card_balances, card_entries, card_subsidy_grants
 
 _CHUNK = 500
 
@@ -34,8 +35,12 @@ def balance_row(conn: Connection, card_no: str) -> dict[str, Any]:
                           .where(card_balances.c.account == card_account(card_no))).first()
     subsidy_day = conn.execute(select(func.max(card_subsidy_grants.c.day))
                                .where(card_subsidy_grants.c.card_no == card_no)).scalar()
+    readers = {r.terminal_id: int(r.counter) for r in conn.execute(
+        select(card_entries.c.terminal_id, func.max(card_entries.c.counter).label("counter"))
+        .where(card_entries.c.card_no == card_no, card_entries.c.counter.is_not(None))
+        .group_by(card_entries.c.terminal_id))}
     return {"card_no": card_no, "balance_fen": int(cached.balance_fen) if cached else 0,
-            "as_of": cached.last_posted_at if cached else None, "subsidy_day": subsidy_day}
+            "as_of": cached.last_posted_at if cached else None, "subsidy_day": subsidy_day, "readers": readers}
 
 
 def publish_balances(conn: Connection, card_nos: Iterable[str], changed_at: str) -> int:
