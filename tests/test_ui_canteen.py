@@ -91,6 +91,11 @@ CASHIER = {
     "refused_insufficient": Show("refused", {"mode": "cashier", "code": "insufficient", "short": "11.35",
                                              "limit": "12", **names(CASHIER_BASKET), "stays_s": 30.0}),
 }
+#: Words spoken on a screen that its page does not already show: drawn as the caption line under it.
+CAPTIONS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "self": {"paid_low": ("canteen_receipt_failed", {}), "present": ("help_called", {})},
+    "cashier": {"menu": ("canteen_read_failed", {}), "paid_subsidy_low": ("canteen_receipt_failed", {})},
+}
 PAYMENTS = [
     {"entry_id": "e3", "at": "2026-11-30T11:52:10+08:00", "paid_fen": 1995, "card_no": "04A1B2C3D4E5F6",
      "items": CASHIER_BASKET, "voided": False},
@@ -179,6 +184,8 @@ def test_every_canteen_screen_meets_the_numbers(qtbot, examples_dir, mode, langu
                 for _ in range(item["qty"]):
                     window.cashier.dishes[item["item_id"]].click()
         window.apply(show)
+        if name in CAPTIONS[mode]:
+            window.caption(*CAPTIONS[mode][name])  # the spoken words' line under the page has its room too
         problems += check_sizes(window, SCREENS_DIR / "canteen", f"{mode}-{name}-{language}", main_label(window))
     assert problems == []
 
@@ -270,26 +277,34 @@ def test_refusals_say_why_and_what_next_in_the_prompt_words(canteen):
     said = prompt_text("canteen_insufficient", "zh", {"short": "2.75"})
     assert canteen.refused_words.text().replace("\n", "") == said and "还差 2.75 元" in said
     canteen.caption("canteen_insufficient", {"short": "2.75", "limit": "10"})
-    assert canteen.spoken == said and not canteen.caption_label.isVisible()  # the page says it already
+    assert canteen.spoken == said and not canteen.spoken_label.isVisible()  # the page says it already
     canteen.apply(SELF["error"])
     assert canteen.refused_heading.text() == "请找工作人员"
     assert canteen.refused_words.text().replace("\n", "") == prompt_text("ask_staff")
 
 
+def test_a_menu_without_set_meals_says_so(qtbot, canteen):
+    canteen.apply(Show("menu", {"mode": "self", "menu": [m for m in MENU if not m["set_meal"]], "basket": [],
+                                "total_fen": 0}))
+    assert canteen.meal_tiles == {} and canteen.idle_notice.text() == "本机还没有今天的套餐，请找工作人员"
+
+
 def test_captions_show_the_spoken_words(canteen, cashier):
     canteen.apply(SELF["paid"])
     canteen.caption("canteen_receipt_failed", {})
-    assert canteen.caption_label.isVisible() and canteen.caption_label.text() == prompt_text("canteen_receipt_failed")
+    assert canteen.spoken_label.isVisible() and canteen.spoken_label.text() == prompt_text("canteen_receipt_failed")
     canteen.caption("help_called", {})
     assert canteen.bar.countdown.text() == prompt_text("help_called")
     canteen.apply(SELF["choosing"])
     canteen.caption("canteen_choose_first", {})
     assert canteen.idle_notice.text() == prompt_text("canteen_choose_first") and canteen.prompt.text() == "请先选择套餐"
-    cashier.caption("canteen_wait_clerk", {})
-    assert cashier.caption_label.text() == prompt_text("canteen_wait_clerk")
+    cashier.caption("canteen_wait_clerk", {})  # the resident's side already says it: no second line
+    assert cashier.cashier.heading.text() == prompt_text("canteen_wait_clerk") and not cashier.spoken_label.isVisible()
+    cashier.caption("canteen_not_genuine", {})  # words the page does not show get the caption line
+    assert cashier.spoken_label.isVisible() and cashier.spoken_label.text() == prompt_text("canteen_not_genuine")
     canteen.toggle_language()  # the caption follows the language
     canteen.caption("canteen_receipt_failed", {})
-    assert canteen.caption_label.text() == prompt_text("canteen_receipt_failed", "en")
+    assert canteen.spoken_label.text() == prompt_text("canteen_receipt_failed", "en")
 
 
 def test_the_warning_shows_the_countdown_with_more_time(canteen):
@@ -329,7 +344,7 @@ def test_the_clerks_basket_reaches_the_terminal(cashier):
     assert cashier.cashier.clear is not None
     cashier.cashier.clear.click()
     assert cashier.fake.baskets[-1] == {}
-    assert cashier.cashier.heading.text() == "请稍候，收银员正在点菜" and not cashier.cashier.total.isVisible()
+    assert cashier.cashier.heading.text() == prompt_text("canteen_wait_clerk") and not cashier.cashier.total.isVisible()
     dishes["tang"].click()
     cashier.apply(Show("menu", {"mode": "cashier", "menu": MENU, "basket": [], "total_fen": 0, "reset": True}))
     assert cashier.cashier.quantities == {}  # paid (or cleared): the next resident starts empty

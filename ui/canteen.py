@@ -137,7 +137,7 @@ class CanteenWindow(KioskWindow):
         dl.setSpacing(8)
         self.paid_heading = label("heading")
         bill, bl = panel()  # what it cost: the meal, the total, discount and subsidy, like a receipt
-        self.paid_items = label("caption", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.paid_items = label("detail", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.paid_lines = QVBoxLayout()
         self.paid_lines.setSpacing(2)
         bl.addWidget(self.paid_items)
@@ -148,12 +148,17 @@ class CanteenWindow(KioskWindow):
         self.paid_amount = label("money_big", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.paid_balance = label("money_big", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.paid_low = label("warning", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for w in (self.paid_amount, self.paid_balance, self.paid_low):
+        for w in (self.paid_amount, self.paid_balance):
             money_column.addWidget(w)
         money_column.addStretch(1)
+        bill_column = QVBoxLayout()  # the bill, and under it the low-balance warning: the columns stay level
+        bill_column.setSpacing(4)
+        bill_column.addWidget(bill)
+        bill_column.addWidget(self.paid_low)
+        bill_column.addStretch(1)
         columns = QHBoxLayout()
         columns.setSpacing(24)
-        columns.addWidget(bill, 1, Qt.AlignmentFlag.AlignTop)
+        columns.addLayout(bill_column, 1)
         columns.addLayout(money_column, 1)
         self.receipt = QPushButton(objectName="receipt")
         self.receipt.clicked.connect(lambda: self._send("receipt"))
@@ -197,9 +202,15 @@ class CanteenWindow(KioskWindow):
         self.staff = StaffPage(self.terminal.void, touched=self._staff_touched)
         self.add_page("staff", self.staff)
 
-        self.caption_label = label("caption")  # the words being spoken, when the page does not show them already
+        self.caption_label = label("spoken")  # the words being spoken, when the page does not show them already
         self.caption_label.setVisible(False)
         self.body.addWidget(self.caption_label)
+        # pages with room of their own show the spoken words there, not in a row that squeezes the page
+        self.paid_spoken = label("spoken", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        money_column.insertWidget(2, self.paid_spoken)
+        self.spoken_slots: dict[str, QLabel] = {"paid": self.paid_spoken, "cashier": self.cashier.spoken}
+        for slot in self.spoken_slots.values():
+            slot.setVisible(False)
         self.bar = ResidentBar(self._send, self.language)
         self.body.addWidget(self.bar)
 
@@ -218,8 +229,9 @@ class CanteenWindow(KioskWindow):
         if isinstance(d.get("menu"), list):
             self._set_menu(d["menu"])
         lang = self.language
-        self.caption_label.setText("")
-        self.caption_label.setVisible(False)
+        for slot in (self.caption_label, *self.spoken_slots.values()):
+            slot.setText("")
+            slot.setVisible(False)
         page = RESIDENT_PAGES.get(show.screen, "idle")
         if self.mode == "cashier" and show.screen in ("menu", "present"):
             if show.screen == "menu":
@@ -265,9 +277,12 @@ class CanteenWindow(KioskWindow):
         self.prompt.setText(words("choose_first", lang) if choosing else prompt_text("canteen_choose_meal", lang))
         self.subprompt.setText(texts.pick(texts.IDLE_PROMPTS["canteen"][1], lang))
         self.subprompt.setVisible(not choosing)
-        self.idle_notice.setText(prompt_text("canteen_choose_first", lang) if choosing else "")
-        self.idle_notice.setVisible(choosing)
-        set_property(self.idle_notice, "tone", "warning" if choosing else "info")
+        notice = prompt_text("canteen_choose_first", lang) if choosing else ""
+        if not self.meal_tiles:
+            notice = words("no_meals", lang)  # never an empty screen that asks for a choice
+        self.idle_notice.setText(notice)
+        self.idle_notice.setVisible(bool(notice))
+        set_property(self.idle_notice, "tone", "warning" if notice else "info")
         for tile in self.meal_tiles.values():
             tile.retranslate(lang)
 
@@ -328,8 +343,27 @@ class CanteenWindow(KioskWindow):
             return  # the bar's countdown says it, in the warning's words
         shown = {_flat(w.text()) for w in self.stack.currentWidget().findChildren(QLabel) if w.isVisible()}
         on_page = _flat(text) in shown or key in LAID_OUT
-        self.caption_label.setText("" if on_page else text)
-        self.caption_label.setVisible(not on_page)
+        slot = self.spoken_label
+        slot.setText("" if on_page else text)
+        slot.setVisible(not on_page)
+        self._fit_caption()
+
+    @property
+    def spoken_label(self) -> QLabel:
+        """Where the current page shows the spoken words: its own slot, or the line under the pages."""
+        return self.spoken_slots.get(self.current_page, self.caption_label)
+
+    def _fit_caption(self) -> None:
+        """The caption line is as tall as its words at the body's width (a wrapped label's own minimum is far taller)."""
+        width = self.stack.width() or self.width() - 96
+        text = self.caption_label.text()
+        self.caption_label.setFixedHeight(max(1, self.caption_label.heightForWidth(width)) if text else 1)
+
+    def resizeEvent(self, event: object) -> None:
+        """Keep the caption line's height right for the new width."""
+        super().resizeEvent(event)
+        if hasattr(self, "caption_label"):
+            self._fit_caption()
 
     # -- pages and the staff view ---------------------------------------------------------
     def _page(self, name: str) -> None:

@@ -3,7 +3,7 @@
 The clerk taps a dish to add one, "－" on a basket line to take one away, "清空" to empty the
 basket; each change goes to the terminal as the whole basket (``terminal.basket({item_id: qty})``).
 The resident's side shows the basket, the total in huge type and "请刷一卡通" once there is
-something to pay (else "请稍候，收银员正在点菜"): every state in words.
+something to pay (else the spoken "请等收银员点好菜，再刷卡"): every state in words.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.prompts import prompt_text
 from ui.canteen_parts import DishTile, clear_layout, item_name, money, words
 from ui.qt import QGridLayout, QHBoxLayout, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
 from ui.widgets import label, panel
@@ -55,6 +56,8 @@ class CashierPage(QWidget):
         rl.addWidget(self.basket_heading)
         rl.addLayout(self.lines)
         rl.addWidget(self.total)
+        self.spoken = label("spoken", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        rl.addWidget(self.spoken)  # the words being spoken, shown by the window when the panel does not say them
         rl.addStretch(1)
         row.addWidget(resident, 1)
         self.less_buttons: dict[str, QPushButton] = {}
@@ -135,7 +138,7 @@ class CashierPage(QWidget):
             line.addWidget(less)
             self.lines.addLayout(line)
         have = bool(self.quantities)
-        self.heading.setText(words("tap_card" if have else "wait_clerk", lang))
+        self.heading.setText(words("tap_card", lang) if have else prompt_text("canteen_wait_clerk", lang))
         self.basket_heading.setText(words("basket_empty", lang))
         self.basket_heading.setVisible(not have)  # with lines, "请刷一卡通" and the lines say it
         self.total.setText(words("total", lang, yuan=money(self.total_fen(), lang)))

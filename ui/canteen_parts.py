@@ -41,6 +41,7 @@ QLabel#money_big {{ color: {theme.TEXT}; font-size: {s.main_pt}pt; font-weight: 
 QLabel#line {{ color: {theme.TEXT}; font-size: {s.body_pt}pt; }}
 QLabel#cashier_heading {{ color: {theme.TEXT}; font-size: {max(30, s.main_pt - 10)}pt; font-weight: bold; }}
 QLabel#basket_line {{ color: {theme.TEXT}; font-size: {s.body_pt}pt; }}
+QLabel#spoken, QLabel#detail {{ color: {theme.MUTED_TEXT}; font-size: {s.status_pt}pt; }}
 QLabel#staff_row {{ color: {theme.TEXT}; font-size: {s.status_pt}pt; }}
 QLabel#warning {{ color: {theme.DOWN_TEXT}; font-size: {s.title_pt}pt; font-weight: bold; }}
 QPushButton#less, QPushButton#clear, QPushButton#void, QPushButton#reason, QPushButton#confirm,
@@ -233,6 +234,10 @@ class DishTile(_LabelledButton):
 
 class CardPicture(ReaderPicture):
     """The hall's reader picture with the card only: the canteen reader has no code scanner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumSize(QSize(160, 60))  # it shrinks on a small screen; the words beside it say where
 
     def sizeHint(self) -> QSize:
         """A strip about as tall as the hall's."""

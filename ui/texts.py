@@ -89,6 +89,7 @@ def state_word(reason: str, up: bool, language: str) -> str:
 # The canteen reader's own words (buttons and headings); what it speaks is in kiosk.prompts.
 CANTEEN_WORDS: dict[str, tuple[str, str]] = {
     "choose_first": ("请先选择套餐", "Please choose a set meal first"),
+    "no_meals": ("本机还没有今天的套餐，请找工作人员", "Today's set meals have not reached this reader; please ask staff"),
     "card_held": ("已读到您的一卡通，选好套餐后马上付款", "Your card has been read; choose a meal and it is paid"),
     "price": ("{yuan} 元", "{yuan} yuan"),
     "you_chose": ("您选择了：{items}", "You chose: {items}"),
@@ -110,7 +111,6 @@ CANTEEN_WORDS: dict[str, tuple[str, str]] = {
     "basket_empty": ("还没有点菜", "Nothing ordered yet"),
     "total": ("合计 {yuan}", "Total {yuan}"),
     "tap_card": ("请刷一卡通", "Please tap your community card"),
-    "wait_clerk": ("请稍候，收银员正在点菜", "Please wait: the cashier is entering your meal"),
     "clear": ("清空", "Clear"),
     "less": ("减一份", "One less"),
     # staff view: the clerk's recent payments and voids
