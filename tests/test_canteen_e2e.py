@@ -58,7 +58,7 @@ def test_a_resident_pays_a_set_meal_and_hears_the_discount_subsidy_and_balance(w
     assert world.statement(middle.ccard_uid)["balance_fen"] == 8580
     # The central's balance row came back, naming the reader's entries it counts: the estimate is the central's.
     row = apply.reference_get(reader.app.store, "balance", middle.ccard_uid)
-    assert row["balance_fen"] == 8580 and row["readers"] == {"canteen-1": 1} and row["subsidy_day"]
+    assert row["balance_fen"] == 8580 and row["readers"] == {"counter-1": 1, "canteen-1": 1} and row["subsidy_day"]
     assert reader.app.payments.standing(middle.ccard_uid).balance_fen == 8580
 
 
