@@ -21,33 +21,30 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kiosk.canteen.flow import yuan
 from kiosk.config import TerminalConfig
 from kiosk.prompts import prompt_text
 from kiosk.runtime.screens import Show
 from ui import texts, theme
 from ui.background import run_in_background
 from ui.canteen_cashier import CashierPage
+from ui.canteen_paid import PaidPage
 from ui.canteen_parts import (
     CardPicture,
     MealTile,
     canteen_style,
     clear_layout,
-    keep_amounts_whole,
     money,
     words,
 )
 from ui.canteen_staff import ROWS_SHOWN, StaffPage
 from ui.hall import sentence_per_line
-from ui.qt import QGridLayout, QHBoxLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.qt import QGridLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.resident_bar import ResidentBar
 from ui.shell import STAFF_VIEW_S, KioskWindow
-from ui.widgets import label, panel, set_property
+from ui.widgets import label, set_property
 
-SHOWN_LINE_KINDS = ("gross", "discount", "subsidy", "no_subsidy")  # "paid" is the large 实付 line
 MEAL_COLUMNS = 2
 MEAL_TILE_MAX_PX = 760  # on a wide screen the tiles stay together in the middle, name next to price
-PAID_MAX_PX = 1400  # the paid page's bill and money columns, likewise
 #: Prompts whose words the page itself lays out (meal, price, lines, balance): no caption repeats them.
 LAID_OUT = frozenset({"canteen_choose_meal", "canteen_meal_chosen", "canteen_present", "canteen_paid",
                       "canteen_low_balance"})
@@ -132,56 +129,11 @@ class CanteenWindow(KioskWindow):
         yl.addStretch(1)
         self.add_page("paying", paying)
 
-        paid = QWidget()
-        dl = QVBoxLayout(paid)
-        dl.setSpacing(8)
-        self.paid_heading = label("heading")
-        bill, bl = panel()  # what it cost: the meal, the total, discount and subsidy, like a receipt
-        self.paid_items = label("detail", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.paid_lines = QVBoxLayout()
-        self.paid_lines.setSpacing(2)
-        bl.addWidget(self.paid_items)
-        bl.addLayout(self.paid_lines)
-        bl.addStretch(1)
-        money_column = QVBoxLayout()
-        money_column.setSpacing(4)
-        self.paid_amount = label("money_big", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.paid_balance = label("money_big", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.paid_low = label("warning", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for w in (self.paid_amount, self.paid_balance):
-            money_column.addWidget(w)
-        money_column.addStretch(1)
-        bill_column = QVBoxLayout()  # the bill, and under it the low-balance warning: the columns stay level
-        bill_column.setSpacing(4)
-        bill_column.addWidget(bill)
-        bill_column.addWidget(self.paid_low)
-        bill_column.addStretch(1)
-        columns = QHBoxLayout()
-        columns.setSpacing(24)
-        columns.addLayout(bill_column, 1)
-        columns.addLayout(money_column, 1)
-        self.receipt = QPushButton(objectName="receipt")
-        self.receipt.clicked.connect(lambda: self._send("receipt"))
-        self.paid_done = QPushButton(objectName="done")
-        self.paid_done.clicked.connect(lambda: self._send("dismiss"))
-        held = QWidget()  # the two columns, kept together in the middle of a wide screen
-        held.setLayout(columns)
-        held.setMaximumWidth(PAID_MAX_PX)
-        centred = QHBoxLayout()
-        centred.addStretch(1)
-        centred.addWidget(held, 100)
-        centred.addStretch(1)
-        dl.addStretch(1)
-        dl.addWidget(self.paid_heading)
-        dl.addLayout(centred)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.receipt)
-        buttons.addWidget(self.paid_done)
-        buttons.addStretch(1)
-        dl.addLayout(buttons)
-        dl.addStretch(1)
-        self.add_page("paid", paid)
+        self.paid = PaidPage(self._send, self.has_printer)
+        self.add_page("paid", self.paid)
+        for name in ("heading", "amount", "balance", "low"):  # the page's parts, by the names tests and docs use
+            setattr(self, f"paid_{name}", getattr(self.paid, name))
+        self.receipt, self.paid_done = self.paid.receipt, self.paid.done
 
         refused = QWidget()
         fl = QVBoxLayout(refused)
@@ -206,9 +158,7 @@ class CanteenWindow(KioskWindow):
         self.caption_label.setVisible(False)
         self.body.addWidget(self.caption_label)
         # pages with room of their own show the spoken words there, not in a row that squeezes the page
-        self.paid_spoken = label("spoken", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        money_column.insertWidget(2, self.paid_spoken)
-        self.spoken_slots: dict[str, QLabel] = {"paid": self.paid_spoken, "cashier": self.cashier.spoken}
+        self.spoken_slots: dict[str, QLabel] = {"paid": self.paid.spoken, "cashier": self.cashier.spoken}
         for slot in self.spoken_slots.values():
             slot.setVisible(False)
         self.bar = ResidentBar(self._send, self.language)
@@ -247,7 +197,7 @@ class CanteenWindow(KioskWindow):
             self.paying_items.setText(self._items(d))
             self.paying_total.setText(money(int(d.get("total_fen", 0)), lang))
         elif show.screen == "paid":
-            self._show_paid(d)
+            self.paid.show_paid(d, lang)
         elif show.screen in ("refused", "error"):
             self._show_refused(show.screen, d)
         self._page(page)
@@ -293,29 +243,6 @@ class CanteenWindow(KioskWindow):
         self.present_heading.setText(words("put_card", lang))
         self.present_where.setText(words("where", lang))
         self.present_back.setText(words("choose_again", lang))
-
-    def _show_paid(self, d: dict) -> None:
-        lang = self.language
-        duplicate = d.get("status") == "duplicate"
-        self.paid_heading.setText(prompt_text("canteen_already_paid", lang) if duplicate else words("paid", lang))
-        self.paid_items.setText(self._items(d))
-        clear_layout(self.paid_lines)
-        for line in d.get("lines") or []:
-            if line.get("kind") in SHOWN_LINE_KINDS:
-                row = label("line", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-                row.setText(keep_amounts_whole(str(line.get("zh" if lang == "zh" else "en", ""))))
-                self.paid_lines.addWidget(row)
-        self.paid_amount.setText(words("paid_amount", lang, yuan=money(int(d.get("paid_fen", 0)), lang)))
-        balance = d.get("balance_fen")
-        self.paid_balance.setText(words("balance", lang, yuan=money(int(balance), lang)) if balance is not None else "")
-        self.paid_balance.setVisible(balance is not None)
-        low = bool(d.get("low_balance")) and balance is not None
-        said = prompt_text("canteen_low_balance", lang, {"balance": yuan(int(balance or 0))})
-        self.paid_low.setText(words("low_mark", lang) + said if low else "")
-        self.paid_low.setVisible(low)
-        self.receipt.setText(words("receipt", lang))
-        self.receipt.setVisible(self.has_printer and not duplicate)
-        self.paid_done.setText(words("done", lang))
 
     def _show_refused(self, screen: str, d: dict) -> None:
         lang = self.language
