@@ -65,11 +65,9 @@ ROLES: dict[str, RoleSpec] = {spec.name: spec for spec in (
              identifies_residents=True,
              not_built="the door, locker and self-service business flows are not built"),
     RoleSpec("canteen", "cashier / self-pay card reader in a community canteen",
-             _devices("ccard", "printer"), required=frozenset({"ccard"}),
-             not_built="community card payments are not built"),
+             _devices("ccard", "printer"), required=frozenset({"ccard"})),
     RoleSpec("cinema", "film ticket terminal at the party-mass service centre",
-             _devices("ccard", "printer"), required=frozenset({"ccard", "printer"}),
-             not_built=""),
+             _devices("ccard", "printer"), required=frozenset({"ccard", "printer"})),
 )}
 
 if tuple(ROLES) != get_args(RoleName):  # one declaration: the Literal and the table name the same roles
