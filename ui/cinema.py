@@ -31,15 +31,18 @@ from ui import theme
 from ui.cinema_parts import (
     CardPicture,
     ScreeningTile,
+    button_row,
     cinema_style,
     clear_layout,
+    flat,
+    page_with,
     price,
     title,
     when_hall,
     words,
 )
 from ui.hall import sentence_per_line
-from ui.qt import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
+from ui.qt import QGridLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout
 from ui.resident_bar import ResidentBar
 from ui.shell import KioskWindow
 from ui.widgets import label, set_property
@@ -60,27 +63,6 @@ class CinemaControls(Protocol):
 
     def scan(self, text: str) -> None:
         """A ticket QR scanned at the door."""
-
-
-def _page(*widgets: QWidget | None) -> tuple[QWidget, QVBoxLayout]:
-    page = QWidget()
-    layout = QVBoxLayout(page)
-    layout.setSpacing(8)
-    layout.addStretch(1)
-    for w in widgets:
-        if w is not None:
-            layout.addWidget(w)
-    return page, layout
-
-
-def _buttons(layout: QVBoxLayout, *buttons: QPushButton) -> None:
-    row = QHBoxLayout()
-    row.addStretch(1)
-    for b in buttons:
-        row.addWidget(b)
-    row.addStretch(1)
-    layout.addLayout(row)
-    layout.addStretch(1)
 
 
 class CinemaWindow(KioskWindow):
@@ -123,14 +105,14 @@ class CinemaWindow(KioskWindow):
         self.present_heading, self.present_where = label("heading"), label("caption")
         self.present_picture = CardPicture()
         self.present_back = self._button("back", "dismiss")
-        page, pl = _page(self.present_film, self.present_info, self.present_heading)
+        page, pl = page_with(self.present_film, self.present_info, self.present_heading)
         pl.addWidget(self.present_picture, 1)
         pl.addWidget(self.present_where)
-        _buttons(pl, self.present_back)
+        button_row(pl, self.present_back)
         self.add_page("present", page)
 
         self.issuing_heading, self.issuing_film = label("heading"), label("big_info")
-        page, pl = _page(self.issuing_heading, self.issuing_film)
+        page, pl = page_with(self.issuing_heading, self.issuing_film)
         pl.addStretch(1)
         self.add_page("issuing", page)
 
@@ -139,9 +121,9 @@ class CinemaWindow(KioskWindow):
         self.ticket_aisle, self.ticket_paid = label("notice"), label("big_info")
         self.ticket_print = label("print_state")
         self.ticket_done = self._button("done", "dismiss")
-        page, pl = _page(self.ticket_heading, self.ticket_seat, self.ticket_film,
+        page, pl = page_with(self.ticket_heading, self.ticket_seat, self.ticket_film,
                          self.ticket_aisle, self.ticket_paid, self.ticket_print)
-        _buttons(pl, self.ticket_done)
+        button_row(pl, self.ticket_done)
         self.add_page("ticket", page)
 
         self.full_heading, self.full_film = label("heading"), label("big_info")
@@ -149,29 +131,29 @@ class CinemaWindow(KioskWindow):
         self.full_take = QPushButton(objectName="take_next")
         self.full_take.clicked.connect(self._take_next)
         self.full_back = self._button("back", "dismiss")
-        page, pl = _page(self.full_heading, self.full_film, self.full_next_word, self.full_next)
-        _buttons(pl, self.full_take, self.full_back)
+        page, pl = page_with(self.full_heading, self.full_film, self.full_next_word, self.full_next)
+        button_row(pl, self.full_take, self.full_back)
         self.add_page("full", page)
 
         self.refused_heading, self.refused_words = label("heading"), label("big_info")
         self.refused_film = label("caption")
         self.refused_reprint = self._button("reprint", "reprint")
         self.refused_ok = self._button("ok", "dismiss")
-        page, pl = _page(self.refused_heading, self.refused_words, self.refused_film)
-        _buttons(pl, self.refused_reprint, self.refused_ok)
+        page, pl = page_with(self.refused_heading, self.refused_words, self.refused_film)
+        button_row(pl, self.refused_reprint, self.refused_ok)
         self.add_page("refused", page)
 
         self.door_heading, self.door_film = label("door_heading"), label("big_info")
         self.door_result, self.door_seat = label("heading"), label("seat_big", wrap=False)
         self.door_words = label("big_info")
-        page, pl = _page(self.door_heading, self.door_film, self.door_result, self.door_seat, self.door_words)
+        page, pl = page_with(self.door_heading, self.door_film, self.door_result, self.door_seat, self.door_words)
         pl.addStretch(1)
         self.add_page("door", page)
 
         self.staff_heading = label("heading")
         self.staff_list = QVBoxLayout()
         self.staff_stop = self._button("stop_checking", "entry_off")
-        page, pl = _page(self.staff_heading)
+        page, pl = page_with(self.staff_heading)
         pl.addLayout(self.staff_list)
         pl.addWidget(self.staff_stop, 0, Qt.AlignmentFlag.AlignCenter)
         pl.addStretch(1)
@@ -343,8 +325,8 @@ class CinemaWindow(KioskWindow):
             return
         if key == "timeout_warning":
             return  # the bar's countdown says it, in the warning's words
-        shown = {_flat(w.text()) for w in self.stack.currentWidget().findChildren(QLabel) if w.isVisible()}
-        on_page = _flat(text) in shown or key in LAID_OUT
+        shown = {flat(w.text()) for w in self.stack.currentWidget().findChildren(QLabel) if w.isVisible()}
+        on_page = flat(text) in shown or key in LAID_OUT
         self.caption_label.setText("" if on_page else text)
         self.caption_label.setVisible(not on_page)
 
@@ -413,7 +395,3 @@ class CinemaWindow(KioskWindow):
             self._fill_staff()
         if self._caption_key:
             self.caption(*self._caption_key)
-
-
-def _flat(text: str) -> str:
-    return "".join(text.split())

@@ -13,7 +13,7 @@ from typing import Any
 
 from kiosk.cinema.flow import price_words
 from ui import theme
-from ui.qt import QLabel, QPainter, QPushButton, QSize, Qt, QVBoxLayout
+from ui.qt import QHBoxLayout, QLabel, QPainter, QPushButton, QSize, Qt, QVBoxLayout, QWidget
 from ui.reader_picture import ReaderPicture
 from ui.texts import pick
 from ui.widgets import label, set_property
@@ -199,3 +199,31 @@ def clear_layout(layout: Any) -> None:
             widget.deleteLater()
         elif item.layout() is not None:
             clear_layout(item.layout())
+
+
+def page_with(*widgets: QWidget | None) -> tuple[QWidget, QVBoxLayout]:
+    """A page whose layout starts with a stretch and ``widgets``."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setSpacing(8)
+    layout.addStretch(1)
+    for w in widgets:
+        if w is not None:
+            layout.addWidget(w)
+    return page, layout
+
+
+def button_row(layout: QVBoxLayout, *buttons: QPushButton) -> None:
+    """``buttons`` centred in a row, then a stretch."""
+    row = QHBoxLayout()
+    row.addStretch(1)
+    for b in buttons:
+        row.addWidget(b)
+    row.addStretch(1)
+    layout.addLayout(row)
+    layout.addStretch(1)
+
+
+def flat(text: str) -> str:
+    """``text`` without any white space (to compare wrapped words)."""
+    return "".join(text.split())
