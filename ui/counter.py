@@ -10,7 +10,8 @@ card, session ended).  When the service cannot be reached, the console says so (
 连接"), its buttons say they are unavailable and do nothing, and it retries on its own.  While a
 clerk is logged in, the hall's open staff alerts stand on a banner at the top, each with a
 "知道了" button; the first clerk to press it takes it off every counter.  After "办结" the
-rating pad (:mod:`ui.rating`) asks the resident for a 好差评 rating.
+rating pad (:mod:`ui.rating`) asks the resident for a 好差评 rating.  "充值" opens the community
+card top-up (:mod:`ui.counter_topup`): while it shows, a card tapped on the reader is the resident's.
 
     window = open_counter(config)          # from a counter TerminalConfig
 """
@@ -49,6 +50,7 @@ from ui.counter_pages import (
     dense_sheet,
     words,
 )
+from ui.counter_topup import TopupFlow
 from ui.qt import QTimer
 from ui.rating import RatingOutcome, RatingPad
 from ui.shell import KioskWindow
@@ -117,6 +119,7 @@ class CounterWindow(KioskWindow):
         for name, page in (("login", self.login), ("console", self.console), ("transfer", self.transfer_page),
                            ("call_number", self.call_page)):
             self.add_page(name, page)
+        self.topup = TopupFlow(self)  # 充值: its pages, and its button on the console
         self._connect()
         self._dense = ""  # the pages' stylesheet on a small screen (see resizeEvent)
         self.setMinimumSize(*SMALLEST_SCREEN)  # never grown past a small screen by its text: the layout fits it
@@ -283,6 +286,8 @@ class CounterWindow(KioskWindow):
 
     def card_tapped(self, uid: str) -> None:
         """A staff card was read on this counter's reader: keep its UID for the login, ask for the PIN."""
+        if self.counter is not None and not self._closed and self.topup.showing():
+            return self.topup.card_tapped(uid)  # on the top-up pages a tap is the resident's card
         if self.counter is not None or self._closed:
             return  # already logged in: a tap changes nothing
         self.card_uid = uid
@@ -341,6 +346,7 @@ class CounterWindow(KioskWindow):
         self.counter = None
         self.ticket = None
         self.staff_name = ""
+        self.topup.reset()
         self._stop_alerts()
         self._message = ("warning", exc.words_zh, exc.words_en) if exc else None
         if exc is None:
@@ -512,6 +518,7 @@ class CounterWindow(KioskWindow):
         for page in (self.login, self.console, self.transfer_page, self.call_page):
             page.render(view)
         self.banner.render(view, shown)
+        self.topup.render(view)
 
     def resizeEvent(self, event: Any) -> None:
         """On a screen smaller than :data:`~ui.counter_pages.DENSE_BELOW` the pages use the dense layout."""
@@ -522,7 +529,7 @@ class CounterWindow(KioskWindow):
         if sheet != self._dense:
             self._dense = sheet
             self.transfer_page.setStyleSheet(sheet)
-            for page in (self.login, self.call_page):
+            for page in (self.login, self.call_page, self.topup):
                 page.set_dense(sheet)
             self.render()
 

@@ -61,18 +61,18 @@ def m001_topup_requests(db: Any) -> None:
 
 #: Why a card may not be topped up, in words (``{reason}``: the deny list's reason).
 REFUSAL_WORDS: dict[str, tuple[int, str, str]] = {
-    "unknown_card": (404, "this card is not registered with the community card service: check the number",
+    "unknown_card": (404, "This card is not registered with the community card service: check the number",
                      "此卡未在一卡通系统登记，请核对卡号"),
-    "lost": (409, "this card is reported lost: it cannot be topped up", "此卡已挂失，不能充值"),
-    "blocked": (409, "this card is blocked: it cannot be topped up", "此卡已冻结，不能充值"),
-    "cancelled": (409, "this card is cancelled: it cannot be topped up", "此卡已注销，不能充值"),
-    "denied": (409, "this card is on the deny list ({reason}): it cannot be topped up",
+    "lost": (409, "This card is reported lost: it cannot be topped up", "此卡已挂失，不能充值"),
+    "blocked": (409, "This card is blocked: it cannot be topped up", "此卡已冻结，不能充值"),
+    "cancelled": (409, "This card is cancelled: it cannot be topped up", "此卡已注销，不能充值"),
+    "denied": (409, "This card is on the deny list ({reason}): it cannot be topped up",
                "此卡在禁用名单上（{reason}），不能充值"),
-    "bad_card_no": (422, "a card number is 8, 14 or 20 hexadecimal characters", "卡号应为 8、14 或 20 位（数字和 A–F）"),
-    "bad_amount": (422, "a top-up is between 0.01 and 1,000 yuan", "充值金额须在 0.01 至 1000 元之间"),
-    "bad_method": (422, "a top-up is paid in cash or by transfer", "充值方式须为现金或转账"),
-    "bad_request_id": (422, "the request id must be 16 to 64 letters, digits or dashes", "请求编号格式错误"),
-    "request_reused": (409, "this request id was already used for another top-up", "此请求编号已用于另一笔充值"),
+    "bad_card_no": (422, "A card number is 8, 14 or 20 hexadecimal characters", "卡号应为 8、14 或 20 位（数字和 A–F）"),
+    "bad_amount": (422, "A top-up is between 0.01 and 1,000 yuan", "充值金额须在 0.01 至 1000 元之间"),
+    "bad_method": (422, "A top-up is paid in cash or by transfer", "充值方式须为现金或转账"),
+    "bad_request_id": (422, "The request id must be 16 to 64 letters, digits or dashes", "请求编号格式错误"),
+    "request_reused": (409, "This request id was already used for another top-up", "此请求编号已用于另一笔充值"),
 }
 
 

@@ -1,0 +1,564 @@
+"""充值: the logged-in clerk tops up a resident's community card from the counter console.
+
+The resident taps the card on the counter's reader (while a top-up page is open, a tap is the
+resident's card, not a staff login) or the clerk types its number; the page shows the masked
+name, the card's status and its last known balance.  The clerk picks the amount (50/100/200/500
+元 or the keypad) and the method (现金 / 转账), checks a second screen that says the amount in
+words (人民币壹佰元整), confirms, and sees "已为 陈*万 充值 100 元".  The hall records the top-up,
+attributed to the session's clerk (:mod:`kiosk.hall.topups`).
+
+Every refusal is said in words: a lost, blocked or unknown card (the hall's words), an ended
+session (back to the login page with the reason), the service unreachable.  A top-up whose answer
+was lost keeps its request id: "重新提交" sends the same request again, and the hall credits it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.hall.client import SESSION_GONE, HallClientError, HallRefused, HallUnavailable, new_request_id
+from kiosk.hall.errors import HallError
+from kiosk.hall.topups import CardInfo, TopupResult
+from ui.background import run_in_background
+from ui.counter_pages import ANY_WIDTH, DENSE_KEYPAD_PX, LEFT, View, show_message
+from ui.keypad import Keypad
+from ui.qt import QGridLayout, QHBoxLayout, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from ui.widgets import label, panel, set_property
+
+PRESETS_YUAN = (50, 100, 200, 500)
+MAX_YUAN = 1000  # the hall refuses more (kiosk.hall.topups.MAX_TOPUP_FEN)
+HEX = "ABCDEF"
+WORDS: dict[str, tuple[str, str]] = {
+    "topup": ("充值", "Top up"),
+    "heading": ("一卡通充值", "Community card top-up"),
+    "card_prompt": ("请居民把一卡通放在读卡器上，或按「输入卡号」", "Ask the resident to tap the card, or press “Type number”"),
+    "card_line": ("{name} · 卡号 {card_no}", "{name} · card {card_no}"),
+    "card_state": ("状态：{status} · 余额：{balance}", "Status: {status} · balance: {balance}"),
+    "balance_unknown": ("暂无", "not known yet"),
+    "looking_up": ("正在查询卡号 {card_no}…", "Looking up card {card_no}…"),
+    "amount_caption": ("充值金额（元）：点按金额，或用右边数字键输入", "Amount (yuan): tap one, or type it on the keypad"),
+    "preset": ("{yuan} 元", "{yuan} yuan"),
+    "other_amount": ("其他金额", "Amount"),
+    "method_caption": ("充值方式", "Paid by"),
+    "cash": ("现金", "Cash"),
+    "transfer": ("转账", "Transfer"),
+    "type_card": ("输入卡号", "Type number"),
+    "back": ("返回工作台", "Back to console"),
+    "next": ("下一步：核对", "Next: check"),
+    "need_card": ("请先刷居民的一卡通，或输入卡号", "Tap the resident's card or type its number first"),
+    "need_amount": ("请选择或输入充值金额（1 至 1000 元）", "Choose or type an amount (1 to 1000 yuan)"),
+    "need_method": ("请选择充值方式：现金或转账", "Choose how it is paid: cash or transfer"),
+    "card_heading": ("输入卡号", "Type the card number"),
+    "card_hint": ("卡号印在卡背面：8 位，由数字和 A–F 组成", "The number is on the back: 8 characters, digits and A–F"),
+    "card_entry_hint": ("卡号", "Card number"),
+    "look_up": ("查询", "Look up"),
+    "cancel": ("取消", "Cancel"),
+    "bad_card_no": ("卡号应为 8、14 或 20 位（数字和 A–F）", "A card number has 8, 14 or 20 characters (digits, A–F)"),
+    "confirm_heading": ("请与居民核对", "Check with the resident"),
+    "confirm_card": ("为 {name}（卡号 {card_no}）充值", "Top up {name}'s card ({card_no})"),
+    "confirm_amount": ("{yuan} 元", "{yuan} yuan"),
+    "confirm_words": ("大写：人民币{words}", "In words: {words}"),
+    "confirm_method": ("方式：{method} · 经办：{clerk}（工号 {staff}）", "Paid by {method} · clerk {clerk} (staff {staff})"),
+    "confirm": ("确认充值", "Confirm top-up"),
+    "retry": ("重新提交", "Send again"),
+    "edit": ("返回修改", "Change"),
+    "sending": ("正在充值…", "Topping up…"),
+    "done_heading": ("已为 {name} 充值 {yuan} 元", "Topped up {yuan} yuan for {name}"),
+    "done_detail": ("{method} · 卡号 {card_no} · 余额 {balance}", "{method} · card {card_no} · balance {balance}"),
+    "done_repeat": ("（这笔充值此前已记录，未重复充值）", "(this top-up was already recorded: not credited twice)"),
+    "done_ref": ("流水号 {ref}", "Reference {ref}"),
+    "another": ("再充一张卡", "Another card"),
+    "down_lookup": ("大厅服务无法连接，查不到这张卡。请稍后再刷卡", "The hall service cannot be reached: the card was not "
+                    "looked up. Tap it again in a moment"),
+    "down_topup": ("大厅服务无法连接：不确定是否已充值。请按「重新提交」，同一笔不会重复充值",
+                   "The hall service cannot be reached: the top-up may or may not be done. Press “Send again”: "
+                   "it is never credited twice"),
+    "busy": ("正在处理，请稍候", "Working on it, please wait"),
+    "confirm_first": ("请先确认或返回修改，再刷下一张卡", "Confirm or change this top-up before the next card"),
+    "error": ("出现故障：{words}", "Something went wrong: {words}"),
+}
+STATUS = {"active": ("正常", "active"), "lost": ("已挂失", "reported lost"), "blocked": ("已冻结", "blocked"),
+          "cancelled": ("已注销", "cancelled"), "denied": ("禁用名单", "on the deny list")}
+_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_EN = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+       "seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def t(key: str, language: str, **params: object) -> str:
+    """The words ``key`` in ``language`` with ``params`` filled in."""
+    pair = WORDS[key]
+    return (pair[0] if language == "zh" else pair[1]).format(**params)
+
+
+def yuan_text(fen: int) -> str:
+    """``100`` for whole yuan, ``100.50`` otherwise."""
+    return str(fen // 100) if fen % 100 == 0 else f"{fen / 100:.2f}"
+
+
+def _zh_four(n: int) -> str:
+    out, zero = "", False
+    for power, unit in ((1000, "仟"), (100, "佰"), (10, "拾"), (1, "")):
+        digit = n // power % 10
+        if digit == 0:
+            zero = bool(out)
+        else:
+            out += ("零" if zero else "") + _DIGITS[digit] + unit
+            zero = False
+    return out
+
+
+def _en_int(n: int) -> str:
+    if n < 20:
+        return _EN[n]
+    if n < 100:
+        return _TENS[n // 10] + ("-" + _EN[n % 10] if n % 10 else "")
+    if n < 1000:
+        return _EN[n // 100] + " hundred" + (" and " + _en_int(n % 100) if n % 100 else "")
+    return _en_int(n // 1000) + " thousand" + ((" and " if n % 1000 < 100 else " ") + _en_int(n % 1000)
+                                                if n % 1000 else "")
+
+
+def amount_words(fen: int, language: str) -> str:
+    """The amount as said on a cheque: ``壹佰元整`` / ``one hundred yuan`` (0 < fen < 10⁸ yuan)."""
+    whole, cents = divmod(fen, 100)
+    if language != "zh":
+        text = f"{_en_int(whole)} yuan" if whole else ""
+        return (text + (" and " if text and cents else "") + (f"{_en_int(cents)} fen" if cents else "")) or "zero yuan"
+    high, low = divmod(whole, 10_000)
+    text = (_zh_four(high) + "万" if high else "") + ("零" if high and 0 < low < 1000 else "") + _zh_four(low)
+    jiao, fen_ = divmod(cents, 10)
+    if not cents:
+        return (text or "零") + "元整"
+    tail = (_DIGITS[jiao] + "角" if jiao else ("零" if text else "")) + (_DIGITS[fen_] + "分" if fen_ else "")
+    return (text + "元" if text else "") + tail
+
+
+class CardPad(Keypad):
+    """The keypad with A–F keys that add to the number (a card number is hex), not start a ticket number."""
+
+    def __init__(self) -> None:
+        super().__init__(max_length=20, letters=tuple(HEX), hint=WORDS["card_entry_hint"])
+
+    def press(self, key: str) -> None:
+        """A letter A–F is appended like a digit; the rest as on the keypad."""
+        if key in HEX and len(self.value) < self.max_length:
+            self.value += key
+            self._render()
+            if self.on_change is not None:
+                self.on_change(self.value)
+            return
+        super().press(key)
+
+
+def _button(name: str, toggle: bool = False) -> QPushButton:
+    button = QPushButton(objectName="service_toggle" if toggle else name)
+    return button
+
+
+class TopupPage(QWidget):
+    """The card (tapped or typed), the amount (presets and keypad), the method, and "next"."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_topup")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(24)
+        left = QVBoxLayout()
+        left.setSpacing(8)
+        self.heading = label("heading", align=LEFT)
+        left.addWidget(self.heading)
+        card, cl = panel()
+        self.card_line = label("big_info", align=LEFT)
+        self.card_state = label("detail", align=LEFT)
+        cl.addWidget(self.card_line)
+        cl.addWidget(self.card_state)
+        left.addWidget(card)
+        self.amount_caption = label("caption", align=LEFT)
+        left.addWidget(self.amount_caption)
+        presets = QHBoxLayout()
+        presets.setSpacing(8)
+        self.presets: dict[int, QPushButton] = {}
+        for yuan in PRESETS_YUAN:
+            self.presets[yuan] = _button("preset", toggle=True)
+            presets.addWidget(self.presets[yuan])
+        left.addLayout(presets)
+        methods = QHBoxLayout()
+        methods.setSpacing(8)
+        self.method_caption = label("caption", align=LEFT, wrap=False)
+        methods.addWidget(self.method_caption)
+        self.methods = {m: _button(m, toggle=True) for m in ("cash", "transfer")}
+        for button in self.methods.values():
+            methods.addWidget(button, 1)
+        left.addLayout(methods)
+        self.message = label("notice")
+        left.addWidget(self.message)
+        left.addStretch(1)
+        buttons = QHBoxLayout()
+        self.back = QPushButton(objectName="cancel")
+        self.type_card = QPushButton(objectName="cancel")
+        self.next = QPushButton(objectName="login")
+        buttons.addWidget(self.back)
+        buttons.addWidget(self.type_card)
+        buttons.addWidget(self.next, 1)
+        left.addLayout(buttons)
+        row.addLayout(left, 5)
+        self.keypad = Keypad(max_length=4, hint=WORDS["other_amount"])
+        row.addWidget(self.keypad, 3)
+
+
+class CardNumberPage(QWidget):
+    """Type a card number on a keypad with A–F keys, then look it up."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_topup_card")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(24)
+        left = QVBoxLayout()
+        left.setSpacing(12)
+        self.heading = label("heading")
+        self.hint = label("caption")
+        self.message = label("notice")
+        for widget in (self.heading, self.hint, self.message):
+            left.addWidget(widget)
+        left.addStretch(1)
+        self.go = QPushButton(objectName="call_go")
+        self.cancel = QPushButton(objectName="cancel")
+        left.addWidget(self.go)
+        left.addWidget(self.cancel)
+        row.addLayout(left, 2)
+        self.keypad = CardPad()
+        row.addWidget(self.keypad, 3)
+
+
+class ConfirmPage(QWidget):
+    """The top-up said back in full (card, amount in figures and in words, method, clerk): confirm or change."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_topup_confirm")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(10)
+        self.heading = label("heading")
+        outer.addWidget(self.heading)
+        box, bl = panel()
+        self.card = label("big_info")
+        self.amount = label("heading")
+        self.words = label("big_info")
+        self.method = label("detail")
+        for widget in (self.card, self.amount, self.words, self.method):
+            bl.addWidget(widget)
+        outer.addWidget(box)
+        self.message = label("notice")
+        outer.addWidget(self.message)
+        outer.addStretch(1)
+        buttons = QHBoxLayout()
+        self.edit = QPushButton(objectName="cancel")
+        self.confirm = QPushButton(objectName="login")
+        buttons.addWidget(self.edit)
+        buttons.addWidget(self.confirm, 1)
+        outer.addLayout(buttons)
+
+
+class DonePage(QWidget):
+    """The result in one sentence, the balance, the reference; the next card or back to the console."""
+
+    def __init__(self) -> None:
+        super().__init__(objectName="page_topup_done")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(12)
+        outer.addStretch(1)
+        self.heading = label("heading")
+        self.detail = label("big_info")
+        self.ref = label("caption")
+        for widget in (self.heading, self.detail, self.ref):
+            outer.addWidget(widget)
+        outer.addStretch(1)
+        buttons = QHBoxLayout()
+        self.back = QPushButton(objectName="cancel")
+        self.another = QPushButton(objectName="login")
+        buttons.addWidget(self.back)
+        buttons.addWidget(self.another, 1)
+        outer.addLayout(buttons)
+
+
+class TopupFlow:
+    """The top-up pages of one counter window, driven from the clerk's presses and the hall's answers."""
+
+    PAGES = ("topup", "topup_card", "topup_confirm", "topup_done")
+
+    def __init__(self, window: Any) -> None:
+        """Add the pages to ``window`` (a :class:`ui.counter.CounterWindow`) and the 充值 button to its console."""
+        self.window = window
+        self.page, self.card_page, self.confirm_page, self.done_page = (TopupPage(), CardNumberPage(),
+                                                                        ConfirmPage(), DonePage())
+        for name, page in zip(self.PAGES, (self.page, self.card_page, self.confirm_page, self.done_page), strict=True):
+            window.add_page(name, page)
+        self.button = QPushButton(objectName="action")
+        self.button.setProperty("action", "topup")
+        self.button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)  # fills both rows
+        grid = next(item.layout() for i in range(window.console.layout().count())
+                    if isinstance((item := window.console.layout().itemAt(i)).layout(), QGridLayout))
+        grid.addWidget(self.button, 0, 4, 2, 1)  # beside the eight queue actions, as tall as both rows
+        self.card: CardInfo | None = None
+        self.amount_yuan: int | None = None
+        self.method: str | None = None
+        self.result: TopupResult | None = None
+        self.pending: tuple[str, tuple[str, int, str]] | None = None  # request id of a top-up whose answer was lost
+        self.busy = False
+        self.message: tuple[str, str, str] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        p = self.page
+        self.button.clicked.connect(self.open)
+        for yuan, button in p.presets.items():
+            button.clicked.connect(lambda _=False, y=yuan: self.choose_amount(y))
+        for method, button in p.methods.items():
+            button.clicked.connect(lambda _=False, m=method: self.choose_method(m))
+        p.keypad.on_change = self._typed_amount
+        p.back.clicked.connect(self.close)
+        p.type_card.clicked.connect(self.open_card_entry)
+        p.next.clicked.connect(self.review)
+        self.card_page.go.clicked.connect(self.look_up_typed)
+        self.card_page.cancel.clicked.connect(lambda: self._show("topup"))
+        self.confirm_page.edit.clicked.connect(lambda: self._show("topup"))
+        self.confirm_page.confirm.clicked.connect(self.confirm)
+        self.done_page.back.clicked.connect(self.close)
+        self.done_page.another.clicked.connect(self.open)
+
+    # -- navigation -------------------------------------------------------------------------------------
+    def _show(self, page: str, message: tuple[str, str, str] | None = None) -> None:
+        self.message = message
+        self.window.show_page(page)
+        self.window.render()
+
+    def open(self) -> None:
+        """充值: a fresh top-up (a lost answer's request is kept until it is answered)."""
+        self.card, self.amount_yuan, self.method, self.result = None, None, None, None
+        self.page.keypad.clear()
+        self._show("topup")
+
+    def close(self) -> None:
+        """Back to the console."""
+        self.message = None
+        self.window.show_page("console")
+        self.window.render()
+
+    def reset(self) -> None:
+        """The clerk logged out: forget the card and the amounts (a pending request id goes too)."""
+        self.card, self.amount_yuan, self.method, self.result, self.pending = None, None, None, None, None
+        self.busy, self.message = False, None
+        self.page.keypad.clear()
+
+    def showing(self) -> bool:
+        """True while one of the top-up pages is on screen."""
+        return self.window.current_page in self.PAGES
+
+    # -- the card ---------------------------------------------------------------------------------------
+    def card_tapped(self, card_no: str) -> None:
+        """A card was tapped on the counter's reader while a top-up page shows: the resident's card."""
+        if self.window.current_page == "topup_confirm":
+            return self._say("warning", "confirm_first")
+        if self.window.current_page != "topup":
+            self.open()
+        self.look_up(card_no)
+
+    def open_card_entry(self) -> None:
+        """输入卡号: the keypad with A–F."""
+        self.card_page.keypad.clear()
+        self._show("topup_card")
+
+    def look_up_typed(self) -> None:
+        """查询: look the typed number up."""
+        typed = self.card_page.keypad.value
+        if len(typed) not in (8, 14, 20):
+            return self._say("warning", "bad_card_no")
+        self.window.show_page("topup")
+        self.look_up(typed)
+
+    def look_up(self, card_no: str) -> None:
+        """Ask the hall for the card's status, masked name and balance."""
+        self.card = None
+        self._say("info", "looking_up", card_no=card_no)
+        self._call(lambda c, w: c.card_info(w, card_no), self._looked_up, "down_lookup")
+
+    def _looked_up(self, card: CardInfo) -> None:
+        self.card = card
+        self.message = ("warning", card.words_zh, card.words_en) if card.refusal else None
+        self.window.render()
+
+    # -- amount and method ------------------------------------------------------------------------------
+    def choose_amount(self, yuan: int) -> None:
+        """A preset amount (the keypad is cleared)."""
+        self.page.keypad.clear()
+        self.amount_yuan = yuan
+        self.window.render()
+
+    def _typed_amount(self, value: str) -> None:
+        self.amount_yuan = int(value) if value else None
+        self.window.render()
+
+    def choose_method(self, method: str) -> None:
+        """现金 or 转账."""
+        self.method = method
+        self.window.render()
+
+    def review(self) -> None:
+        """下一步: check card, amount and method, then show the confirmation."""
+        if self.card is None:
+            return self._say("warning", "need_card")
+        if self.card.refusal:
+            return self._show("topup", ("warning", self.card.words_zh, self.card.words_en))
+        if not self.amount_yuan or not 1 <= self.amount_yuan <= MAX_YUAN:
+            return self._say("warning", "need_amount")
+        if self.method is None:
+            return self._say("warning", "need_method")
+        self._show("topup_confirm")
+
+    # -- the top-up -------------------------------------------------------------------------------------
+    def _request(self) -> tuple[str, tuple[str, int, str]]:
+        assert self.card is not None and self.amount_yuan is not None and self.method is not None
+        what = (self.card.card_no, self.amount_yuan * 100, self.method)
+        if self.pending is not None and self.pending[1] == what:
+            return self.pending  # the same top-up again after a lost answer: the same request id
+        return new_request_id(), what
+
+    def confirm(self) -> None:
+        """确认充值 (or 重新提交 after a lost answer)."""
+        if self.card is None or self.amount_yuan is None or self.method is None:
+            return
+        request = self._request()
+        self.pending = request
+        rid, (card_no, amount_fen, method) = request
+        self._say("info", "sending")
+        self._call(lambda c, w: c.topup(w, card_no, amount_fen, method, rid), self._done, "down_topup")
+
+    def _done(self, result: TopupResult) -> None:
+        self.pending = None
+        self.result = result
+        self._show("topup_done")
+
+    # -- talking to the hall ----------------------------------------------------------------------------
+    def _call(self, fn: Callable[[Any, int], Any], done: Callable[[Any], None], down: str) -> None:
+        if self.busy:
+            return self._say("warning", "busy")
+        self.busy = True
+        client, window_no = self.window.client, self.window.window_no
+
+        def work() -> Any:
+            try:
+                return fn(client, window_no)
+            except HallClientError as exc:  # a refusal is an answer, not a crash to log
+                return exc
+
+        run_in_background(work, lambda answer: self._answered(answer, done, down),
+                          lambda exc: self._answered(exc, done, down))
+
+    def _answered(self, answer: Any, done: Callable[[Any], None], down: str) -> None:
+        self.busy = False
+        if getattr(self.window, "_closed", False):
+            return
+        if not isinstance(answer, BaseException):
+            return done(answer)
+        if isinstance(answer, HallUnavailable):
+            return self._say("warning", down)
+        if down == "down_topup":
+            self.pending = None  # the hall answered: that request is settled (refused, nothing recorded)
+        if isinstance(answer, HallRefused) and answer.reason in ("not_logged_in", *SESSION_GONE):
+            self.reset()
+            return self.window._logged_out(answer)
+        if isinstance(answer, HallError):
+            back = "topup" if self.window.current_page == "topup_confirm" else self.window.current_page
+            return self._show(back, ("warning", answer.words_zh, answer.words_en))
+        self._say("warning", "error", words=type(answer).__name__)
+
+    def _say(self, tone: str, key: str, **params: object) -> None:
+        self.message = (tone, t(key, "zh", **params), t(key, "en", **params))
+        self.window.render()
+
+    # -- drawing ----------------------------------------------------------------------------------------
+    def set_dense(self, sheet: str) -> None:
+        """The counter's dense stylesheet on a small screen (or none)."""
+        for page in (self.page, self.card_page, self.confirm_page, self.done_page):
+            page.setStyleSheet(sheet)
+        self.page.keypad.setMaximumWidth(DENSE_KEYPAD_PX if sheet else ANY_WIDTH)
+
+    def render(self, view: View) -> None:
+        """Every top-up page and the console's 充值 button, in the view's language."""
+        lang = view.language
+        down = view.online is False
+        self.button.setText(f"{t('topup', lang)}\n{view.t('unavailable')}" if down else t("topup", lang))
+        set_property(self.button, "offline", "true" if down else "false")
+        shown = View(lang, view.window, [], frozenset(), False, None, None, {}, view.online, self.message)
+        self._render_main(lang, shown)
+        c = self.card_page
+        c.heading.setText(t("card_heading", lang))
+        c.hint.setText(t("card_hint", lang))
+        c.keypad.retranslate(lang)
+        c.go.setText(t("look_up", lang))
+        c.cancel.setText(t("cancel", lang))
+        show_message(c.message, shown)
+        self._render_confirm(lang, view, shown)
+        self._render_done(lang)
+
+    def _render_main(self, lang: str, shown: View) -> None:
+        p, card = self.page, self.card
+        p.heading.setText(t("heading", lang))
+        if card is None:
+            p.card_line.setText(t("card_prompt", lang))
+            p.card_state.setText("")
+        else:
+            balance = (f"{card.balance_fen / 100:.2f} {'元' if lang == 'zh' else 'yuan'}"
+                       if card.balance_fen is not None else t("balance_unknown", lang))
+            status = STATUS.get(card.status, (card.status, card.status))[0 if lang == "zh" else 1]
+            p.card_line.setText(t("card_line", lang, name=card.masked_name or "—", card_no=card.card_no))
+            p.card_state.setText(t("card_state", lang, status=status, balance=balance))
+        p.card_state.setVisible(card is not None)
+        p.amount_caption.setText(t("amount_caption", lang))
+        typed = bool(p.keypad.value)
+        for yuan, button in p.presets.items():
+            chosen = self.amount_yuan == yuan and not typed
+            button.setText(("✔ " if chosen else "") + t("preset", lang, yuan=yuan))
+            set_property(button, "chosen", "true" if chosen else "false")
+        p.method_caption.setText(t("method_caption", lang))
+        for method, button in p.methods.items():
+            chosen = self.method == method
+            button.setText(("✔ " if chosen else "○ ") + t(method, lang))
+            set_property(button, "chosen", "true" if chosen else "false")
+        p.keypad.retranslate(lang)
+        p.back.setText(t("back", lang))
+        p.type_card.setText(t("type_card", lang))
+        p.next.setText(t("next", lang))
+        show_message(p.message, shown)
+
+    def _render_confirm(self, lang: str, view: View, shown: View) -> None:
+        c, card, yuan = self.confirm_page, self.card, self.amount_yuan or 0
+        c.heading.setText(t("confirm_heading", lang))
+        c.card.setText(t("confirm_card", lang, name=card.masked_name or "—", card_no=card.card_no) if card else "")
+        c.amount.setText(t("confirm_amount", lang, yuan=yuan))
+        c.words.setText(t("confirm_words", lang, words=amount_words(yuan * 100, lang)) if yuan else "")
+        staff = view.counter.staff_id if view.counter else ""
+        method = t(self.method or "cash", lang)
+        c.method.setText(t("confirm_method", lang, method=method if lang == "zh" else method.lower(),
+                           clerk=view.staff_name or staff, staff=staff))
+        c.edit.setText(t("edit", lang))
+        retry = self.pending is not None and card is not None and self.pending[1] == (card.card_no, yuan * 100,
+                                                                                       self.method)
+        c.confirm.setText(t("retry" if retry else "confirm", lang))
+        show_message(c.message, shown)
+
+    def _render_done(self, lang: str) -> None:
+        d, r = self.done_page, self.result
+        if r is not None:
+            balance = (f"{r.balance_fen / 100:.2f} {'元' if lang == 'zh' else 'yuan'}" if r.balance_fen is not None
+                       else t("balance_unknown", lang))
+            d.heading.setText(t("done_heading", lang, name=r.masked_name or r.card_no, yuan=yuan_text(r.amount_fen)))
+            d.detail.setText(t("done_detail", lang, method=t(r.method, lang), card_no=r.card_no, balance=balance)
+                             + (t("done_repeat", lang) if r.repeat else ""))
+            d.ref.setText(t("done_ref", lang, ref=r.entry_id[:8].upper()))
+        d.back.setText(t("back", lang))
+        d.another.setText(t("another", lang))
