@@ -359,6 +359,7 @@ def test_the_clerk_voids_a_payment_with_a_reason_and_staff_number(qtbot, cashier
     cashier.staff.confirm.click()
     assert cashier.fake.voids == [] and "没有选原因" in cashier.staff.form_note.text()
     cashier.staff.reason_buttons["reason_wrong_dish"].click()
+    assert cashier.staff.reason_buttons["reason_wrong_dish"].text() == "✔ 点错菜"
     cashier.staff.confirm.click()
     assert cashier.fake.voids == [] and "没有输入工号" in cashier.staff.form_note.text()
     for key in "0427":

@@ -48,7 +48,7 @@ QPushButton#less, QPushButton#clear, QPushButton#void, QPushButton#reason, QPush
 QPushButton#staff_back, QPushButton#receipt, QPushButton#done, QPushButton#ok, QPushButton#back {{
   min-height: {small_target}px; min-width: {small_target}px; padding: 4px 18px; }}
 QPushButton#less {{ padding: 0px; }}
-QPushButton#reason {{ padding: 4px 10px; }}
+QPushButton#reason {{ padding: 4px 8px; font-size: {s.body_pt}pt; }}
 QPushButton#reason {{ background-color: {theme.PANEL_BG}; color: {theme.HEADER_BG}; border: 3px solid {theme.HEADER_BG}; }}
 QPushButton#reason[chosen="true"] {{ background-color: {theme.HEADER_BG}; color: {theme.HEADER_TEXT}; }}
 QPushButton#void[voided="true"] {{ background-color: {theme.OFFLINE_BG}; }}

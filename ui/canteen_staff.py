@@ -198,7 +198,8 @@ class StaffPage(QWidget):
         self.what.setText(words("void_which", lang, what=what))
         self.reason_heading.setText(words("void_reason", lang))
         for key, button in self.reason_buttons.items():
-            button.setText(pick(_reason_words(key), lang))
+            mark = "✔ " if key == self.reason else ""  # the chosen one says so, not only its colour
+            button.setText(mark + pick(_reason_words(key), lang))
             set_property(button, "chosen", "true" if key == self.reason else "false")
         self.confirm.setText(words("confirm_void", lang))
         self.back.setText(words("back", lang))
