@@ -278,6 +278,8 @@ def test_refusals_say_why_and_what_next_in_the_prompt_words(canteen):
     assert canteen.refused_words.text().replace("\n", "") == said and "还差 2.75 元" in said
     canteen.caption("canteen_insufficient", {"short": "2.75", "limit": "10"})
     assert canteen.spoken == said and not canteen.spoken_label.isVisible()  # the page says it already
+    canteen.apply(Show("refused", {"mode": "self", "code": "something_new", "stays_s": 30.0}))
+    assert canteen.refused_words.text().replace("\n", "") == prompt_text("ask_staff")  # never the hall's words
     canteen.apply(SELF["error"])
     assert canteen.refused_heading.text() == "请找工作人员"
     assert canteen.refused_words.text().replace("\n", "") == prompt_text("ask_staff")
@@ -371,9 +373,11 @@ def test_the_clerk_voids_a_payment_with_a_reason_and_staff_number(qtbot, cashier
     cashier.apply(Show("void_result", {"ok": False, "entry_id": "e3", "code": "too_late", "refund_fen": 0}))
     assert "已超过可撤销的时间" in cashier.staff.result_label.text()
     cashier.apply(CASHIER["present"])  # a resident screen while the clerk works does not take the page away
-    assert cashier.current_page == "staff"
+    cashier.caption("canteen_read_failed", {})
+    assert cashier.current_page == "staff" and not cashier.spoken_label.isVisible()
     cashier.staff_close.click()
     assert cashier.current_page == "cashier" and cashier.bar.isVisible() and not cashier.strip.isVisible()
+    assert cashier.spoken_label.isVisible() and cashier.spoken_label.text() == prompt_text("canteen_read_failed")
 
 
 def test_the_staff_view_opens_only_by_holding_the_title(qtbot, canteen):

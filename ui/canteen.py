@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from kiosk.config import TerminalConfig
-from kiosk.prompts import prompt_text
+from kiosk.prompts import PROMPTS, prompt_text
 from kiosk.runtime.screens import Show
 from ui import texts, theme
 from ui.background import run_in_background
@@ -248,7 +248,8 @@ class CanteenWindow(KioskWindow):
         lang = self.language
         if screen == "refused":
             self.refused_heading.setText(words("not_paid", lang))
-            text = prompt_text(f"canteen_{d.get('code')}", lang, d)
+            key = f"canteen_{d.get('code')}"
+            text = prompt_text(key if key in PROMPTS else "ask_staff", lang, d)  # a code without words: ask staff
         else:
             self.refused_heading.setText(words("ask_staff", lang))
             text = prompt_text("ask_staff", lang)
@@ -268,17 +269,18 @@ class CanteenWindow(KioskWindow):
             return
         if key == "timeout_warning":
             return  # the bar's countdown says it, in the warning's words
-        shown = {_flat(w.text()) for w in self.stack.currentWidget().findChildren(QLabel) if w.isVisible()}
+        page = self.pages[self._resident_page]  # the resident's page, even while the clerk has the staff view open
+        shown = {_flat(w.text()) for w in page.findChildren(QLabel) if w.isVisibleTo(page)}
         on_page = _flat(text) in shown or key in LAID_OUT
         slot = self.spoken_label
         slot.setText("" if on_page else text)
-        slot.setVisible(not on_page)
+        slot.setVisible(not on_page and not self._staff_open)
         self._fit_caption()
 
     @property
     def spoken_label(self) -> QLabel:
-        """Where the current page shows the spoken words: its own slot, or the line under the pages."""
-        return self.spoken_slots.get(self.current_page, self.caption_label)
+        """Where the resident's page shows the spoken words: its own slot, or the line under the pages."""
+        return self.spoken_slots.get(self._resident_page, self.caption_label)
 
     def _fit_caption(self) -> None:
         """The caption line is as tall as its words at the body's width (a wrapped label's own minimum is far taller)."""
@@ -315,6 +317,8 @@ class CanteenWindow(KioskWindow):
             self._staff_open = False
             self.bar.setVisible(True)
             self.show_page(self._resident_page)
+            if self._caption_key and self.spoken_label.text():
+                self.spoken_label.setVisible(True)
 
     def _staff_touched(self) -> None:
         self._staff_timer.start(STAFF_VIEW_S * 1000)  # the clerk is working: the view stays open
