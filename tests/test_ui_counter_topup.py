@@ -6,22 +6,38 @@ can be lost after the top-up was recorded, and a session can end.  Checked: a ta
 is the resident's card (not a login), amounts from the presets and the keypad, the method, the
 confirmation with the amount in words, the result sentence, every refusal in words, the retry
 after a lost answer reusing its request id (credited once), and every screen at 1280×800 and
-1920×1080 in zh and en (saved under out/screens/counter/).
+1920×1080 in zh and en (saved under out/screens/counter/).  The last test goes the whole way: the
+clerk's staff card and then the resident's community card on the counter's own reader (pyscard →
+pcscd → vpcd), the real hall service, the ``card.topup`` event in the hall's outbox.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from kiosk.hall.client import HallRefused, HallStaffRefused, HallUnavailable, Session
+from hardware_sim import personas
+from hardware_sim.pcsc_slot import PcscCardSlot
+from hardware_sim.runner import CCARD_READER
+from hardware_sim.sscard import CCARD_FAULTS, make_ccard
+from kiosk.canteen.journal import CardJournal
+from kiosk.config import PcscReader
+from kiosk.hall import CallingRule, HallQueue, ServiceCatalog
+from kiosk.hall.checkin.setup import hall_topups
+from kiosk.hall.client import HallClient, HallRefused, HallStaffRefused, HallUnavailable, Session
+from kiosk.hall.service_api import create_app
+from kiosk.hall.service_server import HallServer
+from kiosk.hall.staff import ScryptParams, StaffRegistry
 from kiosk.hall.tickets import Counter, Snapshot
 from kiosk.hall.topups import CardInfo, TopupResult
+from kiosk.reference import ReferenceData
 from kiosk.voice import Speaker
-from tests.hall_ui_support import SERVICES, role_config, statuses
+from tests.hall_ui_support import SECRET, SERVICES, role_config, statuses
+from tests.test_hall_topup import PERSON_KEY, load_reference, open_hall_store
 from tests.ui_checks import SCREENS_DIR, check_sizes
 from ui.counter import CounterWindow
 from ui.counter_topup import amount_words, yuan_text
@@ -322,3 +338,65 @@ def test_every_top_up_screen_meets_the_numbers(window, hall, qtbot, language):
     qtbot.waitUntil(lambda: w.current_page == "topup_done", timeout=WAIT_MS)
     problems += check_sizes(w, folder, f"topup-done-{language}", w.topup.done_page.heading, sizes)
     assert not problems, "\n".join(problems)
+
+
+# -- the whole way: the counter's own reader (pyscard → pcscd → vpcd), the real hall service ------------------
+def test_a_community_card_tapped_on_the_counters_reader_is_topped_up_by_the_logged_in_clerk(
+        qtbot, examples_dir, tmp_path, pcscd):
+    clerk, resident = personas.load()[2], personas.load()[4]
+    resident_card = resident.ccard_uid.upper()
+    store = open_hall_store(tmp_path / "hall.db")
+    load_reference(store, [("card", resident_card, {"card_no": resident_card, "status": "active",
+                                                    "masked_name": resident.name[0] + "*" + resident.name[-1]})])
+    ref = ReferenceData(store, watch=False)
+    staff = StaffRegistry(store, PERSON_KEY, kdf=ScryptParams(n=2**10))
+    staff.set("2001", "李*华", clerk.ccard_uid, PIN)
+    topups = hall_topups(SimpleNamespace(store=store, reference=ref))
+    server = HallServer(create_app(HallQueue(store, ServiceCatalog.from_data(SERVICES), CallingRule("strict")),
+                                   SECRET, staff=staff, topups=topups))
+    url = server.start()
+    slot = PcscCardSlot("ccard", pcscd, CCARD_READER, make_ccard, CCARD_FAULTS)
+    config = role_config(examples_dir, "counter", url, window=5)
+    config = config.model_copy(update={"devices": config.devices.model_copy(
+        update={"ccard": PcscReader(reader=pcscd.pyscard_name(CCARD_READER))})})
+    speaker = Speaker(True, 0, player=None)
+    w = CounterWindow(config, HallClient(url, SECRET), speaker=speaker, poll_ms=60_000,
+                      checker=lambda _c: statuses(True, ("ccard",)))
+    w.owned.append(speaker.close)
+    qtbot.addWidget(w)
+    qtbot.addWidget(w.pad)
+    try:
+        w.resize(1280, 800)
+        w.show()
+        qtbot.waitUntil(lambda: w.online is True and w._services_loaded, timeout=WAIT_MS)
+        slot.present(clerk)
+        qtbot.waitUntil(lambda: w.card_uid == clerk.ccard_uid.upper(), timeout=WAIT_MS)
+        for digit in PIN:
+            w.login.keypad.keys[digit].click()
+        w.login.login_button.click()
+        qtbot.waitUntil(lambda: w.current_page == "console", timeout=WAIT_MS)
+        slot.remove(wait=True)
+        w.topup.button.click()
+        slot.present(resident)  # the resident's community card, on the same reader
+        qtbot.waitUntil(lambda: w.topup.card is not None, timeout=WAIT_MS)
+        masked = resident.name[0] + "*" + resident.name[-1]
+        assert w.topup.page.card_line.text() == f"{masked} · 卡号 {resident_card}"
+        assert w.counter is not None and w.counter.staff_id == "2001"  # the tap did not log anyone in or out
+        w.topup.page.presets[100].click()
+        w.topup.page.methods["cash"].click()
+        w.topup.page.next.click()
+        w.topup.confirm_page.confirm.click()
+        qtbot.waitUntil(lambda: w.current_page == "topup_done", timeout=WAIT_MS)
+        assert w.topup.done_page.heading.text() == f"已为 {masked} 充值 100 元"
+        [event] = [e for e in store.pending_events(100) if e.type == "card.topup"]
+        assert (event.payload["card_no"], event.payload["amount_fen"], event.payload["staff"]) == (
+            resident_card, 10_000, "2001")
+        assert len(CardJournal(store).for_card(resident_card)) == 1
+    finally:
+        w.close()
+        QThreadPool.globalInstance().waitForDone(5000)
+        QApplication.processEvents()
+        slot.remove(wait=True)
+        server.stop()
+        ref.close()
+        store.close()

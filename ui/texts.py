@@ -139,3 +139,59 @@ VOID_CODES: dict[str, tuple[str, str]] = {
     "already_voided": ("这笔已经撤销过了", "it was already voided"),
     "too_late": ("已超过可撤销的时间，请到服务中心处理", "too late to void here; the service centre can help"),
 }
+
+
+# The counter's community-card top-up (ui/counter_topup.py): the clerk's pages, the confirmation, the result.
+COUNTER_TOPUP_WORDS: dict[str, tuple[str, str]] = {
+    "topup": ("充值", "Top up"),
+    "heading": ("一卡通充值", "Community card top-up"),
+    "card_prompt": ("请居民把一卡通放在读卡器上，或按「输入卡号」", "Ask the resident to tap the card, or press “Type number”"),
+    "card_line": ("{name} · 卡号 {card_no}", "{name} · card {card_no}"),
+    "card_state": ("状态：{status} · 余额：{balance}", "Status: {status} · balance: {balance}"),
+    "balance_unknown": ("暂无", "not known yet"),
+    "looking_up": ("正在查询卡号 {card_no}…", "Looking up card {card_no}…"),
+    "amount_caption": ("充值金额（元）：点按金额，或用右边数字键输入", "Amount (yuan): tap one, or type it on the keypad"),
+    "preset": ("{yuan} 元", "{yuan} yuan"),
+    "other_amount": ("其他金额", "Amount"),
+    "method_caption": ("充值方式", "Paid by"),
+    "cash": ("现金", "Cash"),
+    "transfer": ("转账", "Transfer"),
+    "type_card": ("输入卡号", "Type number"),
+    "back": ("返回工作台", "Back to console"),
+    "next": ("下一步：核对", "Next: check"),
+    "need_card": ("请先刷居民的一卡通，或输入卡号", "Tap the resident's card or type its number first"),
+    "need_amount": ("请选择或输入充值金额（1 至 1000 元）", "Choose or type an amount (1 to 1000 yuan)"),
+    "need_method": ("请选择充值方式：现金或转账", "Choose how it is paid: cash or transfer"),
+    "card_heading": ("输入卡号", "Type the card number"),
+    "card_hint": ("卡号印在卡背面：8 位，由数字和 A–F 组成", "The number is on the back: 8 characters, digits and A–F"),
+    "card_entry_hint": ("卡号", "Card number"),
+    "look_up": ("查询", "Look up"),
+    "cancel": ("取消", "Cancel"),
+    "bad_card_no": ("卡号应为 8、14 或 20 位（数字和 A–F）", "A card number has 8, 14 or 20 characters (digits, A–F)"),
+    "confirm_heading": ("请与居民核对", "Check with the resident"),
+    "confirm_card": ("为 {name}（卡号 {card_no}）充值", "Top up {name}'s card ({card_no})"),
+    "confirm_amount": ("{yuan} 元", "{yuan} yuan"),
+    "confirm_words": ("大写：人民币{words}", "In words: {words}"),
+    "confirm_method": ("方式：{method} · 经办：{clerk}（工号 {staff}）", "Paid by {method} · clerk {clerk} (staff {staff})"),
+    "confirm": ("确认充值", "Confirm top-up"),
+    "retry": ("重新提交", "Send again"),
+    "edit": ("返回修改", "Change"),
+    "sending": ("正在充值…", "Topping up…"),
+    "done_heading": ("已为 {name} 充值 {yuan} 元", "Topped up {yuan} yuan for {name}"),
+    "done_detail": ("{method} · 卡号 {card_no} · 余额 {balance}", "{method} · card {card_no} · balance {balance}"),
+    "done_repeat": ("（这笔充值此前已记录，未重复充值）", "(this top-up was already recorded: not credited twice)"),
+    "done_ref": ("流水号 {ref}", "Reference {ref}"),
+    "another": ("再充一张卡", "Another card"),
+    "down_lookup": ("大厅服务无法连接，查不到这张卡。请稍后再刷卡", "The hall service cannot be reached: the card was not "
+                    "looked up. Tap it again in a moment"),
+    "down_topup": ("大厅服务无法连接：不确定是否已充值。请按「重新提交」，同一笔不会重复充值",
+                   "The hall service cannot be reached: the top-up may or may not be done. Press “Send again”: "
+                   "it is never credited twice"),
+    "busy": ("正在处理，请稍候", "Working on it, please wait"),
+    "confirm_first": ("请先确认或返回修改，再刷下一张卡", "Confirm or change this top-up before the next card"),
+    "error": ("出现故障：{words}", "Something went wrong: {words}"),
+}
+# A community card's status as the clerk reads it (docs/community-card.md §2, and the deny list).
+CARD_STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "active": ("正常", "active"), "lost": ("已挂失", "reported lost"), "blocked": ("已冻结", "blocked"),
+    "cancelled": ("已注销", "cancelled"), "denied": ("禁用名单", "on the deny list")}

@@ -19,6 +19,7 @@ Answers name the card's holder only by the masked name the central publishes (``
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from kiosk.canteen.payments import CardPayments, card_refusal
 
 from .errors import HallError
 
+log = logging.getLogger(__name__)
 TOPUP_MIGRATIONS = Migrations("linfen_hall_topups")
 #: The amounts a top-up may have, in fen (as CardPayments.topup: 0.01 to 1,000 元).
 MIN_TOPUP_FEN, MAX_TOPUP_FEN = 1, 100_000
@@ -178,6 +180,8 @@ class HallTopups:
                 raise TopupRefused("request_reused")
             else:
                 result = TopupResult(*row, repeat=True, balance_fen=None)
+        log.info("card top-up %s: %s fen by %s (staff %s, window %s)%s", result.entry_id, result.amount_fen,
+                 result.method, staff_id, window, " - a repeated request, not credited again" if result.repeat else "")
         balance, _as_of = self._balance(card_no)
         return TopupResult(**{**result.to_dict(), "balance_fen": balance})
 
