@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   fonts-wqy-microhei                             # a CJK font for the screens and tickets
   espeak-ng                                      # offline voice (Mandarin)
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0  # Qt offscreen
+  chromium                                       # headless browser for the central's web page tests
 )
 if [ "${1:-}" = "--test" ]; then
   DEB_PACKAGES+=(postgresql)                     # the central service's PostgreSQL tests

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..protocol import PROTOCOL_VERSION
+from .analytics.page import router as analytics_page
 from .auth import ADMIN_TOKEN_ENV, validate_admin_token
 from .errors import ApiError, CentralError
 from .metrics import CentralMetrics
@@ -36,6 +37,7 @@ from .ops import MIN_FREE_BYTES
 from .ops import router as ops_router
 from .ratelimit import PushLimiter
 from .storage import CentralStore
+from .web.session import router as web_session
 
 log = logging.getLogger("linfen.central.api")
 
@@ -107,6 +109,8 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     for module in MODULES:
         app.include_router(module.router)
     app.include_router(ops_router)
+    app.include_router(web_session)  # web pages (HTML, outside the API schema): sign-in, then each page
+    app.include_router(analytics_page)
     return app
 
 

@@ -6,6 +6,7 @@
     linfen central --db central.db import card cards.csv --site linfen-road [--replace]
     linfen central --db central.db revoke hall-01 [--reason "stolen"]
     linfen central --db central.db card statement 04A1B2C3 | card problems | card check | card publish
+    linfen central --db central.db analytics settings --population-65 41000 | analytics publish | analytics show
 
 ``--db`` (and ``--log-level``) may also follow the subcommand.  The database defaults to
 ``$LINFEN_CENTRAL_DB`` or ``linfen-central.db``.  Admin commands work on the database directly,
@@ -94,6 +95,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "to the sites listing it (after importing cards)")
     k.add_argument("card_no", nargs="?", help="the card (UID, upper-case hex) for 'statement'")
 
+    a = sub.add_parser("analytics", help="canteen analytics: the 65+ population, publish the top dishes, figures")
+    _db_option(a, suppress=True)
+    a.add_argument("analytics_command", choices=["settings", "publish", "show"],
+                   help="settings [--population-65 N]: set/print the 65+ population; publish: the month's top 5 "
+                   "dishes to every site's feed (terminal_config top_dishes); show: every figure as JSON")
+    a.add_argument("--population-65", type=int, metavar="N", help="the sub-district's residents aged 65+")
+    a.add_argument("--month", metavar="YYYY-MM", help="the month (default: this month, Shanghai time)")
+    a.add_argument("--canteen", metavar="SITE", help="one canteen's site for 'show' (default: all)")
+
     c.set_defaults(func=run)
     return c
 
@@ -140,6 +150,11 @@ def _manage(args: argparse.Namespace) -> int:
             from .card.report import run_card_command
 
             return run_card_command(store, args.card_command, args.card_no, sys.stdout)
+        if args.central_command == "analytics":
+            from .analytics.cli import run_analytics_command
+
+            return run_analytics_command(store, args.analytics_command, sys.stdout, population=args.population_65,
+                                         month=args.month, canteen=args.canteen)
         from .importer import import_file, progress_bar
 
         report = import_file(store, args.kind, args.file, args.site, replace=args.replace,

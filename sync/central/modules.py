@@ -22,6 +22,9 @@ from fastapi import APIRouter
 from sqlalchemy import Connection, MetaData
 
 from ..protocol import EventEnvelope
+from .analytics import migrations as analytics_migrations
+from .analytics import router as analytics_router
+from .analytics import schema as analytics_schema
 from .card import consumer as card_consumer
 from .card import migrations as card_migrations
 from .card import router as card_router
@@ -50,6 +53,7 @@ MODULES: tuple[CentralModule, ...] = (
     CentralModule("sync", sync_router.router, sync_migrations.MIGRATIONS, sync_schema.metadata),
     CentralModule("card", card_router.router, card_migrations.MIGRATIONS, card_schema.metadata,
                   (card_consumer.post_card_events,)),
+    CentralModule("analytics", analytics_router.router, analytics_migrations.MIGRATIONS, analytics_schema.metadata),
 )
 MIGRATION_SETS: tuple[MigrationSet, ...] = tuple(m.migrations for m in MODULES)
 EVENT_CONSUMERS: tuple[EventConsumer, ...] = tuple(c for m in MODULES for c in m.consumers)
