@@ -436,3 +436,61 @@ def test_the_terminal_door_drops_taps_until_the_terminal_runs():
     door.basket({"mifan": 1})
     door.void("e1", "其他", "0427")
     assert door.recent_payments() == []
+
+
+@pytest.mark.parametrize("mode", ["self", "cashier"])
+def test_the_real_flows_effects_draw_every_screen(qtbot, examples_dir, mode):
+    """The canteen flow itself (kiosk.canteen.flow, no I/O) drives the window: its Show data has what the pages read."""
+    from kiosk.canteen import events as ev
+    from kiosk.canteen.flow import CanteenFlow, CanteenSettings
+
+    window = open_window(qtbot, examples_dir, mode)
+    flow = CanteenFlow(CanteenSettings(mode=mode))
+    pays: list[ev.Pay] = []
+
+    def run(event) -> None:
+        for effect in flow.handle(event):
+            if isinstance(effect, ev.Show):
+                data = effect.data if "menu" in effect.data or effect.screen != "menu" else {**effect.data, "menu": MENU}
+                window.apply(ev.Show(effect.screen, data))  # the terminal adds today's menu to the idle screen
+            elif isinstance(effect, ev.Say):
+                window.caption(effect.key, effect.params)
+            elif isinstance(effect, ev.Pay):
+                pays.append(effect)
+
+    run(ev.Tick(0.0))
+    if mode == "self":
+        window.meal_tiles["set-a"].click()
+        run(ev.MealChosen(BY_ID["set-a"]))
+        assert window.current_page == "present" and plain(window.present_price.text()).startswith(yuan(SET_A[0]["unit_fen"]))
+    else:
+        window.cashier.dishes["hongshaorou"].click()
+        run(ev.BasketChanged(tuple(basket(hongshaorou=1))))
+        assert window.current_page == "cashier" and window.cashier.heading.text() == "请刷一卡通"
+    run(ev.CardPresented("04A1B2C3", 1.0))
+    assert window.current_page == "paying" and pays
+    q = quote(list(pays[-1].items), HOLDER, MONDAY, POLICY, False)
+    lines = tuple({"zh": x.zh, "en": x.en, "kind": x.kind, "amount_fen": x.amount_fen} for x in q.lines)
+    run(ev.PaymentDone("paid", "e1", q.paid_fen, lines, 2000, True, False, pays[-1].tap))
+    assert window.current_page == "paid" and f"实付 {yuan(q.paid_fen)} 元" == plain(window.paid_amount.text())
+    assert window.paid_low.isVisible() and "20 元" in plain(window.paid_low.text())
+    run(ev.Tick(flow.now + 11.0))  # 10 s before the paid screen goes: the warning, with 继续
+    assert window.bar.countdown.property("tone") == "warning" and window.bar.more_time.isVisible()
+    run(ev.Dismissed())
+    assert window.current_page == ("idle" if mode == "self" else "cashier")
+    run(ev.CardPresented("04A1B2C3", 30.0))  # a card with nothing chosen
+    if mode == "self":
+        assert window.current_page == "idle" and window.prompt.text() == "请先选择套餐"
+    else:
+        assert window.spoken == prompt_text("canteen_wait_clerk") and not window.spoken_label.isVisible()
+    run(ev.PaymentRefused("insufficient", {"short": "3", "limit": "12"}, tap=flow.taps))  # for no tap: ignored
+    assert window.current_page != "refused"
+    if mode == "self":
+        run(ev.MealChosen(BY_ID["set-b"]))  # the card held while choosing pays at once
+    else:
+        run(ev.BasketChanged(tuple(basket(mifan=1))))
+        run(ev.CardPresented("04A1B2C3", 31.0))
+    run(ev.PaymentRefused("insufficient", {"short": "3", "limit": "12"}, tap=pays[-1].tap))
+    said = prompt_text("canteen_insufficient", "zh", {"short": "3"})
+    assert window.current_page == "refused" and window.refused_words.text().replace("\n", "") == said
+    assert window.spoken == said
