@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS, CardJournal
 from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
@@ -299,3 +301,29 @@ def test_a_hall_without_top_ups_says_so(store: Store):
         assert (info.value.reason, info.value.words_zh) == ("no_topups", "本大厅未开通一卡通充值")
         with pytest.raises(HallRefused):
             c.card_info(1, ACTIVE)
+
+
+# -- hostile bodies -------------------------------------------------------------------------------------------
+_values = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=False),
+                    st.text(max_size=30), st.sampled_from([ACTIVE, LOST, UNKNOWN, "cash", "transfer", 1000, 100_000]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.dictionaries(st.sampled_from(["request_id", "card_no", "amount_fen", "method", "staff", "x"]),
+                              _values, max_size=6),
+       keep=st.sets(st.sampled_from(["request_id", "card_no", "amount_fen", "method"])))
+def test_hostile_top_up_bodies_never_get_a_server_error_and_never_credit_outside_the_rules(
+        client: HallClient, server: HallServer, store: Store, fields: dict[str, Any], keep: set[str]):
+    good = {"request_id": new_request_id(), "card_no": ACTIVE, "amount_fen": 1000, "method": "cash"}
+    body = {**who(client), **{k: v for k, v in good.items() if k in keep}, **fields}
+    before = len(topup_events(store))
+    answer = raw_post(server, "/v1/counters/2/cards/topup", json.dumps(body).encode())
+    assert answer.status_code < 500, answer.text
+    credited = len(topup_events(store)) - before
+    if answer.status_code == 200:
+        done = answer.json()["topup"]
+        assert credited == (0 if done["repeat"] else 1)
+        assert body["card_no"].upper() == ACTIVE and body["method"] in ("cash", "transfer")
+        assert type(body["amount_fen"]) is int and 1 <= body["amount_fen"] <= 100_000
+    else:
+        assert credited == 0 and "error" in answer.json() and answer.json()["words_zh"]
