@@ -103,16 +103,28 @@ class CardPad(Keypad):
         super().press(key)
 
 
+def _bare(layout: QHBoxLayout | QVBoxLayout, spacing: int) -> QHBoxLayout | QVBoxLayout:
+    """A page's outer layout: no margins, ``spacing`` between its parts."""
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(spacing)
+    return layout
+
+
+def _button_row(*names: str) -> tuple[QHBoxLayout, list[QPushButton]]:
+    """A row of buttons styled by ``names``; the last one takes the spare width."""
+    row, buttons = QHBoxLayout(), [QPushButton(objectName=n) for n in names]
+    for i, button in enumerate(buttons):
+        row.addWidget(button, 1 if i == len(buttons) - 1 else 0)
+    return row, buttons
+
+
 class TopupPage(QWidget):
     """The card (tapped or typed), the amount (presets and keypad), the method, and "next"."""
 
     def __init__(self) -> None:
         super().__init__(objectName="page_topup")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(24)
-        left = QVBoxLayout()
-        left.setSpacing(8)
+        row = _bare(QHBoxLayout(self), 24)
+        left = _bare(QVBoxLayout(), 8)
         self.heading = label("heading", align=LEFT)
         left.addWidget(self.heading)
         card, cl = panel()
@@ -141,13 +153,7 @@ class TopupPage(QWidget):
         self.message = label("notice")
         left.addWidget(self.message)
         left.addStretch(1)
-        buttons = QHBoxLayout()
-        self.back = QPushButton(objectName="cancel")
-        self.type_card = QPushButton(objectName="cancel")
-        self.next = QPushButton(objectName="login")
-        buttons.addWidget(self.back)
-        buttons.addWidget(self.type_card)
-        buttons.addWidget(self.next, 1)
+        buttons, (self.back, self.type_card, self.next) = _button_row("cancel", "cancel", "login")
         left.addLayout(buttons)
         row.addLayout(left, 5)
         self.keypad = Keypad(max_length=4, hint=WORDS["other_amount"])
@@ -159,11 +165,8 @@ class CardNumberPage(QWidget):
 
     def __init__(self) -> None:
         super().__init__(objectName="page_topup_card")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(24)
-        left = QVBoxLayout()
-        left.setSpacing(12)
+        row = _bare(QHBoxLayout(self), 24)
+        left = _bare(QVBoxLayout(), 12)
         self.heading = label("heading")
         self.hint = label("caption")
         self.message = label("notice")
@@ -184,9 +187,7 @@ class ConfirmPage(QWidget):
 
     def __init__(self) -> None:
         super().__init__(objectName="page_topup_confirm")
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(10)
+        outer = _bare(QVBoxLayout(self), 10)
         self.heading = label("heading")
         outer.addWidget(self.heading)
         box, bl = panel()
@@ -200,11 +201,7 @@ class ConfirmPage(QWidget):
         self.message = label("notice")
         outer.addWidget(self.message)
         outer.addStretch(1)
-        buttons = QHBoxLayout()
-        self.edit = QPushButton(objectName="cancel")
-        self.confirm = QPushButton(objectName="login")
-        buttons.addWidget(self.edit)
-        buttons.addWidget(self.confirm, 1)
+        buttons, (self.edit, self.confirm) = _button_row("cancel", "login")
         outer.addLayout(buttons)
 
 
@@ -213,21 +210,13 @@ class DonePage(QWidget):
 
     def __init__(self) -> None:
         super().__init__(objectName="page_topup_done")
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(12)
+        outer = _bare(QVBoxLayout(self), 12)
         outer.addStretch(1)
-        self.heading = label("heading")
-        self.detail = label("big_info")
-        self.ref = label("caption")
+        self.heading, self.detail, self.ref = label("heading"), label("big_info"), label("caption")
         for widget in (self.heading, self.detail, self.ref):
             outer.addWidget(widget)
         outer.addStretch(1)
-        buttons = QHBoxLayout()
-        self.back = QPushButton(objectName="cancel")
-        self.another = QPushButton(objectName="login")
-        buttons.addWidget(self.back)
-        buttons.addWidget(self.another, 1)
+        buttons, (self.back, self.another) = _button_row("cancel", "login")
         outer.addLayout(buttons)
 
 
