@@ -9,28 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.runtime.events import Failed, Tick
+from kiosk.runtime.events import CardFailed, CardPresented, Failed, Tick
 from kiosk.runtime.screens import Alert, Dismissed, HelpRequested, MoreTime, Say, Show
 
 Item = dict[str, Any]  # {item_id, name, name_en, unit_fen, qty}
 
 
 # -- events -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CardPresented:
-    """An authenticated community card on the reader (``card_no``: its UID in hex)."""
-
-    card_no: str
-    at: float  # time.monotonic() of the tap
-
-
-@dataclass(frozen=True)
-class CardFailed:
-    """A tap that gave no usable card: ``not_genuine`` (failed authentication), ``removed``, ``read_failed``."""
-
-    reason: str
-
-
 @dataclass(frozen=True)
 class MealChosen:
     """Self-pay: the resident tapped a set meal's big button."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.errors import DriverError
-from drivers.pcsc_common import CardAuthError
 from kiosk.canteen import events as ev
 from kiosk.canteen.flow import CanteenFlow, CanteenSettings, yuan
 from kiosk.canteen.menu import MenuItem
@@ -87,7 +86,7 @@ class CanteenTerminal(ResidentTerminal):
     def start(self) -> CanteenTerminal:
         """Start the runtime with today's menu on screen, and the card reader's loop."""
         self.runtime.start([self.menu_screen()])
-        self.start_card_loops({"ccard": self.reader}, self._card_read, self._card_failed)
+        self.start_community_card_loop(self.reader)
         return self
 
     def stop(self) -> None:
@@ -148,15 +147,6 @@ class CanteenTerminal(ResidentTerminal):
     def void(self, entry_id: str, reason: str, staff: str) -> None:
         """The clerk voids a payment of this reader, with a reason."""
         self.submit(ev.VoidRequested(entry_id, reason, staff))
-
-    # -- readers --------------------------------------------------------------------------
-    def _card_read(self, name: str, tap: Any) -> None:
-        detected = getattr(self.reader, "detected_at", 0.0)  # when the reader saw the card: the tap's time
-        self.submit(ev.CardPresented(tap.uid, detected if detected > 0 else time.monotonic()))
-
-    def _card_failed(self, name: str, exc: DriverError) -> None:
-        """A card that is not genuine, or one pulled away mid-read: the resident is told in words."""
-        self.submit(ev.CardFailed("not_genuine" if isinstance(exc, CardAuthError) else "read_failed"))
 
     # -- effects --------------------------------------------------------------------------
     def _pay(self, e: ev.Pay) -> ev.PaymentDone | ev.PaymentRefused:
@@ -227,9 +217,4 @@ class CanteenTerminal(ResidentTerminal):
 
     def raise_alert(self, alert: ev.Alert) -> None:
         """Staff alerts go to the central (as ``alert.raised`` events, no names) and to ``on_alert``."""
-        self.on_alert(alert)
-        detail = {k: v for k, v in alert.detail.items() if isinstance(v, str | int | float | bool) and k != "words"}
-        with self.services.payments.store.action() as act:
-            act.emit("alert.raised", {"kind": alert.kind, "terminal": self.services.terminal_id,
-                                      "source": str(alert.detail.get("device") or self.services.terminal_id),
-                                      **detail})
+        self.alert_to_central(self.services.payments.store, self.services.terminal_id, alert)

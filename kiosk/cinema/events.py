@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.canteen.events import CardFailed, CardPresented
-from kiosk.runtime.events import Failed, Tick
+from kiosk.runtime.events import CardFailed, CardPresented, Failed, Tick
 from kiosk.runtime.screens import Alert, Dismissed, HelpRequested, MoreTime, Say, Show
 
 Item = dict[str, Any]  # a screening as plain data

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from drivers.errors import DriverError
-from drivers.pcsc_common import CardAuthError
 from kiosk.canteen.payments import CardPayments, PaymentError, card_refusal
 from kiosk.canteen.terminal import refusal_params
 from kiosk.cinema import events as ev
@@ -119,7 +117,7 @@ class CinemaTerminal(ResidentTerminal):
     def start(self) -> CinemaTerminal:
         """Start the runtime with today's screenings on screen, and the card reader's loop."""
         self.runtime.start([self._with_listing(self.flow.idle_screen())])
-        self.start_card_loops({"ccard": self.reader}, self._card_read, self._card_failed)
+        self.start_community_card_loop(self.reader)
         self.runtime.spawn(self._watch_listing, "listing")
         return self
 
@@ -186,13 +184,6 @@ class CinemaTerminal(ResidentTerminal):
         self.submit(ev.QrScanned(str(text)[:1000]))
 
     # -- readers --------------------------------------------------------------------------
-    def _card_read(self, name: str, tap: Any) -> None:
-        self.submit(ev.CardPresented(tap.uid, time.monotonic()))
-
-    def _card_failed(self, name: str, exc: DriverError) -> None:
-        """A card that is not genuine, or one pulled away mid-read: the resident is told in words."""
-        self.submit(ev.CardFailed("not_genuine" if isinstance(exc, CardAuthError) else "read_failed"))
-
     # -- issuing ----------------------------------------------------------------------------
     def _screening(self, screening_id: str) -> Screening | None:
         return next((s for s in self.services.screenings(self.clock()) if s.screening_id == screening_id), None)
@@ -319,9 +310,4 @@ class CinemaTerminal(ResidentTerminal):
 
     def raise_alert(self, alert: ev.Alert) -> None:
         """Staff alerts go to the central (as ``alert.raised`` events, no names) and to ``on_alert``."""
-        self.on_alert(alert)
-        detail = {k: v for k, v in alert.detail.items() if isinstance(v, str | int | float | bool) and k != "words"}
-        with self.services.tickets.store.action() as act:
-            act.emit("alert.raised", {"kind": alert.kind, "terminal": self.services.terminal_id,
-                                      "source": str(alert.detail.get("device") or self.services.terminal_id),
-                                      **detail})
+        self.alert_to_central(self.services.tickets.store, self.services.terminal_id, alert)

@@ -25,6 +25,21 @@ class Failed:
     error: str
 
 
+@dataclass(frozen=True)
+class CardPresented:
+    """An authenticated community card on the reader (``card_no``: its UID in hex)."""
+
+    card_no: str
+    at: float  # time.monotonic() the reader saw the card
+
+
+@dataclass(frozen=True)
+class CardFailed:
+    """A tap that gave no usable card: ``not_genuine`` (failed authentication) or ``read_failed`` (pulled, bad read)."""
+
+    reason: str
+
+
 class Flow(Protocol):
     """A role's pure state machine, as the runtime sees it."""
 

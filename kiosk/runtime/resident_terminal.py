@@ -12,11 +12,13 @@ device supervisor while a resident's failed read goes to the flow.  The role add
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from drivers.errors import DriverError
-from kiosk.runtime.events import Flow
+from drivers.pcsc_common import CardAuthError
+from kiosk.runtime.events import CardFailed, CardPresented, Flow
 from kiosk.runtime.loop import TerminalRuntime
 from kiosk.runtime.readers import CardLoop, CardLoopCallbacks
 from kiosk.runtime.screens import Alert, HelpRequested, MoreTime, Say, Show
@@ -104,6 +106,27 @@ class ResidentTerminal:
         for name, reader in readers.items():
             if reader is not None:
                 self.runtime.spawn(CardLoop(name, reader, callbacks, self.runtime.stopping).run, name)
+
+    def start_community_card_loop(self, reader: Any) -> None:
+        """The community-card reader's loop: an authenticated tap → :class:`CardPresented` timed from when the
+        reader saw the card; a clone or a card pulled mid-read → :class:`CardFailed` the resident is told about."""
+
+        def read(name: str, tap: Any) -> None:
+            detected = getattr(reader, "detected_at", 0.0)
+            self.submit(CardPresented(tap.uid, detected if detected > 0 else time.monotonic()))
+
+        def failed(name: str, exc: DriverError) -> None:
+            self.submit(CardFailed("not_genuine" if isinstance(exc, CardAuthError) else "read_failed"))
+
+        self.start_card_loops({"ccard": reader}, read, failed)
+
+    def alert_to_central(self, store: Any, terminal_id: str, alert: Alert) -> None:
+        """Tell staff through ``on_alert`` and the central through an ``alert.raised`` event (plain fields, no names)."""
+        self.on_alert(alert)
+        detail = {k: v for k, v in alert.detail.items() if isinstance(v, str | int | float | bool) and k != "words"}
+        with store.action() as act:
+            act.emit("alert.raised", {"kind": alert.kind, "terminal": terminal_id,
+                                      "source": str(alert.detail.get("device") or terminal_id), **detail})
 
     def _device_fault(self, name: str, exc: DriverError) -> None:
         """The reader itself failed while looking for a card: the supervisor's business, not the resident's."""
