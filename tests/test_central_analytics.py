@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -344,4 +345,51 @@ def test_month_of_generated_traffic_timing(central_db_url, capsys):
             print(f"\n[analytics {store.backend}] {len(meals)} payments (pushed in {push_s:.1f} s): "
                   f"canteen figures {query_s:.2f} s, top dishes {top_s:.2f} s")
     finally:
+        store.close()
+
+
+@pytest.mark.ui
+def test_published_top_dishes_reach_the_hall_display(central, qtbot, examples_dir, tmp_path):  # noqa: F811
+    """Central publishes -> the hall pulls (its sync client) -> its LAN service -> the display shows 本月最受欢迎的菜."""
+    from kiosk.hall import HALL_MIGRATIONS, CallingRule, HallQueue, ServiceCatalog
+    from kiosk.hall.client import HallClient
+    from kiosk.store import Store
+    from sync import apply
+    from sync.client import SyncClient
+    from tests.hall_ui_support import SECRET, SERVICES, Service, role_config, statuses
+    from ui.display import DisplayWindow
+
+    load_week(central.store)
+    token = central.store.enrol("hall", "hall-site", "hall-display-test").token
+    publish_top_dishes(central.store, "2026-12")
+    store = Store.open(tmp_path / "hall.db", "hall-display-test", extra_migrations=(HALL_MIGRATIONS, apply.MIGRATIONS))
+    service = None
+    try:
+        SyncClient(store, central.url, token).sync_once(pull=True, heartbeat=False)
+        service = Service(HallQueue(store, ServiceCatalog.from_data(SERVICES), CallingRule("strict")))
+        client = HallClient(service.url, SECRET)
+        top = client.top_dishes()
+        assert top is not None and top.dishes[:2] == (("红烧肉套餐", 10), ("清蒸鱼套餐", 4)) and len(top.dishes) == 5
+        window = DisplayWindow(role_config(examples_dir, "display", service.url), HallClient(service.url, SECRET),
+                               info=[("温馨提示一", "Tip one")], checker=lambda _c: statuses(True),
+                               call_hold_s=0.1, rotate_s=0.3, top_dishes_poll_s=0.2)
+        qtbot.addWidget(window)
+        window.resize(1920, 1080)
+        window.show()
+        qtbot.waitUntil(lambda: window.top_dishes == top, timeout=10_000)
+        qtbot.waitUntil(lambda: window.info_text.text().startswith("1. 红烧肉套餐"), timeout=10_000)
+        month_words = ("本月最受欢迎的菜" if dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+                       == "2026-12" else "12 月最受欢迎的菜")
+        assert window.info_heading.text() == month_words
+        assert window.info_text.text().split("\n") == ["1. 红烧肉套餐　10 份", "2. 清蒸鱼套餐　4 份",
+                                                     "3. 番茄炒蛋　4 份", "4. 青菜　4 份", "5. 米饭　4 份"]
+        assert window.info_page.text() == "第 2 / 2 条"
+        assert window.info_text.font().pointSizeF() >= 30  # the main-message size (DESIGN §8)
+        screens = Path(__file__).resolve().parent.parent / "out" / "screens" / "display"
+        screens.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(screens / "top-dishes-1920x1080.png"))
+        window.close()
+    finally:
+        if service is not None:
+            service.stop()
         store.close()

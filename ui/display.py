@@ -20,6 +20,11 @@ on near-black navy.  Languages: every text is in the display's language (``confi
 Chinese by default), and the call and each info item also show a smaller line in the other
 language under them, since a TV cannot be switched by touch.
 
+Between calls the info panel rotates the tips and, when the hall knows them, "本月最受欢迎的菜":
+the month's five most popular canteen dishes with their portions, which the central publishes
+(``terminal_config`` ``top_dishes``, :mod:`kiosk.hall.display_info`) and the hall service hands
+out at ``/v1/display/info``; a second feed thread reads it every :data:`TOP_DISHES_POLL_S`.
+
     window = open_display(config)          # from a display TerminalConfig
 """
 
@@ -29,11 +34,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from kiosk.config import TerminalConfig
 from kiosk.hall.client import HallAuthRefused, HallClient
+from kiosk.hall.display_info import TopDishes
 from kiosk.hall.errors import HallError
 from kiosk.hall.tickets import Call, Snapshot
 from kiosk.voice import Speaker
@@ -76,6 +82,7 @@ SIDE_SHARE = (0.34, 0.5)  # least and most of the body's width for the last call
 log = logging.getLogger(__name__)
 
 RETRY_S, MAX_RETRY_S = 0.5, 10.0  # feed retry delays when the snapshot cannot be read, in seconds
+TOP_DISHES_POLL_S = 300.0  # seconds between two reads of the top dishes (the central publishes them daily)
 
 DEFAULT_INFO: tuple[tuple[str, str], ...] = (
     ("叫到您的号码时，请到对应窗口办理", "When your number is called, please go to the window shown"),
@@ -99,6 +106,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_data": ("暂无数据", "Not known yet"),
     "info_heading": ("温馨提示", "Information"),
     "info_page": ("第 {n} / {total} 条", "{n} of {total}"),
+    "dishes_heading": ("本月最受欢迎的菜", "This month's most popular dishes"),
+    "dishes_heading_month": ("{month} 月最受欢迎的菜", "Most popular dishes of {month}"),
+    "dish_line": ("{n}. {dish}　{qty} 份", "{n}. {dish}  {qty} portions"),
     "connecting": ("正在连接叫号服务…", "Connecting to the calling service…"),
     "refused": ("叫号服务拒绝了本机：{words}，请联系管理员", "The calling service refused this display: {words}. "
                 "Please call the administrator"),
@@ -112,26 +122,44 @@ class Feed(QObject):
     call = Signal(object)
     counts = Signal(object)
     link = Signal(bool, object)  # up, (zh, en) words when down
+    top_dishes = Signal(object)  # TopDishes | None
 
-    def __init__(self, client: HallClient, recent: int = RECENT) -> None:
+    def __init__(self, client: HallClient, recent: int = RECENT, top_dishes_poll_s: float = TOP_DISHES_POLL_S
+                 ) -> None:
         super().__init__()
         self.client = client
         self.recent = recent
+        self.top_dishes_poll_s = top_dishes_poll_s
         self.stop_event = threading.Event()
         self._thread = threading.Thread(target=self._run, name="display-feed", daemon=True)
+        self._dishes_thread = threading.Thread(target=self._run_dishes, name="display-dishes", daemon=True)
 
     def start(self) -> None:
-        """Start reading in a background thread."""
+        """Start reading in background threads (the push channel; the top dishes now and then)."""
         self._thread.start()
+        self._dishes_thread.start()
+
+    def _run_dishes(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                found = self.client.top_dishes()
+            except Exception as exc:  # down or refused: the push channel says so; keep what is shown
+                log.debug("display top dishes: %s", exc)
+            else:
+                if not self._emit(self.top_dishes, found):
+                    return
+            if self.stop_event.wait(self.top_dishes_poll_s):
+                return
 
     def stop(self) -> None:
         """Ask the reader to stop (it ends at its next event or retry, or when the client closes)."""
         self.stop_event.set()
 
     def join(self, timeout_s: float = 1.0) -> None:
-        """Wait (bounded) for the reader thread to end."""
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+        """Wait (bounded) for the reader threads to end."""
+        for thread in (self._thread, self._dishes_thread):
+            if thread.is_alive():
+                thread.join(timeout_s)
 
     def _emit(self, signal: Any, *args: Any) -> bool:
         try:
@@ -190,7 +218,8 @@ class DisplayWindow(KioskWindow):
     def __init__(self, config: TerminalConfig, client: HallClient, speaker: Speaker | None = None,
                  info: Sequence[str | tuple[str, str]] = DEFAULT_INFO,
                  checker: Callable[[TerminalConfig], list] | None = None, call_hold_s: float = CALL_HOLD_S,
-                 rotate_s: float = ROTATE_S, recent: int = RECENT) -> None:
+                 rotate_s: float = ROTATE_S, recent: int = RECENT,
+                 top_dishes_poll_s: float = TOP_DISHES_POLL_S) -> None:
         self.client = client
         self.speaker = speaker
         self.info = [(i, i) if isinstance(i, str) else (i[0], i[1]) for i in info]
@@ -203,6 +232,7 @@ class DisplayWindow(KioskWindow):
         self.latest: Call | None = None
         self.waiting: dict[str, int] = {}
         self.services: list[dict[str, Any]] = []
+        self.top_dishes: TopDishes | None = None  # from the hall service, when the central published them
         self.info_index = 0
         self.owned: list[Callable[[], None]] = []
         self._arrived: dict[int, float] = {}  # window -> monotonic time its latest call arrived
@@ -224,8 +254,9 @@ class DisplayWindow(KioskWindow):
         self._idle_check = QTimer(self)
         self._idle_check.timeout.connect(self.render)
         self._idle_check.start(1000)
-        self.feed = Feed(client, recent)
+        self.feed = Feed(client, recent, top_dishes_poll_s)
         self.feed.snapshot.connect(self.apply_snapshot)
+        self.feed.top_dishes.connect(self.set_top_dishes)
         self.feed.call.connect(self.show_call)
         self.feed.counts.connect(self.set_counts)
         self.feed.link.connect(self.set_link)
@@ -389,6 +420,18 @@ class DisplayWindow(KioskWindow):
         lbl.setText(text)
         self._set_pt(lbl, most)
 
+    def _set_lines(self, lbl: QLabel, text: str, size: str) -> None:
+        """Show ``text``'s lines as they are, at ``size`` or smaller if the widest would not fit (never below
+        the main-message size)."""
+        most, width = self._pt[size], self._call_width() * CALL_WIDTH_USE
+        key = f"{most}|{width}|{text}"
+        if lbl.property("fitted_for") == key:
+            return
+        lbl.setProperty("fitted_for", key)
+        lbl.setText(text)
+        self._set_pt(lbl, most)  # measure at full size
+        self._set_pt(lbl, max(fit_pt(lbl, width, most), MAIN_PT if size in MAIN else MIN_PT))
+
     def _set_pt(self, lbl: QLabel, pt: float) -> None:
         """Give ``lbl`` its own font size (over the window's stylesheet), restyling only on a change."""
         if lbl.property("fitted_pt") != pt:
@@ -423,6 +466,12 @@ class DisplayWindow(KioskWindow):
         self.waiting = waiting
         self.render()
 
+    def set_top_dishes(self, top: TopDishes | None) -> None:
+        """The month's most popular dishes (None: the hall knows none); shown as one more info item."""
+        if top != self.top_dishes:
+            self.top_dishes = top
+            self.render()
+
     def set_link(self, up: bool, words: tuple[str, str] | None) -> None:
         """The push channel is up, or down with the words to show."""
         self.connected = up
@@ -444,15 +493,36 @@ class DisplayWindow(KioskWindow):
     def idle(self) -> bool:
         """True when the info panel shows: no call for ``call_hold_s`` seconds and there is info to show."""
         quiet = self.latest is None or not self._fresh(self.latest.window)
-        return quiet and bool(self.info)
+        return quiet and bool(self.info_items())
+
+    def info_items(self) -> list[tuple[tuple[str, str], tuple[str, str], tuple[str, str]]]:
+        """What the info panel rotates: (heading, text, smaller line), each as (zh, en).
+
+        The tips (the smaller line is the text in the other language, or nothing when it has one
+        language only), then the top dishes when known (the smaller line: the heading in the other language).
+        """
+        tips = [(WORDS["info_heading"], item, (item[1], item[0]) if item[0] != item[1] else ("", ""))
+                for item in self.info]
+        top = self.top_dishes
+        if top is None:
+            return tips
+        if top.month == datetime.now(SHANGHAI).strftime("%Y-%m"):
+            heading = WORDS["dishes_heading"]
+        else:
+            heading = tuple(w.format(month=int(top.month[5:]) if i == 0 else top.month)  # type: ignore[assignment]
+                            for i, w in enumerate(WORDS["dishes_heading_month"]))
+        lines = tuple("\n".join(WORDS["dish_line"][i].format(n=n, dish=dish, qty=qty)
+                                 for n, (dish, qty) in enumerate(top.dishes, 1)) for i in (0, 1))
+        return [*tips, (heading, lines, (heading[1], heading[0]))]  # type: ignore[list-item]
 
     def _fresh(self, window: int) -> bool:
         """True while the latest call to ``window`` is younger than ``call_hold_s``."""
         return time.monotonic() - self._arrived.get(window, float("-inf")) <= self.call_hold_s
 
     def _next_info(self) -> None:
-        if self.info:
-            self.info_index = (self.info_index + 1) % len(self.info)
+        items = self.info_items()
+        if items:
+            self.info_index = (self.info_index + 1) % len(items)
         self.render()
 
     def render(self) -> None:
@@ -486,14 +556,18 @@ class DisplayWindow(KioskWindow):
         self.others.setText("\n".join(self._t("other", number=c.number, window=c.window) for c in others))
         self.others.setVisible(bool(others))
         self.main_stack.setCurrentWidget(self.info_view if self.idle else self.call_view)
-        if self.info:
-            self.info_index %= len(self.info)
-            item = self.info[self.info_index]
-            self.info_heading.setText(self._t("info_heading"))
-            self._set_text(self.info_text, item[idx], "info")
-            self._set_text(self.info_alt, item[1 - idx] if item[1 - idx] != item[idx] else "", "alt")
+        items = self.info_items()
+        if items:
+            self.info_index %= len(items)
+            heading, text, alt = items[self.info_index]
+            self.info_heading.setText(heading[idx])
+            if "\n" in text[idx]:  # the dishes, one per line: as large as the widest line allows
+                self._set_lines(self.info_text, text[idx], "info")
+            else:
+                self._set_text(self.info_text, text[idx], "info")
+            self._set_text(self.info_alt, alt[idx], "alt")
             self.info_alt.setVisible(bool(self.info_alt.text()))
-            self.info_page.setText(self._t("info_page", n=self.info_index + 1, total=len(self.info)))
+            self.info_page.setText(self._t("info_page", n=self.info_index + 1, total=len(items)))
 
     def _render_side(self, idx: int) -> None:
         self.recent_heading.setText(self._t("recent_heading"))
@@ -541,6 +615,9 @@ class DisplayWindow(KioskWindow):
         self.feed.join()
         for close in self.owned:
             close()
+
+
+SHANGHAI = timezone(timedelta(hours=8))  # the month the top dishes name is a Shanghai month
 
 
 def _age_s(call: Call) -> float:

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from .auth import secret_bytes, sign_headers
+from .display_info import TopDishes, parse_top_dishes
 from .errors import HallError
 from .ratings import Rating
 from .tickets import Call, Counter, Snapshot, Ticket
@@ -317,6 +318,10 @@ class HallClient:
         return Rating(**{k: data["rating"][k] for k in Rating.__dataclass_fields__})
 
     # -- display ----------------------------------------------------------------------------------------
+    def top_dishes(self) -> TopDishes | None:
+        """The month's most popular canteen dishes as the hall last pulled them (None: none known)."""
+        return parse_top_dishes(self._request("GET", "/v1/display/info").get("top_dishes"))
+
     def snapshot(self, recent: int = 5) -> Snapshot:
         """Current calls, the last ``recent`` calls, waiting counts and services."""
         d = self._request("GET", "/v1/display/snapshot", params={"recent": recent})

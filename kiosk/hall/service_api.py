@@ -27,6 +27,7 @@ synchronous functions (FastAPI runs them on its thread pool); each queue action 
     POST /v1/counters/{window}/cards/topup   S + {"request_id", "card_no", "amount_fen", "method"} -> {"topup"}
     GET  /v1/counters/{window}/cards/{card_no}?S  -> {"card": status, masked name, last known balance}
     GET  /v1/display/snapshot?recent=5       -> current calls, last calls, waiting counts, services
+    GET  /v1/display/info                    -> {"top_dishes": {month, dishes} | null} (pulled from the central)
     GET  /v1/display/events?after=ID         SSE: "hello" {"after"}, then "call" (id: call id) and "counts"
 
 ``S`` is ``{"session": token, "staff_id": id}``.  A top-up (:mod:`kiosk.hall.topups`) is recorded in
@@ -60,6 +61,7 @@ from sync.strict_json import find_problem
 
 from .alerts import AlertBoard
 from .auth import MAX_SKEW_S, Verifier
+from .display_info import read_display_info
 from .errors import HallError
 from .nonces import StoreNonces
 from .queue import HallQueue
@@ -355,6 +357,10 @@ def create_app(queue: HallQueue, secret: str | bytes, *, staff: StaffRegistry | 
     @v1.post("/counters/{window}/rate")
     def rate(window: Window, body: RateBody) -> dict[str, Any]:
         return {"rating": queue.rate(body.ticket_id, body.level, window).to_dict()}
+
+    @v1.get("/display/info")
+    def display_info() -> dict[str, Any]:  # what displays show between calls besides their tips (display_info)
+        return read_display_info(queue.store)
 
     @v1.get("/display/snapshot")
     def snapshot(recent: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
