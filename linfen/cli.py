@@ -36,21 +36,41 @@ def _cmd_kiosk(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ui.app import has_display
 
-    if args.headless or not has_display():
-        from linfen.demo import run_headless
-
-        report_path = args.report or (args.out / "report.json")
-        if not args.headless:
+    if args.headless or not has_display() or args.role != "hall":
+        if not args.headless and not has_display():
             print("demo: no display here, so the demo runs offscreen and saves what the screens showed")
-        report = run_headless(args.residents, args.timing, report_path, args.out, args.workdir)
-        print(json.dumps({k: v for k, v in report.items() if k != "screenshots"}, ensure_ascii=False))
-        print(f"demo: report {report_path}; screens:")
-        for path in report["screenshots"].values():
-            print(f"  {path}")
-        return 0 if report["tickets"] > 0 and not report["terminal_errors"] else 1
+        roles = DEMO_ROLES if args.role == "all" else (args.role,)
+        return max(_headless_demo(role, args) for role in roles)
     from linfen.demo_windows import run_windows
 
     return run_windows(args.timing)
+
+
+DEMO_ROLES = ("hall", "canteen")  # what ``linfen demo`` (and ``make demo``) runs headless, in order
+
+
+def _headless_demo(role: str, args: argparse.Namespace) -> int:
+    """One role's headless demo: its report as one JSON line, then where its screenshots are."""
+    several = args.role == "all"
+    out = args.out / role if several else args.out
+    report_path = (args.report.with_name(f"{args.report.stem}-{role}{args.report.suffix}") if several else args.report) \
+        if args.report else out / "report.json"
+    workdir = (args.workdir / role if several else args.workdir) if args.workdir else None
+    if role == "hall":
+        from linfen.demo import run_headless
+
+        report = run_headless(args.residents, args.timing, report_path, out, workdir)
+        ok = report["tickets"] > 0 and not report["terminal_errors"]
+    else:
+        from linfen.demo_canteen import run_canteen_headless
+
+        report = run_canteen_headless(args.residents, args.timing, report_path, out, workdir)
+        ok = report["paid"] > 0 and not report["terminal_errors"] and report["ledger"]["sum_fen"] == 0
+    print(f"demo {role}: " + json.dumps({k: v for k, v in report.items() if k != "screenshots"}, ensure_ascii=False))
+    print(f"demo {role}: report {report_path}; screens:")
+    for path in report["screenshots"].values():
+        print(f"  {path}")
+    return 0 if ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or with --headless, residents are driven through the whole stack offscreen and a JSON report and "
         "screenshots are written."))
     d.add_argument("--headless", action="store_true", help="drive residents through the stack offscreen")
+    d.add_argument("--role", choices=["all", *DEMO_ROLES], default="all", help=(
+        "which demo: the hall, a canteen lunch, or all of them in turn offscreen (default); "
+        "with a display, --role hall opens the hall in windows"))
     d.add_argument("--residents", type=int, default=12, help="residents to drive through (headless; default 12)")
     d.add_argument("--timing", choices=["fast", "realistic"], default="realistic",
                    help="device timing: realistic (default) or zero-delay")

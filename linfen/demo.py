@@ -119,16 +119,16 @@ class ChildProcess:
 class SimProcess(ChildProcess):
     """The hardware simulator as its own process (as maintenance staff run it), driven over its control API."""
 
-    def __init__(self, workdir: Path, timing: str, population: int):
+    def __init__(self, workdir: Path, timing: str, population: int, role: str = "hall"):
         import httpx
 
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.config_path = workdir / "hall.toml"
+        self.config_path = workdir / f"{role}.toml"
         super().__init__(
             ["sim", f"--{timing}", "--port", str(port), "--workdir", str(workdir), "--config-out",
-             str(self.config_path), "--population", str(population), "--population-seed", str(POPULATION_SEED)],
-            workdir / "sim.log")
+             str(self.config_path), "--role", role, "--population", str(population), "--population-seed",
+             str(POPULATION_SEED)], workdir / "sim.log")
         self.wait_until(self.config_path.exists, "simulator")
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
 

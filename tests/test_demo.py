@@ -18,7 +18,7 @@ def test_headless_demo_reports_and_keeps_no_raw_id_numbers(pcscd, tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
     report_path = tmp_path / "report.json"
     result = subprocess.run(
-        [sys.executable, "-m", "linfen", "demo", "--headless", "--residents", "16", "--timing", "fast",
+        [sys.executable, "-m", "linfen", "demo", "--headless", "--role", "hall", "--residents", "16", "--timing", "fast",
          "--report", str(report_path), "--out", str(out), "--workdir", str(work)],
         capture_output=True, text=True, timeout=200)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -429,9 +429,9 @@ def test_canteen_ui_carries_the_terminals_callbacks_to_the_window_and_taps_back(
 
 
 def test_the_terminal_door_drops_taps_until_the_terminal_runs():
-    from ui.canteen_app import TerminalDoor
+    from ui.canteen_app import CanteenDoor
 
-    door = TerminalDoor()
+    door = CanteenDoor()
     door.ui("meal:set-a")
     door.basket({"mifan": 1})
     door.void("e1", "其他", "0427")

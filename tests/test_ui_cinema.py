@@ -245,7 +245,7 @@ def test_cinema_ui_carries_the_terminals_callbacks_to_the_window_and_taps_back(q
         return SimpleNamespace(terminal=terminal, base=SimpleNamespace(speaker=speaker, health=None, sync=None),
                                close=lambda: closed.append(True))
 
-    door = cinema_app.TerminalDoor()
+    door = cinema_app.CinemaDoor()
     door.ui("screening:x")
     door.scan("LFC1:x")  # dropped: no terminal yet
     monkeypatch.setattr(cinema_app, "open_cinema", fake_open)

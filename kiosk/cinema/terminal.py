@@ -183,7 +183,6 @@ class CinemaTerminal(ResidentTerminal):
         """A ticket QR scanned at the door (a keyboard-wedge scanner's line); checked in entry mode only."""
         self.submit(ev.QrScanned(str(text)[:1000]))
 
-    # -- readers --------------------------------------------------------------------------
     # -- issuing ----------------------------------------------------------------------------
     def _screening(self, screening_id: str) -> Screening | None:
         return next((s for s in self.services.screenings(self.clock()) if s.screening_id == screening_id), None)
