@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from hardware_sim import canteen_traffic
 from sync.central.analytics.cli import run_analytics_command
 from sync.central.analytics.queries import canteen_month, publish_top_dishes, set_population_65, top_dishes
+from sync.central.cli import main
 from sync.central.reference import RowChange
 from sync.central.storage import CentralStore
 from sync.protocol import EventEnvelope
@@ -252,14 +254,26 @@ def test_top_dishes_and_publish_to_every_site(week_store):
     assert '{"dish":"红烧肉套餐","qty":10}' in feed and '"month":"2026-12"' in feed
 
 
-def test_cli_settings_and_show(central_db_url):
+def test_cli_settings_publish_and_show(central_db_url, capsys):
     store = CentralStore.open(central_db_url)
     try:
-        out = io.StringIO()
-        assert run_analytics_command(store, "settings", out, population=41_000) == 0
-        assert '"population_65_plus":41000' in out.getvalue()
-        out = io.StringIO()
-        assert run_analytics_command(store, "show", out, month="2026-12") == 0
+        load_week(store)
+    finally:
+        store.close()
+    assert main(["--db", central_db_url, "analytics", "settings", "--population-65", "41000"]) == 0
+    assert capsys.readouterr().out.strip() == '{"population_65_plus":41000}'
+    assert main(["--db", central_db_url, "analytics", "publish", "--month", "2026-12"]) == 0
+    out = capsys.readouterr().out
+    assert "红烧肉套餐 10" in out and "published to 3 sites (3 changed)" in out
+    assert main(["--db", central_db_url, "analytics", "show", "--month", "2026-12", "--canteen", "canteen-b"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["canteen"] == "canteen-b" and shown["total"]["meals"] == 7
+    assert main(["--db", central_db_url, "analytics", "settings", "--population-65", "0"]) == 2
+    assert "65+ population must be" in capsys.readouterr().err
+    out = io.StringIO()
+    store = CentralStore.open(central_db_url)
+    try:
+        assert run_analytics_command(store, "show", out, month="2027-02") == 0  # a month without payments
         assert '"meals": 0' in out.getvalue()
     finally:
         store.close()
@@ -300,6 +314,41 @@ def test_api_auth_and_answers(central):  # noqa: F811  (fixture)
         assert r.status_code == 303 and r.headers["location"].startswith("/web/login?next=")
 
 
+GENERATED_MENU = {"s1": ("软食套餐", 1000), "s2": ("荤素套餐", 1500), "s3": ("营养套餐", 1800), "c1": ("番茄炒蛋", 600),
+                  "c2": ("青菜", 300), "c3": ("红烧肉", 900), "mifan": ("米饭", 100)}
+
+
+def push_generated(store: CentralStore, days: int = 31) -> int:
+    """``days`` of December 2026 from hardware_sim.canteen_traffic (three canteens, ~1,100 meals a day, each
+    canteen a site with 100 seats and 3 sittings) pushed to ``store``; returns the payments pushed."""
+    for n, site in enumerate(canteen_traffic.CANTEENS):
+        store.enrol("canteen", site, f"{site}-r{n}")
+        store.apply_reference(site, "space", [RowChange("hall", "upsert", {
+            "space_id": "hall", "name": "餐厅", "capacity": 100, "kind": "canteen", "sittings": 3})])
+    people = canteen_traffic.diners()
+    store.apply_reference("canteen-1", "card", [RowChange(d.card_no, "upsert", d.card_row()) for d in people])
+    meals = []
+    for week_no in range((days + 6) // 7):
+        meals += canteen_traffic.week(people, dt.date(2026, 12, 1) + dt.timedelta(days=7 * week_no),
+                                      ["s1", "s2", "s3"], ["c1", "c2", "c3"], "mifan", seed=week_no,
+                                      days=min(7, days - 7 * week_no))
+    readers = {site: Reader(f"{site}-r{n}") for n, site in enumerate(canteen_traffic.CANTEENS)}
+    batches: dict[str, list[EventEnvelope]] = {site: [] for site in readers}
+    for meal in meals:
+        items = [{"item_id": i, "dish": GENERATED_MENU[i][0], "qty": q, "unit_fen": GENERATED_MENU[i][1]}
+                 for i, q in meal.items]
+        gross = sum(it["qty"] * it["unit_fen"] for it in items)
+        batches[meal.canteen].append(readers[meal.canteen].event("card.payment", meal.at, {
+            "card_no": meal.card_no, "day": meal.day.isoformat(), "at": meal.at.astimezone(dt.UTC).isoformat(),
+            "items": items, "gross_fen": gross, "discount_fen": 0, "subsidy_fen": 0, "subsidy_tier": None,
+            "paid_fen": gross, "age_band": None, "group": None, "policy": "p:1", "offline": False,
+            "balance_before_fen": 0}))
+    for batch in batches.values():
+        for start in range(0, len(batch), 1000):
+            store.push(batch[start].terminal_id, batch[start:start + 1000])
+    return len(meals)
+
+
 def test_month_of_generated_traffic_timing(central_db_url, capsys):
     """About 33,000 payments (a month of the district's three canteens): print how long the figures take.
 
@@ -308,31 +357,8 @@ def test_month_of_generated_traffic_timing(central_db_url, capsys):
     """
     store = CentralStore.open(central_db_url, consumers=())
     try:
-        for n, site in enumerate(canteen_traffic.CANTEENS):
-            store.enrol("canteen", site, f"{site}-r{n}")
-        people = canteen_traffic.diners()
-        store.apply_reference("canteen-1", "card", [RowChange(d.card_no, "upsert", d.card_row()) for d in people])
-        menu = {"s1": ("软食套餐", 1000), "s2": ("荤素套餐", 1500), "s3": ("营养套餐", 1800), "c1": ("番茄炒蛋", 600),
-                "c2": ("青菜", 300), "c3": ("红烧肉", 900), "mifan": ("米饭", 100)}
-        meals = []
-        for week_no in range(5):
-            meals += canteen_traffic.week(people, dt.date(2026, 12, 1) + dt.timedelta(days=7 * week_no),
-                                          ["s1", "s2", "s3"], ["c1", "c2", "c3"], "mifan", seed=week_no)
-        meals = [m for m in meals if m.day.month == 12]
-        readers = {site: Reader(f"{site}-r{n}") for n, site in enumerate(canteen_traffic.CANTEENS)}
-        batches: dict[str, list[EventEnvelope]] = {site: [] for site in readers}
-        for meal in meals:
-            items = [{"item_id": i, "dish": menu[i][0], "qty": q, "unit_fen": menu[i][1]} for i, q in meal.items]
-            gross = sum(it["qty"] * it["unit_fen"] for it in items)
-            batches[meal.canteen].append(readers[meal.canteen].event("card.payment", meal.at, {
-                "card_no": meal.card_no, "day": meal.day.isoformat(), "at": meal.at.astimezone(dt.UTC).isoformat(),
-                "items": items, "gross_fen": gross, "discount_fen": 0, "subsidy_fen": 0, "subsidy_tier": None,
-                "paid_fen": gross, "age_band": None, "group": None, "policy": "p:1", "offline": False,
-                "balance_before_fen": 0}))
         t0 = time.perf_counter()
-        for batch in batches.values():
-            for start in range(0, len(batch), 1000):
-                store.push(batch[start].terminal_id, batch[start:start + 1000])
+        pushed = push_generated(store)
         push_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         found = canteen_month(store, "2026-12", as_of=dt.date(2026, 12, 31))
@@ -340,9 +366,9 @@ def test_month_of_generated_traffic_timing(central_db_url, capsys):
         t0 = time.perf_counter()
         top_dishes(store, "2026-12")
         top_s = time.perf_counter() - t0
-        assert found.total.meals == len(meals) > 30_000
+        assert found.total.meals == pushed > 30_000 and found.total.meal_capacity == 900
         with capsys.disabled():
-            print(f"\n[analytics {store.backend}] {len(meals)} payments (pushed in {push_s:.1f} s): "
+            print(f"\n[analytics {store.backend}] {pushed} payments (pushed in {push_s:.1f} s): "
                   f"canteen figures {query_s:.2f} s, top dishes {top_s:.2f} s")
     finally:
         store.close()

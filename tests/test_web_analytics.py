@@ -20,7 +20,7 @@ from sync.central.app import create_app
 from sync.central.server import CentralServer
 from sync.central.storage import CentralStore
 from tests.central_fixtures import ADMIN_TOKEN
-from tests.test_central_analytics import load_week
+from tests.test_central_analytics import load_week, push_generated
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path(__file__).resolve().parent.parent / "out" / "screens" / "analytics"
@@ -66,6 +66,19 @@ def site(tmp_path):
     store = CentralStore.open(str(tmp_path / "central.db"))
     load_week(store)
     set_population_65(store, 60)
+    server = CentralServer(create_app(store, admin_token=ADMIN_TOKEN))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        store.close()
+
+
+@pytest.fixture
+def busy_site(tmp_path):
+    """A central holding a generated week of the three canteens (~1,100 meals a day): real-sized numbers."""
+    store = CentralStore.open(str(tmp_path / "busy.db"), consumers=())
+    push_generated(store, days=7)
     server = CentralServer(create_app(store, admin_token=ADMIN_TOKEN))
     try:
         yield server.start()
@@ -126,7 +139,7 @@ def test_page_in_chromium_at_360px(site, browser):
     # each chart's numbers are also in a table (hand-computed in test_central_analytics)
     dish_rows = page.locator("#dishes + figure tbody tr")
     assert dish_rows.nth(0).inner_text().split("\t")[:3] == ["1", "红烧肉套餐", "10"]
-    daily = page.locator("#daily + figure tbody tr")
+    daily = page.locator("#daily ~ figure").first.locator("tbody tr")
     assert [daily.nth(i).inner_text().split("\t")[1] for i in range(7)] == ["4", "2", "2", "3", "1", "3", "3"]
     slots = page.locator("#slots ~ figure tbody tr").first.inner_text().split("\t")
     assert slots[:2] == ["11:00", "8"]
@@ -163,3 +176,16 @@ def test_page_size_csrf_and_bearer(site):
         assert signed.status_code == 303 and signed.headers["location"] == "/analytics/canteen"
         assert client.post("/web/logout", content="csrf=nope",
                            headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 403
+
+
+def test_real_sized_numbers_still_fit_360px(busy_site, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=2,
+                                  extra_http_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    page = context.new_page()
+    for query, name in (("", "canteen-week"), ("&canteen=canteen-2", "canteen-2-week")):
+        page.goto(busy_site + PAGE + query)
+        _check_page(page, name)
+        ticks = page.locator("#slots ~ figure").first.locator("svg text").evaluate_all("els => els.map(e => e.textContent)")
+        assert ticks and all(t.isdigit() for t in ticks), ticks  # hours only under the heat row: no overlap
+        page.screenshot(path=str(SCREENS / f"{name}-360.png"), full_page=True)
+    context.close()

@@ -39,6 +39,11 @@ def money(fen: int | None) -> str:
     return "—" if fen is None else f"{fen / 100:,.2f}"
 
 
+def whole_yuan(fen: int | None) -> str:
+    """``1234567`` -> ``12346`` (whole yuan, half up: a narrow table column); None -> ``—``."""
+    return "—" if fen is None else str((fen + 50) // 100)
+
+
 def percent(value: float | None, missing: str = "—") -> str:
     """``0.4567`` -> ``45.7%``; None -> ``missing``."""
     return missing if value is None else f"{value * 100:.1f}%"
@@ -55,9 +60,9 @@ def _charts(shown: CanteenFigures, found: CanteenAnalytics) -> dict[str, object]
     return {
         "dishes": charts.bars("菜品排行（份数）", [(d.dish, d.qty, f"{d.qty} 份") for d in dishes]),
         "daily": charts.line("每日就餐人数", [(str(int(d.day[8:])), d.customers) for d in shown.days]),
-        "slots": charts.heat_row("每 15 分钟就餐份数", [(s.start[:2] if s.start.endswith(":00") else s.start,
-                                                        s.meals, f"{s.meals} 份") for s in shown.slots],
-                                 label_every=4),
+        "slots": charts.heat_row("每 15 分钟就餐份数", [(s.start, s.meals, f"{s.meals} 份",
+                                                        str(int(s.start[:2])) if s.start.endswith(":00") else "")
+                                                       for s in shown.slots]),
         "tiers": charts.bars("补贴餐次（按档次）", [(t.tier, t.subsidy_fen, f"{t.meals} 餐 {yuan(t.subsidy_fen)}")
                                                     for t in found.elderly.tiers]),
     }
@@ -83,6 +88,6 @@ def canteen_page(request: Request,
     first, _ = month_bounds(month)
     return render("canteen.html", found=found, shown=shown, everything=everything, month=month,
                   month_zh=f"{first.year} 年 {first.month} 月", prev=_shift(month, -1), next=_shift(month, 1),
-                  canteen=canteen, charts=_charts(shown, found), yuan=yuan, money=money, percent=percent, bands=BANDS_ZH,
+                  canteen=canteen, charts=_charts(shown, found), yuan=yuan, money=money, whole_yuan=whole_yuan, percent=percent, bands=BANDS_ZH,
                   top_shown=TOP_SHOWN, all_name=ALL, logout_csrf=logout_csrf, error=None,
                   generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -46,8 +46,9 @@ def bars(title: str, rows: Sequence[tuple[str, float, str]]) -> Markup:
 
 def line(title: str, points: Sequence[tuple[str, int]], tick_every: int = 7) -> Markup:
     """A line over the points (label, value) with a dot at each; every ``tick_every``-th label under the axis."""
-    height, left, bottom, top_pad = 220, 44, 40, 12
     top = max((v for _, v in points), default=0) or 1
+    height, bottom, top_pad = 220, 40, 12
+    left = 14 + round(FONT * 0.6 * len(str(top)))  # room for the largest value's digits
     inner_w, inner_h = WIDTH - left - 8, height - bottom - top_pad
     step = inner_w / max(1, len(points) - 1)
 
@@ -65,26 +66,28 @@ def line(title: str, points: Sequence[tuple[str, int]], tick_every: int = 7) -> 
     for i, (name, v) in enumerate(points):
         x, y = xy(i, v)
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{BAR}"/>')
-        if i % tick_every == 0:
+        last = len(points) - 1
+        if i % tick_every == 0 or (i == last and i % tick_every >= 3):  # the last day too, unless crowded
             body.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" fill="{MUTED}">'
                         f'{escape(name)}</text>')
     summary = "; ".join(f"{name}: {v}" for name, v in points)
     return _svg(height, f"{title}: {summary}", body)
 
 
-def heat_row(title: str, cells: Sequence[tuple[str, float, str]], label_every: int = 4) -> Markup:
-    """One row of cells (label, value, words), darker for more; every ``label_every``-th label under it."""
+def heat_row(title: str, cells: Sequence[tuple[str, float, str, str]]) -> Markup:
+    """One row of cells (label, value, words, tick), darker for more; a cell's tick (or "") is written under it."""
     height, cell_h = 84, 44
-    top = max((v for _, v, _ in cells), default=0) or 1
+    top = max((v for _, v, _, _ in cells), default=0) or 1
     width = WIDTH / max(1, len(cells))
     body = []
-    for i, (name, value, _) in enumerate(cells):
+    for i, (_, value, _, tick) in enumerate(cells):
         shade = HEAT[min(len(HEAT) - 1, round((len(HEAT) - 1) * value / top))] if value > 0 else "#FFFFFF"
         body.append(f'<rect x="{i * width:.2f}" y="0" width="{width:.2f}" height="{cell_h}" fill="{shade}" '
                     f'stroke="{GRID}" stroke-width="0.5"/>')
-        if i % label_every == 0:
-            anchor = "start" if i == 0 else "middle"
-            body.append(f'<text x="{i * width:.1f}" y="{cell_h + 26}" text-anchor="{anchor}" fill="{MUTED}">'
-                        f'{escape(name)}</text>')
-    summary = "; ".join(f"{name} {words}" for name, _, words in cells)
+        if tick:
+            x = i * width
+            anchor = "start" if x < 8 else "end" if x > WIDTH - 8 else "middle"  # "11" is ~20 px wide
+            body.append(f'<text x="{x:.1f}" y="{cell_h + 26}" text-anchor="{anchor}" fill="{MUTED}">'
+                        f'{escape(tick)}</text>')
+    summary = "; ".join(f"{name} {words}" for name, _, words, _ in cells)
     return _svg(height, f"{title}: {summary}", body)
