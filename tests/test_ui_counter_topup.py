@@ -282,7 +282,7 @@ def test_a_lost_answer_is_sent_again_with_its_request_id_and_credited_once(windo
     w.topup.confirm_page.confirm.click()
     qtbot.waitUntil(lambda: w.current_page == "topup_done", timeout=WAIT_MS)
     assert len(hall.calls) == 2 and hall.calls[0] == hall.calls[1] and len(hall.recorded) == 1
-    assert w.topup.done_page.detail.text() == "现金 · 卡号 4B45B478 · 余额 250.00 元（这笔充值此前已记录，未重复充值）"
+    assert w.topup.done_page.detail.text() == "现金 · 卡号 4B45B478 · 余额 250.00 元\n（这笔充值此前已记录，未重复充值）"
     w.topup.done_page.another.click()
     tap_card(qtbot, w, ACTIVE)
     w.topup.page.presets[200].click()

@@ -493,7 +493,7 @@ class TopupFlow:
                        else t("balance_unknown", lang))
             d.heading.setText(t("done_heading", lang, name=r.masked_name or r.card_no, yuan=yuan_text(r.amount_fen)))
             d.detail.setText(t("done_detail", lang, method=t(r.method, lang), card_no=r.card_no, balance=balance)
-                             + (t("done_repeat", lang) if r.repeat else ""))
+                             + ("\n" + t("done_repeat", lang) if r.repeat else ""))
             d.ref.setText(t("done_ref", lang, ref=r.entry_id[:8].upper()))
         d.back.setText(t("back", lang))
         d.another.setText(t("another", lang))
