@@ -5,8 +5,8 @@ id, lost and unknown cards are refused in the hall's words, the service can be d
 can be lost after the top-up was recorded, and a session can end.  Checked: a tap on a top-up page
 is the resident's card (not a login), amounts from the presets and the keypad, the method, the
 confirmation with the amount in words, the result sentence, every refusal in words, the retry
-after a lost answer reusing its request id (credited once), and every screen at 1280×800 and
-1920×1080 in zh and en (saved under out/screens/counter/).  The last test goes the whole way: the
+after a lost answer reusing its request id (credited once), and every screen at 1024×768,
+1280×800 and 1920×1080 in zh and en (saved under out/screens/counter/).  The last test goes the whole way: the
 clerk's staff card and then the resident's community card on the counter's own reader (pyscard →
 pcscd → vpcd), the real hall service, the ``card.topup`` event in the hall's outbox.
 """
@@ -176,7 +176,7 @@ def test_a_tap_on_the_top_up_page_is_the_residents_card_and_a_top_up_is_confirme
     assert w.topup.button.text() == "充值"
     w.topup.button.click()
     assert w.current_page == "topup"
-    assert w.topup.page.card_line.text() == "请居民把一卡通放在读卡器上，或按「输入卡号」"
+    assert w.topup.page.card_line.text() == "请居民在读卡器上刷一卡通"
     tap_card(qtbot, w, ACTIVE)
     assert hall.lookups == [ACTIVE] and w.counter is not None  # still the same clerk: not a login
     assert w.topup.page.card_line.text() == "陈*英 · 卡号 4B45B478"
@@ -311,7 +311,7 @@ def test_every_top_up_screen_meets_the_numbers(window, hall, qtbot, language):
     if language == "en":
         w.toggle_language()
     folder = SCREENS_DIR / "counter"
-    sizes = ((1280, 800), (1920, 1080))
+    sizes = ((1024, 768), (1280, 800), (1920, 1080))
     problems = check_sizes(w, folder, f"console-with-topup-{language}", sizes=sizes)
     w.topup.button.click()
     problems += check_sizes(w, folder, f"topup-tap-{language}", w.topup.page.heading, sizes)

@@ -128,20 +128,24 @@ class TopupPage(QWidget):
         self.heading = label("heading", align=LEFT)
         left.addWidget(self.heading)
         card, cl = panel()
+        card_row = QHBoxLayout()
+        about = QVBoxLayout()
         self.card_line = label("big_info", align=LEFT)
         self.card_state = label("detail", align=LEFT)
-        cl.addWidget(self.card_line)
-        cl.addWidget(self.card_state)
+        about.addWidget(self.card_line)
+        about.addWidget(self.card_state)
+        card_row.addLayout(about, 1)
+        self.type_card = QPushButton(objectName="cancel")  # 输入卡号: beside the card it replaces
+        card_row.addWidget(self.type_card)
+        cl.addLayout(card_row)
         left.addWidget(card)
         self.amount_caption = label("caption", align=LEFT)
         left.addWidget(self.amount_caption)
-        presets = QHBoxLayout()
-        presets.setSpacing(8)
-        self.presets: dict[int, QPushButton] = {}
-        for yuan in PRESETS_YUAN:
-            self.presets[yuan] = QPushButton(objectName="service_toggle")
-            presets.addWidget(self.presets[yuan])
-        left.addLayout(presets)
+        self.preset_grid = QGridLayout()
+        self.preset_grid.setSpacing(8)
+        self.presets = {yuan: QPushButton(objectName="service_toggle") for yuan in PRESETS_YUAN}
+        self.place_presets(len(PRESETS_YUAN))
+        left.addLayout(self.preset_grid)
         methods = QHBoxLayout()
         methods.setSpacing(8)
         self.method_caption = label("caption", align=LEFT, wrap=False)
@@ -153,11 +157,17 @@ class TopupPage(QWidget):
         self.message = label("notice")
         left.addWidget(self.message)
         left.addStretch(1)
-        buttons, (self.back, self.type_card, self.next) = _button_row("cancel", "cancel", "login")
+        buttons, (self.back, self.next) = _button_row("cancel", "login")
         left.addLayout(buttons)
         row.addLayout(left, 5)
         self.keypad = Keypad(max_length=4, hint=WORDS["other_amount"])
         row.addWidget(self.keypad, 3)
+
+    def place_presets(self, columns: int) -> None:
+        """The amount buttons in ``columns`` columns (two on a small screen, so their words fit)."""
+        for i, button in enumerate(self.presets.values()):
+            self.preset_grid.removeWidget(button)
+            self.preset_grid.addWidget(button, i // columns, i % columns)
 
 
 class CardNumberPage(QWidget):
@@ -421,6 +431,7 @@ class TopupFlow:
         for page in (self.page, self.card_page, self.confirm_page, self.done_page):
             page.setStyleSheet(sheet)
         self.page.keypad.setMaximumWidth(DENSE_KEYPAD_PX if sheet else ANY_WIDTH)
+        self.page.place_presets(2 if sheet else len(PRESETS_YUAN))
 
     def render(self, view: View) -> None:
         """Every top-up page and the console's 充值 button, in the view's language."""

@@ -145,7 +145,7 @@ VOID_CODES: dict[str, tuple[str, str]] = {
 COUNTER_TOPUP_WORDS: dict[str, tuple[str, str]] = {
     "topup": ("充值", "Top up"),
     "heading": ("一卡通充值", "Community card top-up"),
-    "card_prompt": ("请居民把一卡通放在读卡器上，或按「输入卡号」", "Ask the resident to tap the card, or press “Type number”"),
+    "card_prompt": ("请居民在读卡器上刷一卡通", "Ask the resident to tap the card"),
     "card_line": ("{name} · 卡号 {card_no}", "{name} · card {card_no}"),
     "card_state": ("状态：{status} · 余额：{balance}", "Status: {status} · balance: {balance}"),
     "balance_unknown": ("暂无", "not known yet"),
@@ -156,7 +156,7 @@ COUNTER_TOPUP_WORDS: dict[str, tuple[str, str]] = {
     "method_caption": ("充值方式", "Paid by"),
     "cash": ("现金", "Cash"),
     "transfer": ("转账", "Transfer"),
-    "type_card": ("输入卡号", "Type number"),
+    "type_card": ("输入卡号", "Card no."),
     "back": ("返回工作台", "Back to console"),
     "next": ("下一步：核对", "Next: check"),
     "need_card": ("请先刷居民的一卡通，或输入卡号", "Tap the resident's card or type its number first"),
