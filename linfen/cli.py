@@ -46,7 +46,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_windows(args.timing)
 
 
-DEMO_ROLES = ("hall", "canteen")  # what ``linfen demo`` (and ``make demo``) runs headless, in order
+DEMO_ROLES = ("hall", "canteen", "cinema")  # what ``linfen demo`` (and ``make demo``) runs headless, in order
 
 
 def _headless_demo(role: str, args: argparse.Namespace) -> int:
@@ -61,11 +61,16 @@ def _headless_demo(role: str, args: argparse.Namespace) -> int:
 
         report = run_headless(args.residents, args.timing, report_path, out, workdir)
         ok = report["tickets"] > 0 and not report["terminal_errors"]
-    else:
+    elif role == "canteen":
         from linfen.demo_canteen import run_canteen_headless
 
         report = run_canteen_headless(args.residents, args.timing, report_path, out, workdir)
         ok = report["paid"] > 0 and not report["terminal_errors"] and report["ledger"]["sum_fen"] == 0
+    else:
+        from linfen.demo_cinema import run_cinema_headless
+
+        report = run_cinema_headless(args.residents, args.timing, report_path, out, workdir)
+        ok = report["tickets"] > 0 and not report["terminal_errors"] and report["ledger"]["sum_fen"] == 0
     print(f"demo {role}: " + json.dumps({k: v for k, v in report.items() if k != "screenshots"}, ensure_ascii=False))
     print(f"demo {role}: report {report_path}; screens:")
     for path in report["screenshots"].values():
@@ -117,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "screenshots are written."))
     d.add_argument("--headless", action="store_true", help="drive residents through the stack offscreen")
     d.add_argument("--role", choices=["all", *DEMO_ROLES], default="all", help=(
-        "which demo: the hall, a canteen lunch, or all of them in turn offscreen (default); "
+        "which demo: the hall, a canteen lunch, a film screening, or all of them in turn offscreen (default); "
         "with a display, --role hall opens the hall in windows"))
     d.add_argument("--residents", type=int, default=12, help="residents to drive through (headless; default 12)")
     d.add_argument("--timing", choices=["fast", "realistic"], default="realistic",

@@ -91,7 +91,8 @@ def wait_result(shows: list[Any], after: int, screens: tuple[str, ...], pump: Ca
         if found is not None:
             return found
         time.sleep(0.01)
-    raise RuntimeError(f"the terminal showed none of {screens} in time")
+    seen = [s.screen for s in shows[after:]]
+    raise RuntimeError(f"the terminal showed none of {screens} in time (it showed {seen or 'nothing new'})")
 
 
 def ledger_check(db: Path) -> dict[str, int]:

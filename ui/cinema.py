@@ -223,7 +223,7 @@ class CinemaWindow(KioskWindow):
                 tile = ScreeningTile(item)
                 tile.clicked.connect(lambda _=False, k=str(item["screening_id"]): self._send(f"screening:{k}"))
                 self.tiles[str(item["screening_id"])] = tile
-                self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS)
+                self.grid.addWidget(tile, n // COLUMNS, n % COLUMNS, Qt.AlignmentFlag.AlignTop)
         for tile in self.tiles.values():
             tile.retranslate(lang)
 

@@ -83,6 +83,16 @@ def price(item: dict[str, Any], lang: str) -> str:
     return text if lang == "zh" else text[:1].upper() + text[1:]
 
 
+def price_parts(item: dict[str, Any], lang: str) -> tuple[str, str]:
+    """The price alone (``5 元`` / ``Free``) and who goes free, on a line of its own (or ``""``)."""
+    text = price(item, lang)
+    for opening, closing in (("（", "）"), (" (", ")")):
+        if opening in text and text.endswith(closing):
+            head, _, rest = text.partition(opening)
+            return head, rest[: -len(closing)]
+    return text, ""
+
+
 def cinema_style(s: theme.Sizes) -> str:
     """The cinema's own rules, appended to :func:`ui.theme.stylesheet` (same constants, same checks)."""
     small_target = max(64, s.target_min_px - 32)
@@ -128,7 +138,8 @@ class ScreeningTile(QPushButton):
         self.info = _quiet(label("film_info", align=left))
         self.seats = _quiet(label("film_seats", align=left))
         self.price = _quiet(label("film_price", align=left))
-        for widget in (self.title, self.info, self.seats, self.price):
+        self.free_for = _quiet(label("film_info", align=left))  # who goes free, in body type under the price
+        for widget in (self.title, self.info, self.seats, self.price, self.free_for):
             column.addWidget(widget)
         self.retranslate("zh")
 
@@ -143,7 +154,10 @@ class ScreeningTile(QPushButton):
         self.info.setText(when_hall(self.item, lang))
         n = int(self.item.get("seats_left") or 0)
         self.seats.setText(words("full_mark", lang) if self.full else words("seats_left", lang, n=n))
-        self.price.setText(price(self.item, lang))
+        amount, free_for = price_parts(self.item, lang)
+        self.price.setText(amount)
+        self.free_for.setText(free_for)
+        self.free_for.setVisible(bool(free_for))
         set_property(self, "full", "true" if self.full else "false")
         set_property(self.seats, "full", "true" if self.full else "false")
         self.setAccessibleName(f"{title(self.item, 'zh')} {when_hall(self.item, 'zh')} {self.seats.text()}")
