@@ -170,7 +170,9 @@ def test_tiles_say_time_hall_seats_and_price_in_words_and_a_full_one_says_so(cin
     free, full = cinema.tiles[FREE["screening_id"]], cinema.tiles[PRICED["screening_id"]]
     assert free.title.text() == "《少林寺》" and free.info.text() == "今天 09:30 · 一楼多功能厅"
     assert free.seats.text() == "还剩 47 座" and free.price.text() == "免费"
-    assert full.seats.text() == "已满座" and full.price.text() == "8 元（特殊照护对象、残疾人、优抚对象免费）"
+    assert full.seats.text() == "已满座" and full.price.text() == "8 元"
+    assert full.free_for.text() == "特殊照护对象、残疾人、优抚对象免费" and not full.free_for.isHidden()
+    assert free.free_for.isHidden()
     cinema.toggle_language()
     assert free.seats.text() == "47 seats left" and free.price.text() == "Free" and full.seats.text() == "Full"
 
