@@ -29,7 +29,7 @@ from ui.texts import COUNTER_TOPUP_WORDS as WORDS
 from ui.widgets import label, panel, set_property
 
 PRESETS_YUAN = (50, 100, 200, 500)
-MAX_YUAN = 1000  # the hall refuses more (kiosk.hall.topups.MAX_TOPUP_FEN)
+MAX_YUAN = 1000  # the hall refuses more (kiosk.canteen.payments.MAX_TOPUP_FEN)
 HEX = "ABCDEF"
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _EN = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "

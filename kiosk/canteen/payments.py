@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kiosk.errors import KioskError
-from kiosk.store import Store
+from kiosk.store import Action, Store
 
 from .journal import CardJournal, JournalEntry
 from .wallet import CardLimits, Refusal, Snapshot, Standing, decide, standing
@@ -30,6 +30,8 @@ from .wallet import CardLimits, Refusal, Snapshot, Standing, decide, standing
 CARD_REFUSALS = ("unknown_card", "lost", "blocked", "cancelled", "denied")
 #: What a payment event records of its price besides the amounts (the day close and analytics count by them).
 QUOTE_FACTS = ("subsidy_tier", "age_band", "group", "policy")
+MAX_TOPUP_FEN = 100_000  # the most one top-up credits (1,000 元)
+TOPUP_METHODS = ("cash", "transfer")
 
 
 class PaymentError(KioskError):
@@ -192,18 +194,25 @@ class CardPayments:
                                        offline=not self.online(), voids=entry_id)
 
     def topup(self, card_no: str, amount_fen: int, method: str, staff: str) -> JournalEntry:
-        """Credit ``amount_fen`` to a card, attributed to ``staff`` (service centre)."""
-        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 0 < amount_fen <= 100_000:
-            raise PaymentError("bad_amount", "a top-up is between 0.01 and 1,000 元")
-        if method not in ("cash", "transfer"):
-            raise PaymentError("bad_method", "a top-up is paid in cash or by transfer")
-        if not staff.strip():
-            raise PaymentError("no_staff", "a top-up needs the staff member who takes it")
+        """Credit ``amount_fen`` to a card, attributed to ``staff`` (service centre), in its own store action."""
         facts = self.facts(card_no)
+        online = self.online()
+        with self.store.action() as act:
+            return self.record_topup(act, card_no, amount_fen, method, staff, facts, online)
+
+    def record_topup(self, act: Action, card_no: str, amount_fen: int, method: str, staff: str, facts: CardFacts,
+                     online: bool) -> JournalEntry:
+        """Check a top-up and write its journal entry and event inside the caller's action (the hall adds its
+        request row to the same one); PaymentError ``bad_amount``, ``bad_method``, ``no_staff`` or a card refusal."""
+        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 0 < amount_fen <= MAX_TOPUP_FEN:
+            raise PaymentError("bad_amount", "a top-up is between 0.01 and 1,000 元")
+        if method not in TOPUP_METHODS:
+            raise PaymentError("bad_method", "a top-up is paid in cash or by transfer")
+        if not isinstance(staff, str) or not staff.strip():
+            raise PaymentError("no_staff", "a top-up needs the staff member who takes it")
         refused = card_refusal(facts)
         if refused is not None:
-            raise PaymentError(refused, f"card {card_no}: {refused}")
-        with self.store.action() as act:
-            payload = {"card_no": card_no, "amount_fen": amount_fen, "method": method, "staff": staff}
-            return self.journal.record(act, "topup", card_no, self.clock(), -amount_fen, payload,
-                                       offline=not self.online())
+            raise PaymentError(refused, f"card {card_no}: {refused}"
+                               + (f" ({facts.denied_reason})" if facts.denied_reason else ""))
+        payload = {"card_no": card_no, "amount_fen": amount_fen, "method": method, "staff": staff}
+        return self.journal.record(act, "topup", card_no, self.clock(), -amount_fen, payload, offline=not online)

@@ -26,15 +26,13 @@ from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
-from kiosk.canteen.payments import CardPayments, card_refusal
+from kiosk.canteen.payments import CardPayments, PaymentError, card_refusal
 
 from .errors import HallError
 
 log = logging.getLogger(__name__)
 TOPUP_MIGRATIONS = Migrations("linfen_hall_topups")
 #: The amounts a top-up may have, in fen (as CardPayments.topup: 0.01 to 1,000 元).
-MIN_TOPUP_FEN, MAX_TOPUP_FEN = 1, 100_000
-METHODS = ("cash", "transfer")
 #: A community card number: its UID in hex, 4, 7 or 10 bytes (docs/community-card.md §2).
 CARD_NO = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
 #: A counter's request id: 16 to 64 letters, digits and dashes (a UUID is fine).
@@ -188,20 +186,14 @@ class HallTopups:
     def _record(self, act: Any, request_id: str, card_no: str, amount_fen: int, method: str, staff_id: str,
                 window: int, facts: Any, online: bool) -> TopupResult:
         """Check the top-up and write its journal entry, event and request row (inside ``act``)."""
-        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or \
-                not MIN_TOPUP_FEN <= amount_fen <= MAX_TOPUP_FEN:
-            raise TopupRefused("bad_amount")
-        if method not in METHODS:
-            raise TopupRefused("bad_method")
-        if not isinstance(staff_id, str) or not staff_id.strip():
-            raise HallError("no_staff", "a top-up needs the staff member who takes it", "充值须由登录的工作人员办理")
-        refused = card_refusal(facts)
-        if refused is not None:
-            raise TopupRefused(refused, facts.denied_reason or "")
+        try:
+            entry = self.payments.record_topup(act, card_no, amount_fen, method, staff_id, facts, online)
+        except PaymentError as exc:
+            if exc.code == "no_staff":
+                raise HallError("no_staff", "a top-up needs the staff member who takes it",
+                                "充值须由登录的工作人员办理") from None
+            raise TopupRefused(exc.code, facts.denied_reason or "") from None
         masked = getattr(facts.card, "masked_name", None) or ""
-        payload = {"card_no": card_no, "amount_fen": amount_fen, "method": method, "staff": staff_id}
-        entry = self.payments.journal.record(act, "topup", card_no, self.payments.clock(), -amount_fen, payload,
-                                             offline=not online)
         act.db.execute(
             "INSERT INTO hall_topup_requests (request_id, entry_id, staff_id, window_no, card_no, amount_fen, "
             "method, masked_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
