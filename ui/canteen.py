@@ -32,7 +32,6 @@ from ui.canteen_parts import (
     CardPicture,
     MealTile,
     canteen_style,
-    clear_layout,
     money,
     words,
 )
@@ -41,7 +40,7 @@ from ui.hall import sentence_per_line
 from ui.qt import QGridLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.resident_bar import ResidentBar
 from ui.shell import STAFF_VIEW_S, KioskWindow
-from ui.widgets import label, set_property
+from ui.widgets import clear_layout, label, set_property
 
 MEAL_COLUMNS = 2
 MEAL_TILE_MAX_PX = 760  # on a wide screen the tiles stay together in the middle, name next to price

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.prompts import prompt_text
-from ui.canteen_parts import DishTile, clear_layout, item_name, money, words
+from ui.canteen_parts import DishTile, item_name, money, words
 from ui.qt import QGridLayout, QHBoxLayout, QPushButton, QSizePolicy, Qt, QVBoxLayout, QWidget
-from ui.widgets import label, panel
+from ui.widgets import clear_layout, label, panel
 
 MAX_QTY = 20  # the terminal leaves out a line above this
 DISH_COLUMNS = 3

@@ -14,9 +14,9 @@ from typing import Any
 
 from kiosk.canteen.flow import yuan
 from kiosk.prompts import prompt_text
-from ui.canteen_parts import clear_layout, keep_amounts_whole, money, words
+from ui.canteen_parts import keep_amounts_whole, money, words
 from ui.qt import QHBoxLayout, QPushButton, Qt, QVBoxLayout, QWidget
-from ui.widgets import label, panel
+from ui.widgets import clear_layout, label, panel
 
 SHOWN_LINE_KINDS = ("gross", "discount", "subsidy", "no_subsidy")  # "paid" is the large 实付 line
 PAID_MAX_PX = 1400  # on a wide screen the bill and the money stay together in the middle

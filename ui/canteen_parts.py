@@ -14,10 +14,10 @@ from typing import Any
 
 from kiosk.canteen.pricing import yuan_text
 from ui import theme
-from ui.qt import QColor, QHBoxLayout, QLabel, QPainter, QPixmap, QPushButton, QSize, Qt, QVBoxLayout
-from ui.reader_picture import ReaderPicture
+from ui.qt import QColor, QHBoxLayout, QLabel, QPainter, QPixmap, Qt, QVBoxLayout
+from ui.reader_picture import CardOnlyPicture
 from ui.texts import CANTEEN_WORDS, pick
-from ui.widgets import label, set_property
+from ui.widgets import LabelledButton, label, quiet, set_property
 
 PHOTO_PX = 128  # a set meal's photo or drawn tile, square
 
@@ -119,48 +119,7 @@ def meal_picture(item: dict[str, Any], photo_dir: str | None, size: int = PHOTO_
     return drawn_tile(tile_character(str(item.get("name", ""))), size)
 
 
-def _quiet(widget: QLabel) -> QLabel:
-    widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)  # a tap anywhere is the button's
-    return widget
-
-
-class _LabelledButton(QPushButton):
-    """A button whose words are labels in its layout: its size follows them, wrapped lines included."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(objectName=name)
-        policy = self.sizePolicy()
-        policy.setHeightForWidth(True)
-        self.setSizePolicy(policy)
-
-    def sizeHint(self) -> QSize:
-        """What its picture and words need (a button's own hint knows only its text)."""
-        hint = self.layout().sizeHint()
-        return QSize(hint.width(), max(hint.height(), self.heightForWidth(hint.width())))
-
-    def minimumSizeHint(self) -> QSize:
-        """The least its picture and wrapped words need."""
-        return self.layout().minimumSize()
-
-    def hasHeightForWidth(self) -> bool:
-        """Wrapped words: the height depends on the width."""
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        """The height its labels need at ``width``."""
-        return self.layout().totalHeightForWidth(width)
-
-    def resizeEvent(self, event: object) -> None:
-        """At its new width, ask for the height its wrapped words need (grids do not ask a button's height for width)."""
-        super().resizeEvent(event)
-        need = max(self.heightForWidth(self.width()), 64)
-        if need != self.minimumHeight():
-            self.setMinimumHeight(need)
-        self.layout().invalidate()
-        self.layout().activate()  # its labels take the new height now, not on some later pass
-
-
-class MealTile(_LabelledButton):
+class MealTile(LabelledButton):
     """A set meal's big button: picture, name and price ("15 元"); tapping it chooses the meal."""
 
     def __init__(self, item: dict[str, Any], photo_dir: str | None, picture_px: int = PHOTO_PX) -> None:
@@ -170,13 +129,13 @@ class MealTile(_LabelledButton):
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 8, 12, 8)
         row.setSpacing(16)
-        self.picture = _quiet(QLabel(objectName="meal_picture"))
+        self.picture = quiet(QLabel(objectName="meal_picture"))
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.set_picture_size(picture_px)
         column = QVBoxLayout()
         column.setSpacing(2)
-        self.name = _quiet(label("meal_name", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
-        self.price = _quiet(label("meal_price", wrap=False,
+        self.name = quiet(label("meal_name", align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
+        self.price = quiet(label("meal_price", wrap=False,
                                   align=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
         column.addStretch(1)
         column.addWidget(self.name)
@@ -199,7 +158,7 @@ class MealTile(_LabelledButton):
 
 
 
-class DishTile(_LabelledButton):
+class DishTile(LabelledButton):
     """The clerk's button for one dish: name, price and how many are in the basket, in words; a tap adds one."""
 
     def __init__(self, item: dict[str, Any]) -> None:
@@ -209,8 +168,8 @@ class DishTile(_LabelledButton):
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 4, 6, 4)
         column.setSpacing(0)
-        self.name = _quiet(label("dish_name"))
-        self.price = _quiet(label("dish_price"))
+        self.name = quiet(label("dish_name"))
+        self.price = quiet(label("dish_price"))
         column.addStretch(1)
         column.addWidget(self.name)
         column.addWidget(self.price)
@@ -232,37 +191,9 @@ class DishTile(_LabelledButton):
 
 
 
-class CardPicture(ReaderPicture):
-    """The hall's reader picture with the card only: the canteen reader has no code scanner."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setMinimumSize(QSize(160, 60))  # it shrinks on a small screen; the words beside it say where
-
-    def sizeHint(self) -> QSize:
-        """A strip about as tall as the hall's."""
-        return QSize(360, 200)
-
-    def paintEvent(self, event: object) -> None:
-        """The card over the reader with its arrow, centred."""
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        unit = min(self.height() / 5.0, self.width() / 6.0)
-        self._card_and_reader(p, self.width() / 2.0, unit)
-        p.end()
+CardPicture = CardOnlyPicture  # the card-only reader picture every card terminal shows
 
 
-def clear_layout(layout: Any) -> None:
-    """Remove and delete every widget of ``layout`` (rows rebuilt from new data)."""
-    while layout.count():
-        item = layout.takeAt(0)
-        widget = item.widget()
-        if widget is not None:
-            widget.setParent(None)
-            widget.deleteLater()
-        elif item.layout() is not None:
-            clear_layout(item.layout())
 
-
-__all__ = ["NBSP", "PHOTO_PX", "CardPicture", "DishTile", "MealTile", "keep_amounts_whole", "canteen_style", "clear_layout", "drawn_tile",
+__all__ = ["NBSP", "PHOTO_PX", "CardPicture", "DishTile", "MealTile", "keep_amounts_whole", "canteen_style", "drawn_tile",
            "item_name", "meal_picture", "money", "tile_character", "words"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ui.canteen_parts import clear_layout, money, words
+from ui.canteen_parts import money, words
 from ui.keypad import Keypad
 from ui.qt import QGridLayout, QHBoxLayout, QPushButton, QStackedWidget, Qt, QVBoxLayout, QWidget
 from ui.texts import CANTEEN_WORDS, VOID_CODES, pick
-from ui.widgets import label, set_property
+from ui.widgets import clear_layout, label, set_property
 
 REASONS = ("reason_returned", "reason_wrong_dish", "reason_duplicate", "reason_other")
 ROWS_SHOWN = 5  # payments listed: what fits above the device strip on a 1024×768 screen

@@ -33,7 +33,6 @@ from ui.cinema_parts import (
     ScreeningTile,
     button_row,
     cinema_style,
-    clear_layout,
     flat,
     page_with,
     price,
@@ -45,7 +44,7 @@ from ui.hall import sentence_per_line
 from ui.qt import QGridLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout
 from ui.resident_bar import ResidentBar
 from ui.shell import KioskWindow
-from ui.widgets import label, set_property
+from ui.widgets import clear_layout, label, set_property
 
 COLUMNS = 2  # screening tiles per row
 #: Prompts whose words the page itself lays out: no caption repeats them.

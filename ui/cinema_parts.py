@@ -13,10 +13,10 @@ from typing import Any
 
 from kiosk.cinema.flow import price_words
 from ui import theme
-from ui.qt import QHBoxLayout, QLabel, QPainter, QPushButton, QSize, Qt, QVBoxLayout, QWidget
-from ui.reader_picture import ReaderPicture
+from ui.qt import QHBoxLayout, QPushButton, Qt, QVBoxLayout, QWidget
+from ui.reader_picture import CardOnlyPicture
 from ui.texts import pick
-from ui.widgets import label, set_property
+from ui.widgets import LabelledButton, label, quiet, set_property
 
 #: The cinema's own words (headings, buttons); what it speaks is in kiosk.prompts.
 WORDS: dict[str, tuple[str, str]] = {
@@ -116,29 +116,21 @@ QPushButton#check_this {{ background-color: {theme.PANEL_BG}; color: {theme.HEAD
 """
 
 
-def _quiet(widget: QLabel) -> QLabel:
-    widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)  # a tap anywhere is the button's
-    return widget
-
-
-class ScreeningTile(QPushButton):
+class ScreeningTile(LabelledButton):
     """A screening's big button: title, time and hall, seats left, price; tapping it chooses the screening."""
 
     def __init__(self, item: dict[str, Any]) -> None:
-        super().__init__(objectName="screening")
+        super().__init__("screening")
         self.item = item
-        policy = self.sizePolicy()
-        policy.setHeightForWidth(True)
-        self.setSizePolicy(policy)
         column = QVBoxLayout(self)
         column.setContentsMargins(16, 8, 16, 8)
         column.setSpacing(2)
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        self.title = _quiet(label("film_title", align=left))
-        self.info = _quiet(label("film_info", align=left))
-        self.seats = _quiet(label("film_seats", align=left))
-        self.price = _quiet(label("film_price", align=left))
-        self.free_for = _quiet(label("film_info", align=left))  # who goes free, in body type under the price
+        self.title = quiet(label("film_title", align=left))
+        self.info = quiet(label("film_info", align=left))
+        self.seats = quiet(label("film_seats", align=left))
+        self.price = quiet(label("film_price", align=left))
+        self.free_for = quiet(label("film_info", align=left))  # who goes free, in body type under the price
         for widget in (self.title, self.info, self.seats, self.price, self.free_for):
             column.addWidget(widget)
         self.retranslate("zh")
@@ -162,57 +154,9 @@ class ScreeningTile(QPushButton):
         set_property(self.seats, "full", "true" if self.full else "false")
         self.setAccessibleName(f"{title(self.item, 'zh')} {when_hall(self.item, 'zh')} {self.seats.text()}")
 
-    def sizeHint(self) -> QSize:
-        """What its words need (a button's own hint knows only its text)."""
-        hint = self.layout().sizeHint()
-        return QSize(hint.width(), max(hint.height(), self.heightForWidth(hint.width())))
 
-    def minimumSizeHint(self) -> QSize:
-        """The least its wrapped words need."""
-        return self.layout().minimumSize()
+CardPicture = CardOnlyPicture  # the card-only reader picture every card terminal shows
 
-    def hasHeightForWidth(self) -> bool:
-        """Wrapped words: the height depends on the width."""
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        """The height its labels need at ``width``."""
-        return self.layout().totalHeightForWidth(width)
-
-    def resizeEvent(self, event: object) -> None:
-        """At its new width, ask for the height its wrapped words need."""
-        super().resizeEvent(event)
-        need = max(self.heightForWidth(self.width()), 64)
-        if need != self.minimumHeight():
-            self.setMinimumHeight(need)
-
-
-class CardPicture(ReaderPicture):
-    """The hall's reader picture with the card only: the cinema terminal has no code scanner for residents."""
-
-    def sizeHint(self) -> QSize:
-        """A strip about as tall as the hall's."""
-        return QSize(360, 200)
-
-    def paintEvent(self, event: object) -> None:
-        """The card over the reader with its arrow, centred."""
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        unit = min(self.height() / 5.0, self.width() / 6.0)
-        self._card_and_reader(p, self.width() / 2.0, unit)
-        p.end()
-
-
-def clear_layout(layout: Any) -> None:
-    """Remove and delete every widget of ``layout`` (rows rebuilt from new data)."""
-    while layout.count():
-        item = layout.takeAt(0)
-        widget = item.widget()
-        if widget is not None:
-            widget.setParent(None)
-            widget.deleteLater()
-        elif item.layout() is not None:
-            clear_layout(item.layout())
 
 
 def page_with(*widgets: QWidget | None) -> tuple[QWidget, QVBoxLayout]:

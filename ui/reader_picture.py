@@ -71,3 +71,24 @@ class ReaderPicture(QWidget):
             p.drawRect(QRectF(x - 0.55 * unit + i * step, 0.5 * unit + j * step, step, step))
         self._arrow(p, x, 2.4 * unit, unit)
         self._device(p, x, unit)
+
+
+class CardOnlyPicture(ReaderPicture):
+    """The reader picture with the card only, for terminals without a code scanner (canteen, cinema)."""
+
+    def __init__(self) -> None:
+        """A strip that shrinks on a small screen (the words beside it say where the reader is)."""
+        super().__init__()
+        self.setMinimumSize(QSize(160, 60))
+
+    def sizeHint(self) -> QSize:
+        """A strip about as tall as the hall's."""
+        return QSize(360, 200)
+
+    def paintEvent(self, event: object) -> None:
+        """The card over the reader with its arrow, centred."""
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        unit = min(self.height() / 5.0, self.width() / 6.0)
+        self._card_and_reader(p, self.width() / 2.0, unit)
+        p.end()

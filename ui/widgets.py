@@ -1,8 +1,10 @@
-"""Small widget helpers the counter, rating pad and display share: styled labels, framed panels, live properties."""
+"""Small widget helpers the screens share: styled labels, framed panels, live properties, labelled buttons."""
 
 from __future__ import annotations
 
-from ui.qt import QFrame, QGridLayout, QLabel, QPushButton, Qt, QVBoxLayout
+from typing import Any
+
+from ui.qt import QFrame, QGridLayout, QLabel, QPushButton, QSize, Qt, QVBoxLayout
 
 
 def label(name: str, wrap: bool = True, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter) -> QLabel:
@@ -41,3 +43,62 @@ def grid_row(grid: QGridLayout, rows: dict[str, tuple[QLabel, QLabel]], key: str
         grid.addWidget(value, row, 1)
         rows[key] = (name, value)
     return rows[key]
+
+
+def quiet(widget: QLabel) -> QLabel:
+    """A label inside a button that lets taps through to the button."""
+    widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+    return widget
+
+
+class LabelledButton(QPushButton):
+    """A big button whose words are labels in its layout: its size follows them, wrapped lines included.
+
+    The canteen's set meals and dishes and the cinema's screening tiles are these: a grid does not ask a
+    button its height for a width, so the button asks for it itself when its width changes.
+    """
+
+    def __init__(self, name: str) -> None:
+        """A button styled by its object ``name``; give it a layout with the labels."""
+        super().__init__(objectName=name)
+        policy = self.sizePolicy()
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def sizeHint(self) -> QSize:
+        """What its words (and picture) need (a button's own hint knows only its text)."""
+        hint = self.layout().sizeHint()
+        return QSize(hint.width(), max(hint.height(), self.heightForWidth(hint.width())))
+
+    def minimumSizeHint(self) -> QSize:
+        """The least its wrapped words need."""
+        return self.layout().minimumSize()
+
+    def hasHeightForWidth(self) -> bool:
+        """Wrapped words: the height depends on the width."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        """The height its labels need at ``width``."""
+        return self.layout().totalHeightForWidth(width)
+
+    def resizeEvent(self, event: object) -> None:
+        """At its new width, ask for the height its wrapped words need, and lay the labels out now."""
+        super().resizeEvent(event)
+        need = max(self.heightForWidth(self.width()), 64)
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+        self.layout().invalidate()
+        self.layout().activate()
+
+
+def clear_layout(layout: Any) -> None:
+    """Remove and delete every widget of ``layout`` (rows rebuilt from new data)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget()
+        if widget is not None:
+            widget.setParent(None)
+            widget.deleteLater()
+        elif item.layout() is not None:
+            clear_layout(item.layout())
