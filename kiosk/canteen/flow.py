@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.runtime.screens import ScreenClock
+from kiosk.runtime.screens import CardTapFlow
 
 from .events import (
     Alert,
@@ -89,43 +89,30 @@ def _names(items: tuple[Item, ...]) -> dict[str, str]:
     return {"items_zh": zh, "items_en": en}
 
 
-class CanteenFlow:
+class CanteenFlow(CardTapFlow):
     """One resident at a time at a canteen reader."""
+
+    resident_screens = RESIDENT_SCREENS
+    working_state = "paying"
 
     def __init__(self, settings: CanteenSettings | None = None) -> None:
         """Start idle; ``settings.mode`` is ``self`` or ``cashier``."""
         self.settings = settings or CanteenSettings()
         if self.settings.mode not in MODES:
             raise ValueError(f"canteen mode must be one of {MODES}, not {self.settings.mode!r}")
-        self.state = "idle"
+        super().__init__(self.settings.warning_s)
         self.items: tuple[Item, ...] = ()  # the meal chosen (self) or the clerk's basket (cashier)
         self.held: CardPresented | None = None  # self-pay: a card tapped before a meal was chosen
         self.card_no: str | None = None  # the card of the current (or just finished) payment
         self.entry_id: str | None = None  # the last payment on screen (receipt, void)
-        self.taps = 0
-        self._abandoned_tap = 0  # a payment that timed out: its late answer is still shown
-        self.clock = ScreenClock(self._limit, self.settings.warning_s)
-
-    @property
-    def now(self) -> float:
-        """The flow's time: the last Tick's."""
-        return self.clock.now
-
-    def deadline(self) -> float | None:
-        """When the current state ends on its own (monotonic seconds); None only when idle."""
-        return self.clock.deadline()
 
     def _limit(self) -> float | None:
         s = self.settings
         return {"choosing": s.idle_timeout_s, "present": s.idle_timeout_s, "paying": s.paying_timeout_s,
                 "paid": s.paid_screen_s, "refused": s.refused_screen_s, "error": s.refused_screen_s}.get(self.state)
 
-    def _enter(self, state: str) -> None:
-        self.state = state
-        self.clock.restart()
-
     def _show(self, screen: str, data: dict[str, object]) -> Show:
-        return self.clock.show(screen, {"mode": self.settings.mode, **data}, timed=self.state in RESIDENT_SCREENS)
+        return super()._show(screen, {"mode": self.settings.mode, **data})
 
     def idle_screen(self) -> Show:
         """The idle screen's Show (menu, and the clerk's basket in cashier mode)."""
@@ -232,7 +219,7 @@ class CanteenFlow:
                 Pay(card_no, self.items, self.taps)]
 
     def _done(self, done: PaymentDone) -> list[Effect]:
-        late = self.state == "error" and done.tap == self._abandoned_tap
+        late = self._late(done.tap)
         if not late and (self.state != "paying" or done.tap != self.taps):
             return []  # an answer for an earlier tap: that screen is gone
         self.entry_id = done.entry_id
@@ -265,17 +252,6 @@ class CanteenFlow:
         if refused.code in ("lost", "denied", "blocked", "cancelled"):
             effects.append(Alert("card_refused", {"code": refused.code, "card_no": self.card_no}))
         return effects
-
-    def _ask_staff(self, kind: str, detail: dict[str, object]) -> list[Effect]:
-        self._abandoned_tap = self.taps if self.state == "paying" else 0
-        self._enter("error")
-        return [self._show("error", {"reason": "ask_staff"}), Say("ask_staff"), Alert(kind, detail)]
-
-    def _help(self) -> list[Effect]:
-        if not self.clock.help_is_new():
-            return [Say("help_called")]
-        extend = self.clock.extend() if self.state in RESIDENT_SCREENS else []
-        return [*extend, Say("help_called"), Alert("help", {"screen": self.state})]
 
     def _tick(self) -> list[Effect]:
         if self._limit() is None:

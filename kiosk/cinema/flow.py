@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.canteen.flow import yuan
-from kiosk.runtime.screens import ScreenClock
+from kiosk.runtime.screens import CardTapFlow
 
 from .events import (
     Alert,
@@ -114,26 +114,22 @@ def next_with_seats(item: Item, upcoming: tuple[Item, ...]) -> Item | None:
     return (same or later or [None])[0]
 
 
-class CinemaFlow:
+class CinemaFlow(CardTapFlow):
     """One resident at a time at the cinema terminal, or one ticket at a time at the door."""
+
+    resident_screens = RESIDENT_SCREENS
+    working_state = "issuing"
 
     def __init__(self, settings: CinemaSettings | None = None) -> None:
         """Start idle, issuing tickets."""
         self.settings = settings or CinemaSettings()
-        self.state = "idle"
+        super().__init__(self.settings.warning_s)
         self.chosen: Item | None = None  # the screening a ticket is being taken for
         self.offer: Item | None = None  # the full screen's offer
         self.ticket: dict[str, Any] | None = None  # the ticket on screen, or the one the card already holds
         self.card_no: str | None = None  # the card of the current ticket
         self.door: Item | None = None  # the screening checked at the door (entry mode), or None
         self._door_shown = Show("entry_result", {})  # the door's last answer (shown again for more time)
-        self.taps = 0
-        self._abandoned_tap = 0  # an issue that timed out: its late answer is still shown
-        self.clock = ScreenClock(self._limit, self.settings.warning_s)
-
-    def deadline(self) -> float | None:
-        """When the current state ends on its own; None when idle or at the door screen."""
-        return self.clock.deadline()
 
     def _limit(self) -> float | None:
         s = self.settings
@@ -141,14 +137,10 @@ class CinemaFlow:
                 "full": s.refused_screen_s, "refused": s.refused_screen_s, "error": s.refused_screen_s,
                 "checking": s.issuing_timeout_s, "entry_result": s.entry_result_s}.get(self.state)
 
-    def _enter(self, state: str) -> None:
-        self.state = state
-        self.clock.restart()
-
     def _show(self, screen: str, data: dict[str, Any]) -> Show:
         if self.state == "entry_result":
             return Show(screen, {**data, "stays_s": self.settings.entry_result_s})  # short, no warning
-        return self.clock.show(screen, data, timed=self.state in RESIDENT_SCREENS)
+        return super()._show(screen, data)
 
     def idle_screen(self) -> Show:
         """The idle screen (the terminal adds today's screenings), or the door screen in entry mode."""
@@ -279,7 +271,7 @@ class CinemaFlow:
                 "seat_en": seat_words(seat, "en"), "paid_zh": paid_zh, "paid_en": paid_en}
 
     def _issued(self, done: TicketIssued) -> list[Effect]:
-        late = self.state == "error" and done.tap == self._abandoned_tap
+        late = self._late(done.tap)
         if not late and (self.state != "issuing" or done.tap != self.taps):
             return []  # an answer for an earlier tap: that screen is gone
         self.ticket = dict(done.ticket)
@@ -345,17 +337,6 @@ class CinemaFlow:
         return effects
 
     # -- common -------------------------------------------------------------------------------
-    def _ask_staff(self, kind: str, detail: dict[str, object]) -> list[Effect]:
-        self._abandoned_tap = self.taps if self.state == "issuing" else 0
-        self._enter("error")
-        return [self._show("error", {"reason": "ask_staff"}), Say("ask_staff"), Alert(kind, detail)]
-
-    def _help(self) -> list[Effect]:
-        if not self.clock.help_is_new():
-            return [Say("help_called")]
-        extend = self.clock.extend() if self.state in RESIDENT_SCREENS else []
-        return [*extend, Say("help_called"), Alert("help", {"screen": self.state})]
-
     def _tick(self) -> list[Effect]:
         if self._limit() is None:
             return []

@@ -130,3 +130,59 @@ class ScreenClock:
             return False
         self._help_at = self.now
         return True
+
+
+class CardTapFlow:
+    """What a card-tap flow (the canteen's, the cinema's) shares around its :class:`ScreenClock`.
+
+    A subclass sets :attr:`resident_screens` (the states a resident reads: timed, warned, extendable)
+    and :attr:`working_state` (the state waiting on the store: a late answer there is still shown after
+    the "ask staff" screen), and gives ``_limit()`` (the current state's time).  Taps are numbered so
+    an answer is matched to its own tap.
+    """
+
+    resident_screens: frozenset[str] = frozenset()
+    working_state = ""
+
+    def __init__(self, warning_s: float = WARNING_S) -> None:
+        """Start idle with no tap yet."""
+        self.state = "idle"
+        self.taps = 0
+        self.abandoned_tap = 0  # a tap whose answer timed out: its late answer is still shown
+        self.clock = ScreenClock(self._limit, warning_s)
+
+    def _limit(self) -> float | None:
+        raise NotImplementedError
+
+    @property
+    def now(self) -> float:
+        """The flow's time: the last Tick's."""
+        return self.clock.now
+
+    def deadline(self) -> float | None:
+        """When the current state ends on its own (monotonic seconds); None when it does not."""
+        return self.clock.deadline()
+
+    def _enter(self, state: str) -> None:
+        self.state = state
+        self.clock.restart()
+
+    def _show(self, screen: str, data: dict[str, Any]) -> Show:
+        return self.clock.show(screen, data, timed=self.state in self.resident_screens)
+
+    def _late(self, tap: int) -> bool:
+        """An answer for the tap that timed out into the "ask staff" screen (it is still shown)."""
+        return self.state == "error" and tap == self.abandoned_tap
+
+    def _ask_staff(self, kind: str, detail: dict[str, object]) -> list[Any]:
+        """The spoken, worded "please ask staff" screen with a staff alert."""
+        self.abandoned_tap = self.taps if self.state == self.working_state else 0
+        self._enter("error")
+        return [self._show("error", {"reason": "ask_staff"}), Say("ask_staff"), Alert(kind, detail)]
+
+    def _help(self) -> list[Any]:
+        """"呼叫工作人员": one alert per half minute; the screen keeps its full time."""
+        if not self.clock.help_is_new():
+            return [Say("help_called")]
+        extend = self.clock.extend() if self.state in self.resident_screens else []
+        return [*extend, Say("help_called"), Alert("help", {"screen": self.state})]
