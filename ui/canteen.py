@@ -39,6 +39,7 @@ from ui.canteen_staff import ROWS_SHOWN, StaffPage
 from ui.hall import sentence_per_line
 from ui.qt import QGridLayout, QLabel, QPushButton, Qt, QVBoxLayout, QWidget
 from ui.resident_bar import ResidentBar
+from ui.resident_page import caption_words, redraw_in_language
 from ui.shell import STAFF_VIEW_S, KioskWindow
 from ui.widgets import clear_layout, label, set_property
 
@@ -260,20 +261,13 @@ class CanteenWindow(KioskWindow):
 
     def caption(self, key: str, params: dict) -> None:
         """The words being spoken: in the bar for help, as a line under the page unless the page already says them."""
-        self._caption_key = (key, params)
-        text = prompt_text(key, self.language, params)
-        self.spoken = text
-        if key == "help_called":
-            self.bar.note(text)
-            return
-        if key == "timeout_warning":
-            return  # the bar's countdown says it, in the warning's words
         page = self.pages[self._resident_page]  # the resident's page, even while the clerk has the staff view open
-        shown = {_flat(w.text()) for w in page.findChildren(QLabel) if w.isVisibleTo(page)}
-        on_page = _flat(text) in shown or key in LAID_OUT
+        text = caption_words(self, key, params, page, LAID_OUT)
+        if text is None:
+            return
         slot = self.spoken_label
-        slot.setText("" if on_page else text)
-        slot.setVisible(not on_page and not self._staff_open)
+        slot.setText(text)
+        slot.setVisible(bool(text) and not self._staff_open)
         self._fit_caption()
 
     @property
@@ -334,16 +328,5 @@ class CanteenWindow(KioskWindow):
 
     def language_changed(self) -> None:
         """Redraw the page, bar, staff page and caption in the new language (the countdown keeps running)."""
-        self.bar.language = self.language
         self.staff.retranslate(self.language)
-        left = self.bar.seconds_left()
-        show = self._last_show
-        if left is not None:
-            show = Show(show.screen, {**show.data, "stays_s": left})
-        self.apply(Show(show.screen, {k: v for k, v in show.data.items() if k != "reset"}))
-        if self._caption_key:
-            self.caption(*self._caption_key)
-
-
-def _flat(text: str) -> str:
-    return "".join(text.split())
+        redraw_in_language(self)

@@ -33,7 +33,6 @@ from ui.cinema_parts import (
     ScreeningTile,
     button_row,
     cinema_style,
-    flat,
     page_with,
     price,
     title,
@@ -41,8 +40,9 @@ from ui.cinema_parts import (
     words,
 )
 from ui.hall import sentence_per_line
-from ui.qt import QGridLayout, QLabel, QPushButton, QSizePolicy, Qt, QVBoxLayout
+from ui.qt import QGridLayout, QPushButton, QSizePolicy, Qt, QVBoxLayout
 from ui.resident_bar import ResidentBar
+from ui.resident_page import caption_words, redraw_in_language
 from ui.shell import KioskWindow
 from ui.widgets import clear_layout, label, set_property
 
@@ -316,18 +316,11 @@ class CinemaWindow(KioskWindow):
 
     def caption(self, key: str, params: dict) -> None:
         """The words being spoken: in the bar for help, as a line under the page unless the page already says them."""
-        self._caption_key = (key, params)
-        text = prompt_text(key, self.language, params)
-        self.spoken = text
-        if key == "help_called":
-            self.bar.note(text)
+        text = caption_words(self, key, params, self.stack.currentWidget(), LAID_OUT)
+        if text is None:
             return
-        if key == "timeout_warning":
-            return  # the bar's countdown says it, in the warning's words
-        shown = {flat(w.text()) for w in self.stack.currentWidget().findChildren(QLabel) if w.isVisible()}
-        on_page = flat(text) in shown or key in LAID_OUT
-        self.caption_label.setText("" if on_page else text)
-        self.caption_label.setVisible(not on_page)
+        self.caption_label.setText(text)
+        self.caption_label.setVisible(bool(text))
 
     # -- the scanner at the door ------------------------------------------------------------
     def keyPressEvent(self, event: Any) -> None:
@@ -384,13 +377,6 @@ class CinemaWindow(KioskWindow):
 
     def language_changed(self) -> None:
         """Redraw the page, bar and caption in the new language (the countdown keeps running)."""
-        self.bar.language = self.language
-        left = self.bar.seconds_left()
-        show = self._last_show
-        if left is not None:
-            show = Show(show.screen, {**show.data, "stays_s": left})
-        self.apply(Show(show.screen, {k: v for k, v in show.data.items() if k != "reset"}))
+        redraw_in_language(self)
         if self._staff_open:
             self._fill_staff()
-        if self._caption_key:
-            self.caption(*self._caption_key)

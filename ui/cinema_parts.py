@@ -180,8 +180,3 @@ def button_row(layout: QVBoxLayout, *buttons: QPushButton) -> None:
     row.addStretch(1)
     layout.addLayout(row)
     layout.addStretch(1)
-
-
-def flat(text: str) -> str:
-    """``text`` without any white space (to compare wrapped words)."""
-    return "".join(text.split())

@@ -37,6 +37,7 @@ from ui.qt import (
 )
 from ui.reader_picture import ReaderPicture
 from ui.resident_bar import ResidentBar
+from ui.resident_page import redraw_in_language
 from ui.shell import KioskWindow
 from ui.widgets import set_property
 
@@ -354,14 +355,7 @@ class HallWindow(KioskWindow):
 
     def language_changed(self) -> None:
         """Redraw the hall's page, bar and caption in the new language (the countdown keeps running)."""
-        self.bar.language = self.language
-        left = self.bar.seconds_left()
-        show = self._last_show
-        if left is not None:
-            show = Show(show.screen, {**show.data, "stays_s": left})
-        self.apply(Show(show.screen, {k: v for k, v in show.data.items() if k != "reset"}))
-        if self._caption_key:
-            self.caption(*self._caption_key)
+        redraw_in_language(self)
 
 
 def sentence_per_line(text: str) -> str:
