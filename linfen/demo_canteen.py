@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from hardware_sim import personas
-from kiosk.config import Canteen, load_config
-from linfen.demo import CentralProcess, SimProcess, percentiles
-from linfen.demo_cards import SITE, card_rows, ledger_check, prepare_central, top_up, wait_result
+from kiosk.config import Canteen
+from linfen.demo import percentiles
+from linfen.demo_cards import CardDemo, card_rows, ledger_check, screenshot_pump, wait_result
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "config" / "policy" / "putuo-canteen-2025-12.json"
@@ -37,7 +37,7 @@ CLONE, POOR, LOST = "P005", "P001", "P007"  # a cloned card, too little money, a
 class Lunch:
     """The residents at the reader: choose, tap, wait for the result, lift the card."""
 
-    def __init__(self, app: Any, sim: SimProcess, pump: Any) -> None:
+    def __init__(self, app: Any, sim: Any, pump: Any) -> None:
         self.app = app
         self.sim = sim
         self.pump = pump  # processes the window's events while waiting
@@ -82,26 +82,15 @@ def run_canteen_headless(residents: int, timing: str, report_path: Path | None, 
     qt = application()
     work = workdir or Path(tempfile.mkdtemp(prefix="linfen-canteen-demo-"))
     people = list(personas.load())
-    sim = SimProcess(work, timing, 0, role="canteen")
-    central = None
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    menu = json.loads(MENU.read_text(encoding="utf-8"))["rows"]
+    lost = personas.by_id(LOST).ccard_uid
+    demo = CardDemo(work, timing, "canteen", {
+        "card": card_rows(people), "policy": [("putuo-canteen:1", policy)], "menu": [(r["item_id"], r) for r in menu],
+        "blacklist": [(lost, {"card_no": lost, "reason": "挂失"})]},
+        {p.ccard_uid: 500 if p.persona_id == POOR else 20_000 for p in people if p.persona_id != LOST})
     try:
-        policy = json.loads(POLICY.read_text(encoding="utf-8"))
-        menu = json.loads(MENU.read_text(encoding="utf-8"))["rows"]
-        lost = personas.by_id(LOST).ccard_uid
-        tokens = prepare_central(work / "central.db", {"canteen-1": "canteen", "counter-1": "counter"}, {
-            "card": card_rows(people), "policy": [("putuo-canteen:1", policy)],
-            "menu": [(r["item_id"], r) for r in menu], "blacklist": [(lost, {"card_no": lost, "reason": "挂失"})]})
-        central = CentralProcess(work / "central.db")
-        token_file = work / "canteen-1.token"
-        token_file.write_text(tokens["canteen-1"] + "\n")
-        token_file.chmod(0o600)
-        topups = top_up(work, central.url, tokens["counter-1"],
-                        {p.ccard_uid: 500 if p.persona_id == POOR else 20_000 for p in people if p.persona_id != LOST})
-        config = load_config(sim.config_path)
-        config = config.model_copy(update={
-            "terminal_id": "canteen-1", "site": SITE, "central_url": central.url,
-            "sync": config.sync.model_copy(update={"token_file": str(token_file)}),
-            "canteen": Canteen(menu_file=str(MENU), policy_file=str(POLICY))})
+        config = demo.config.model_copy(update={"canteen": Canteen(menu_file=str(MENU), policy_file=str(POLICY))})
         shows: list[Any] = []
         ui = CanteenUi(config, observer=shows.append, speaker=Speaker(enabled=False, volume=0))
         assert ui.app is not None
@@ -109,21 +98,11 @@ def run_canteen_headless(residents: int, timing: str, report_path: Path | None, 
         ui.window.resize(1280, 800)
         ui.window.show()
         app.base.sync.sync_once(pull=True, heartbeat=False)  # type: ignore[union-attr]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shots: dict[str, str] = {}
-
-        def pump() -> None:
-            qt.processEvents()
-            screen = ui.window_screen()
-            if screen and screen not in shots:
-                path = out_dir / f"canteen-{screen}.png"
-                ui.window.grab().save(str(path))
-                shots[screen] = str(path)
-
+        pump, shots = screenshot_pump(qt, ui, out_dir, "canteen")
         for _ in range(20):
             pump()
             time.sleep(0.01)
-        lunch = Lunch(app, sim, pump)
+        lunch = Lunch(app, demo.sim, pump)
         elderly = [p for p in people if p.age_on(dt.date.today()) >= 60 and p.persona_id not in (CLONE, POOR, LOST)]
         started = time.monotonic()
         for i, person in enumerate(elderly[:max(1, residents)]):
@@ -141,10 +120,10 @@ def run_canteen_headless(residents: int, timing: str, report_path: Path | None, 
         day = dt.datetime.now().astimezone().date().isoformat()
         z = app.day_close.close_day(day, "staff-7")
         app.base.sync.sync_once(pull=False, heartbeat=False)  # type: ignore[union-attr]
-        ledger = ledger_check(work / "central.db")
+        ledger = ledger_check(demo.central_db)
         timed = [ms for screen, ms in app.terminal.tap_to_result_ms if screen == "paid"]
         report = {
-            "residents": sum(lunch.outcomes.values()), "timing": timing, "topups": topups,
+            "residents": sum(lunch.outcomes.values()), "timing": timing, "topups": demo.topups,
             "paid": lunch.outcomes["paid"], "refused": {k: v for k, v in lunch.outcomes.items() if k != "paid"},
             "meals_by_set": dict(sorted(lunch.meals.items())), "subsidy_fen_on_screen": lunch.subsidy_fen,
             "tap_to_paid_ms": percentiles(timed, ("p50", "p95", "max")) if timed else {},
@@ -156,9 +135,7 @@ def run_canteen_headless(residents: int, timing: str, report_path: Path | None, 
         }
         ui.close()
     finally:
-        sim.stop()
-        if central is not None:
-            central.stop()
+        demo.close()
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -108,3 +108,60 @@ def ledger_check(db: Path) -> dict[str, int]:
         return {"sum_fen": int(total), "payments": int(payments), "voids": int(voids)}
     finally:
         store.close()
+
+
+class CardDemo:
+    """The simulator and the central as their own processes, one card terminal enrolled, the cards topped up.
+
+    ``rows`` are the central's reference rows (kind → [(key, data)]); ``amounts`` what the service
+    centre tops each card up with.  :attr:`config` is the simulator's terminal config pointed at the
+    central with the terminal's token.  Close it to stop both processes.
+    """
+
+    def __init__(self, work: Path, timing: str, role: str, rows: dict[str, list[tuple[str, dict[str, Any]]]],
+                 amounts: dict[str, int]) -> None:
+        """Start the simulator for ``role``, prepare and start the central, top up, and write the token file."""
+        from kiosk.config import load_config
+        from linfen.demo import CentralProcess, SimProcess
+
+        self.terminal_id = f"{role}-1"
+        self.sim = SimProcess(work, timing, 0, role=role)
+        self.central: Any = None
+        try:
+            tokens = prepare_central(work / "central.db", {self.terminal_id: role, "counter-1": "counter"}, rows)
+            self.central = CentralProcess(work / "central.db")
+            token_file = work / f"{self.terminal_id}.token"
+            token_file.write_text(tokens[self.terminal_id] + "\n")
+            token_file.chmod(0o600)
+            self.topups = top_up(work, self.central.url, tokens["counter-1"], amounts)
+            config = load_config(self.sim.config_path)
+            self.config = config.model_copy(update={
+                "terminal_id": self.terminal_id, "site": SITE, "central_url": self.central.url,
+                "sync": config.sync.model_copy(update={"token_file": str(token_file)})})
+        except BaseException:
+            self.close()
+            raise
+        self.central_db = work / "central.db"
+
+    def close(self) -> None:
+        """Stop the simulator and the central."""
+        self.sim.stop()
+        if self.central is not None:
+            self.central.stop()
+
+
+def screenshot_pump(qt: Any, ui: Any, out_dir: Path, prefix: str, ready: Callable[[str], bool] = lambda s: True,
+                    ) -> tuple[Callable[[], None], dict[str, str]]:
+    """A function that processes the window's events and saves each new screen once (when ``ready``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shots: dict[str, str] = {}
+
+    def pump() -> None:
+        qt.processEvents()
+        screen = ui.window_screen()
+        if screen and screen not in shots and ready(screen):
+            path = out_dir / f"{prefix}-{screen}.png"
+            ui.window.grab().save(str(path))
+            shots[screen] = str(path)
+
+    return pump, shots

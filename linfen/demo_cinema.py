@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hardware_sim import personas
-from kiosk.config import Cinema, load_config
-from linfen.demo import CentralProcess, SimProcess
-from linfen.demo_cards import card_rows, ledger_check, prepare_central, top_up, wait_result
+from kiosk.config import Cinema
+from linfen.demo_cards import CardDemo, card_rows, ledger_check, screenshot_pump, wait_result
 
 FREE, PRICED = "demo-free", "demo-priced"
 CLONE = "P005"
@@ -93,41 +92,24 @@ def run_cinema_headless(residents: int, timing: str, report_path: Path | None, o
     qt = application()
     work = workdir or Path(tempfile.mkdtemp(prefix="linfen-cinema-demo-"))
     people = list(personas.load())
-    sim = SimProcess(work, timing, 0, role="cinema")
-    central = None
+    demo = CardDemo(work, timing, "cinema", {
+        "card": card_rows(people), "screening": screenings(dt.datetime.now().astimezone())},
+        {p.ccard_uid: 5000 for p in people})
     try:
-        tokens = prepare_central(work / "central.db", {"cinema-1": "cinema", "counter-1": "counter"}, {
-            "card": card_rows(people), "screening": screenings(dt.datetime.now().astimezone())})
-        central = CentralProcess(work / "central.db")
-        token_file = work / "cinema-1.token"
-        token_file.write_text(tokens["cinema-1"] + "\n")
-        token_file.chmod(0o600)
-        top_up(work, central.url, tokens["counter-1"], {p.ccard_uid: 5000 for p in people})
-        config = load_config(sim.config_path)
-        config = config.model_copy(update={
-            "terminal_id": "cinema-1", "site": "linfen-sim", "central_url": central.url,
-            "sync": config.sync.model_copy(update={"token_file": str(token_file)}), "cinema": Cinema()})
+        config = demo.config.model_copy(update={"cinema": Cinema()})
         shows: list[Any] = []
         ui = CinemaUi(config, observer=shows.append, speaker=Speaker(enabled=False, volume=0))
         ui.window.resize(1280, 800)
         ui.window.show()
         ui.app.base.sync.sync_once(pull=True, heartbeat=False)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shots: dict[str, str] = {}
-
-        def pump() -> None:
-            qt.processEvents()
-            screen = ui.window_screen()
-            listed = screen != "screenings" or ui.window._last_show.data.get("screenings")
-            if screen not in shots and listed:  # the idle screen once the pull brought what is on
-                path = out_dir / f"cinema-{screen}.png"
-                ui.window.grab().save(str(path))
-                shots[screen] = str(path)
+        # The idle screen is saved once the pull brought what is on.
+        pump, shots = screenshot_pump(qt, ui, out_dir, "cinema", lambda screen: screen != "screenings"
+                                      or bool(ui.window._last_show.data.get("screenings")))
 
         for _ in range(40):  # the idle screen lists what the pull brought
             pump()
             time.sleep(0.02)
-        audience = Audience(ui, sim, shows, pump)
+        audience = Audience(ui, demo.sim, shows, pump)
         elderly = sorted((p for p in people if p.persona_id != CLONE), key=lambda p: p.birth)
         started = time.monotonic()
         for person in elderly[:9]:  # eight seats: the ninth is told it is full and offered the next
@@ -146,14 +128,12 @@ def run_cinema_headless(residents: int, timing: str, report_path: Path | None, o
             "paid_tickets": sum(1 for t in audience.tickets if t["price_fen"] > 0),
             "aisle_seats_80_or_disabled": sum(1 for t in audience.tickets if t["aisle"] and t["persona"] in old),
             "tickets_80_or_disabled": sum(1 for t in audience.tickets if t["persona"] in old),
-            "entries": entries, "ledger": ledger_check(work / "central.db"), "duration_s": round(duration, 1),
+            "entries": entries, "ledger": ledger_check(demo.central_db), "duration_s": round(duration, 1),
             "terminal_errors": len(ui.app.terminal.errors), "screenshots": shots,
         }
         ui.close()
     finally:
-        sim.stop()
-        if central is not None:
-            central.stop()
+        demo.close()
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -18,8 +18,8 @@ from kiosk.store import Store
 from sync import apply
 from sync.client import CAUGHT_UP_KEY
 
-from .payments import CardFacts
-from .wallet import Snapshot
+from .payments import CardFacts, CardPayments
+from .wallet import CardLimits, Snapshot
 
 
 def caught_up_at(store: Store) -> dt.datetime | None:
@@ -64,3 +64,10 @@ def card_facts(ref: ReferenceData, store: Store) -> Callable[[str], CardFacts]:
                 snapshot = None
         return CardFacts(cards.get(card_no), denied.reason if denied is not None else None, snapshot)
     return facts
+
+
+def reader_payments(store: Store, ref: ReferenceData, limits: CardLimits, clock: Callable[[], dt.datetime],
+                    void_window_s: float = 600.0) -> CardPayments:
+    """A card reader's payments on its store and pulled data: online while it caught up within ``limits.fresh_s``."""
+    return CardPayments(store, card_facts(ref, store), limits, clock, online_check(store, limits.fresh_s, clock),
+                        void_window_s)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.canteen.card_data import card_facts, feed_age_s, online_check
+from kiosk.canteen.card_data import feed_age_s, reader_payments
 from kiosk.canteen.day_close import Z_MIGRATIONS, DayClose
 from kiosk.canteen.flow import CanteenSettings
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS
@@ -25,8 +25,8 @@ from kiosk.canteen.payments import CardPayments
 from kiosk.canteen.policy import Policy, load_policy, policy_in_force
 from kiosk.canteen.terminal import CanteenServices, CanteenTerminal
 from kiosk.canteen.wallet import CardLimits
-from kiosk.config import ConfigError, TerminalConfig
-from kiosk.runtime.compose import TerminalBase, open_base
+from kiosk.config import TerminalConfig
+from kiosk.runtime.compose import TerminalBase, load_seed, open_base
 from kiosk.store import Store
 from kiosk.voice import Speaker
 
@@ -81,36 +81,17 @@ class CanteenApp:
         self.base.close()
 
 
-def _seed_policy(options: CanteenOptions) -> Policy | None:
-    if not options.policy_file:
-        return None
-    try:
-        return load_policy(options.policy_file)
-    except Exception as exc:
-        raise ConfigError(f"canteen.policy_file: {exc}") from None
-
-
-def _seed_menu(options: CanteenOptions) -> dict[str, dict[str, Any]]:
-    if not options.menu_file:
-        return {}
-    try:
-        return load_menu_file(options.menu_file)
-    except Exception as exc:
-        raise ConfigError(f"canteen.menu_file: {exc}") from None
-
-
 def open_canteen(config: TerminalConfig, *, speaker: Speaker | None = None, language: Callable[[], str] | None = None,
                  clock: Callable[[], dt.datetime] | None = None, **callbacks: Any) -> CanteenApp:
     """Open the reader's store, payments and devices, and start the canteen (``callbacks`` → CanteenTerminal)."""
     options = canteen_options(config)
-    seed_policy = _seed_policy(options)
-    seed_menu = _seed_menu(options)
+    seed_policy = load_seed("canteen.policy_file", options.policy_file, load_policy)
+    seed_menu = load_seed("canteen.menu_file", options.menu_file, load_menu_file, {})
     base = open_base(config, migrations=(CANTEEN_MIGRATIONS, Z_MIGRATIONS), speaker=speaker)
     try:
         now = clock or (lambda: dt.datetime.now().astimezone())
         ref = base.reference
-        payments = CardPayments(base.store, card_facts(ref, base.store), options.limits, now,
-                                online_check(base.store, options.limits.fresh_s, now), options.void_window_s)
+        payments = reader_payments(base.store, ref, options.limits, now, options.void_window_s)
 
         def policy(day: dt.date) -> Policy | None:
             pulled = ref.policies()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.canteen.card_data import card_facts, online_check
+from kiosk.canteen.card_data import reader_payments
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS
 from kiosk.canteen.payments import CardPayments
 from kiosk.canteen.wallet import CardLimits
@@ -27,8 +27,8 @@ from kiosk.cinema.flow import CinemaSettings
 from kiosk.cinema.screenings import Screening, expand_seed, load_screenings_file, upcoming
 from kiosk.cinema.terminal import CinemaServices, CinemaTerminal
 from kiosk.cinema.tickets import CINEMA_MIGRATIONS, CinemaTickets
-from kiosk.config import ConfigError, TerminalConfig
-from kiosk.runtime.compose import TerminalBase, open_base
+from kiosk.config import TerminalConfig
+from kiosk.runtime.compose import TerminalBase, load_seed, open_base
 from kiosk.store import Store
 from kiosk.voice import Speaker
 
@@ -71,27 +71,17 @@ class CinemaApp:
         self.base.close()
 
 
-def _seed(options: CinemaOptions) -> dict[str, dict[str, Any]]:
-    if not options.screenings_file:
-        return {}
-    try:
-        return load_screenings_file(options.screenings_file)
-    except Exception as exc:
-        raise ConfigError(f"cinema.screenings_file: {exc}") from None
-
-
 def open_cinema(config: TerminalConfig, *, speaker: Speaker | None = None, language: Callable[[], str] | None = None,
                 clock: Callable[[], dt.datetime] | None = None, settings: CinemaSettings | None = None,
                 **callbacks: Any) -> CinemaApp:
     """Open the terminal's store, payments, tickets and devices, and start it (``callbacks`` → CinemaTerminal)."""
     options = cinema_options(config)
-    seed = _seed(options)
+    seed = load_seed("cinema.screenings_file", options.screenings_file, load_screenings_file, {})
     base = open_base(config, migrations=(CANTEEN_MIGRATIONS, CINEMA_MIGRATIONS), speaker=speaker)
     try:
         now = clock or (lambda: dt.datetime.now().astimezone())
         ref = base.reference
-        payments = CardPayments(base.store, card_facts(ref, base.store), options.limits, now,
-                                online_check(base.store, options.limits.fresh_s, now))
+        payments = reader_payments(base.store, ref, options.limits, now)
         tickets = CinemaTickets(base.store)
 
         def screenings(at: dt.datetime) -> list[Screening]:

@@ -93,6 +93,17 @@ class TerminalBase:
                 log.exception("closing %s", getattr(step, "__qualname__", step))
 
 
+def load_seed(setting: str, path: str | None, load: Callable[[str], Any], empty: Any = None) -> Any:
+    """A role's offline seed file (used while sync has pulled none of its kind): ``empty`` without a path,
+    else what ``load(path)`` reads; anything wrong is one :class:`ConfigError` line naming ``setting``."""
+    if not path:
+        return empty
+    try:
+        return load(path)
+    except Exception as exc:
+        raise ConfigError(f"{setting}: {exc}") from None
+
+
 def open_drivers(config: TerminalConfig) -> dict[str, Any]:
     """The drivers of the configured devices the role uses (not started); all closed again if one fails."""
     spec = ROLES[config.role]
