@@ -365,6 +365,7 @@ class SyncClient:
             last_push_at=self._last_push_at,
             quarantined_events=self.status().quarantined,
             skipped_changes=self.status().reference_rejected,
+            feed_age_s=self._feed_age_s(),
         )
         sent = time.time()
         response = self._request("POST", "/v1/heartbeat", content=request.model_dump_json().encode())
@@ -372,6 +373,14 @@ class SyncClient:
         midpoint = (sent + time.time()) / 2
         self._update(clock_skew_s=round(answer.server_time.timestamp() - midpoint, 3))
         return answer
+
+    def _feed_age_s(self) -> float | None:
+        """Seconds since a pull last reached the end of the feed (None: never)."""
+        at = apply.read_state(self._store).get(CAUGHT_UP_KEY)
+        try:
+            return round(max((_now() - datetime.fromisoformat(at)).total_seconds(), 0.0), 1) if at else None
+        except ValueError:
+            return None
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -129,6 +129,9 @@ class HeartbeatRequest(_Model):
     quarantined_events: int = Field(0, ge=0, strict=True, description="outbox events refused for good, kept aside")
     skipped_changes: int = Field(0, ge=0, strict=True, description="reference changes the terminal could not "
                                                                    "apply and skipped")
+    feed_age_s: float | None = Field(None, ge=0, le=10 ** 9, allow_inf_nan=False, description=(
+        "seconds since the terminal last applied the whole reference feed: how far behind its deny list and "
+        "balances may be (null: never)"))
 
 
 class HeartbeatResponse(_Model):

@@ -235,3 +235,17 @@ def test_card_rows_for_every_persona_are_masked(world):
     for p in personas.load():
         row = card_row(p)
         assert row["masked_name"] != p.name and "*" in row["masked_name"]
+
+
+def test_each_reader_reports_how_far_behind_its_deny_list_is(world):
+    reader = world.open_reader("canteen-1", CANTEEN_1)
+    reader.app.base.sync.sync_once(pull=True, heartbeat=True)
+    [state] = [s for s in world.central.store.terminal_states() if s.terminal_id == "canteen-1"]
+    assert state.feed_age_s is not None and 0 <= state.feed_age_s < 60
+    assert reader.app.blacklist_age_s() is not None and reader.app.blacklist_age_s() < 60
+    import httpx
+
+    metrics = httpx.get(f"{world.central.url}/metrics", timeout=5,
+                        headers={"Authorization": f"Bearer {world.central.admin_token}"}).text
+    assert 'linfen_central_terminal_feed_age_seconds{terminal="canteen-1"' in metrics
+    assert "linfen_central_max_feed_age_seconds" in metrics

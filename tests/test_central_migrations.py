@@ -106,9 +106,9 @@ def test_a_database_made_before_modules_opens_as_it_is(tmp_path):
     finally:
         store.close()
     assert health.status_code == 200
-    assert health.json()["schema_version"] == 3 and health.json()["schema_versions"] == LATEST
+    assert health.json()["schema_version"] == LATEST["sync"] and health.json()["schema_versions"] == LATEST
     assert changes.status_code == 200 and changes.json()["changes"][0]["key"] == "C0001"
-    assert 'linfen_central_schema_version{module="sync"} 3' in metrics.text
+    assert f'linfen_central_schema_version{{module="sync"}} {LATEST["sync"]}' in metrics.text
 
 
 def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
@@ -120,7 +120,8 @@ def test_the_old_database_keeps_its_bookkeeping_table(tmp_path):
     conn.close()
     assert rows == [(1, "terminals, events, seq gaps, heartbeats, reference change feed"),
                     (2, "gap run and missing-seq counts per terminal"),
-                    (3, "quarantined events and skipped reference changes in heartbeats")]
+                    (3, "quarantined events and skipped reference changes in heartbeats"),
+                    (4, "how far behind each terminal's reference feed (deny list, balances) is")]
     assert "sync_migrations" not in tables
 
 
@@ -138,7 +139,7 @@ def test_a_new_module_is_migrated_on_an_existing_database_with_its_own_bookkeepi
             "volunteer_id", "registered_at_terminal", "points", "phone_hash"}
         with engine.connect() as conn:
             assert list(conn.execute(select(VOLUNTEERS.table.c.version))) == [(1,), (2,)]
-            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,), (2,), (3,)]
+            assert list(conn.execute(select(MIGRATION_SETS[0].table.c.version))) == [(1,), (2,), (3,), (4,)]
     finally:
         engine.dispose()
     store = CentralStore.open(central_db_url, migrations=sets)

@@ -163,6 +163,9 @@ def _aggregate_gauges(states: Sequence[TerminalState]) -> list[str]:
         ("linfen_central_skipped_reference_changes",
          "Reference changes terminals could not apply and skipped (last heartbeats, summed).",
          sum(s.skipped_changes for s in states)),
+        ("linfen_central_max_feed_age_seconds",
+         "The furthest behind any terminal's deny list and balances may be (last heartbeats; 0 when none says).",
+         max((s.feed_age_s for s in states if s.feed_age_s is not None), default=0)),
         ("linfen_central_oldest_last_heartbeat_timestamp_seconds",
          "The oldest of the terminals' last heartbeats (Unix time; 0 when none has beaten).", min(beats, default=0)),
     )
@@ -191,6 +194,11 @@ def _terminal_gauges(states: Sequence[TerminalState]) -> list[str]:
     lines += [f"# HELP {name} Outbox length in the terminal's last heartbeat.", f"# TYPE {name} gauge"]
     lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {s.outbox_pending}"
               for s in states if s.outbox_pending is not None]
+    name = "linfen_central_terminal_feed_age_seconds"
+    lines += [f"# HELP {name} How far behind the terminal's deny list and balances may be (last heartbeat).",
+              f"# TYPE {name} gauge"]
+    lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} {_number(s.feed_age_s)}"
+              for s in states if s.feed_age_s is not None]
     name = "linfen_central_terminal_last_heartbeat_timestamp_seconds"
     lines += [f"# HELP {name} When the terminal's last heartbeat arrived (Unix time).", f"# TYPE {name} gauge"]
     lines += [f"{name}{_labels([('terminal', s.terminal_id), ('site', s.site)])} "

@@ -49,6 +49,7 @@ class TerminalState:
     outbox_pending: int | None
     quarantined_events: int = 0  # from the last heartbeat: outbox events refused for good
     skipped_changes: int = 0  # from the last heartbeat: reference changes it could not apply
+    feed_age_s: float | None = None  # from the last heartbeat: how far behind its deny list and balances may be
 
 
 def database_problem(exc: SQLAlchemyError) -> str:
@@ -207,6 +208,7 @@ class CentralStore:
             "outbox_pending": beat.outbox_pending,
             "last_push_at": beat.last_push_at.isoformat() if beat.last_push_at else None,
             "quarantined_events": beat.quarantined_events, "skipped_changes": beat.skipped_changes,
+            "feed_age_s": beat.feed_age_s,
         }
         dialect = postgresql if self.backend == "postgresql" else sqlite
         stmt = dialect.insert(heartbeats).values(**values)
@@ -265,7 +267,7 @@ class CentralStore:
         query = (
             select(terminals.c.terminal_id, terminals.c.site, terminals.c.revoked_at, terminals.c.highest_seq,
                    terminals.c.gap_missing.label("missing"), heartbeats.c.received_at, heartbeats.c.outbox_pending,
-                   heartbeats.c.quarantined_events, heartbeats.c.skipped_changes)
+                   heartbeats.c.quarantined_events, heartbeats.c.skipped_changes, heartbeats.c.feed_age_s)
             .outerjoin(heartbeats, heartbeats.c.terminal_id == terminals.c.terminal_id)
             .order_by(terminals.c.terminal_id)
         )
@@ -273,5 +275,6 @@ class CentralStore:
             return [TerminalState(r.terminal_id, r.site, r.revoked_at is not None, int(r.highest_seq),
                                   int(r.missing or 0), r.received_at,
                                   None if r.outbox_pending is None else int(r.outbox_pending),
-                                  int(r.quarantined_events or 0), int(r.skipped_changes or 0))
+                                  int(r.quarantined_events or 0), int(r.skipped_changes or 0),
+                                  None if r.feed_age_s is None else float(r.feed_age_s))
                     for r in conn.execute(query)]

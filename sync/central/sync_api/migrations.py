@@ -85,8 +85,13 @@ def _v3_heartbeat_quarantine(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE heartbeats ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"))
 
 
+def _v4_heartbeat_feed_age(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE heartbeats ADD COLUMN feed_age_s DOUBLE PRECISION NULL"))
+
+
 MIGRATIONS = MigrationSet("sync", (
     Migration(1, "terminals, events, seq gaps, heartbeats, reference change feed", _v1_initial),
     Migration(2, "gap run and missing-seq counts per terminal", _v2_gap_counts),
     Migration(3, "quarantined events and skipped reference changes in heartbeats", _v3_heartbeat_quarantine),
+    Migration(4, "how far behind each terminal's reference feed (deny list, balances) is", _v4_heartbeat_feed_age),
 ), table_name="schema_migrations")

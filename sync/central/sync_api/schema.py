@@ -13,7 +13,18 @@ states) is text, not JSONB: PostgreSQL's JSONB refuses ``\\u0000``, which a payl
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -66,6 +77,7 @@ heartbeats = Table(
     Column("last_push_at", String(64)),
     Column("quarantined_events", BigInteger, nullable=False, default=0),  # outbox events refused for good
     Column("skipped_changes", BigInteger, nullable=False, default=0),  # feed changes it could not apply
+    Column("feed_age_s", Float),  # seconds since it last applied the whole feed (deny list, balances); None: never
 )
 
 #: Each site's change-feed counter: the last cursor handed out.
