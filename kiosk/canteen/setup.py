@@ -46,7 +46,7 @@ class CanteenOptions:
 
 def canteen_options(config: TerminalConfig) -> CanteenOptions:
     """The ``[canteen]`` table of a config as options (defaults without one)."""
-    table = getattr(config, "canteen", None)
+    table = config.canteen
     if table is None:
         return CanteenOptions()
     return CanteenOptions(table.mode, table.title, table.menu_file, table.policy_file, table.void_window_s,

@@ -45,7 +45,7 @@ class CinemaOptions:
 
 def cinema_options(config: TerminalConfig) -> CinemaOptions:
     """The ``[cinema]`` table of a config as options (defaults without one)."""
-    table = getattr(config, "cinema", None)
+    table = config.cinema
     if table is None:
         return CinemaOptions()
     return CinemaOptions(table.title, table.screenings_file, table.late_min, CardLimits(**table.limits.model_dump()))
