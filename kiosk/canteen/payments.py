@@ -133,8 +133,9 @@ class CardPayments:
         with self.store.action() as act:
             now = self.clock()
             day = now.date().isoformat()
-            again = self._recent_same_basket(card_no, key, now)
-            state = standing(self.journal, card_no, facts.snapshot, day, online, limit)
+            entries = self.journal.for_card(card_no)  # read once for the double-tap check and the standing
+            again = self._recent_same_basket(entries, key, now)
+            state = standing(self.journal, card_no, facts.snapshot, day, online, limit, entries)
             if again is not None:
                 return PaymentResult("duplicate", entry=again, balance_after_fen=state.balance_fen, offline=again.offline)
             quote = price(state.subsidy_today)
@@ -158,10 +159,10 @@ class CardPayments:
         return PaymentResult("paid", entry=entry, quote=quote, balance_after_fen=after,
                              low_balance=after < self.limits.low_balance_fen, offline=not online)
 
-    def _recent_same_basket(self, card_no: str, key: str, now: dt.datetime) -> JournalEntry | None:
+    def _recent_same_basket(self, entries: list[JournalEntry], key: str, now: dt.datetime) -> JournalEntry | None:
         if self.limits.double_tap_s <= 0:
             return None
-        recent = [e for e in self.journal.for_card(card_no) if e.type == "payment" and e.basket == key]
+        recent = [e for e in entries if e.type == "payment" and e.basket == key]
         if not recent:
             return None
         last = recent[-1]

@@ -85,19 +85,13 @@ class CanteenTerminal(ResidentTerminal):
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> CanteenTerminal:
         """Start the runtime with today's menu on screen, and the card reader's loop."""
-        self.runtime.start([self.menu_screen()])
+        self.runtime.start([self.flow.idle_screen()])  # _show adds today's menu
         self.start_community_card_loop(self.reader)
         return self
 
     def stop(self) -> None:
         """Stop every thread (the drivers are closed by their owner)."""
         self.runtime.stop()
-
-    def menu_screen(self) -> ev.Show:
-        """The idle screen with today's menu (set meals as big buttons; dishes for the clerk)."""
-        show = self.flow.idle_screen()
-        menu = self.services.menu(self.clock().date())
-        return ev.Show(show.screen, {**show.data, "menu": [m.as_item() | {"photo": m.photo} for m in menu]})
 
     def _observe(self, event: Any) -> None:
         if isinstance(event, ev.CardPresented) and self.flow.state != "paying":

@@ -116,9 +116,9 @@ def uncounted_entries(entries: list[JournalEntry], snapshot: Snapshot | None, re
 
 
 def standing(journal: CardJournal, card_no: str, snapshot: Snapshot | None, day: str, online: bool,
-             card_offline_limit_fen: int | None = None) -> Standing:
-    """Gather a card's standing from the reader's journal and the pulled snapshot."""
-    entries = journal.for_card(card_no)
+             card_offline_limit_fen: int | None = None, entries: list[JournalEntry] | None = None) -> Standing:
+    """Gather a card's standing from the reader's journal (or its ``entries`` already read) and the snapshot."""
+    entries = journal.for_card(card_no) if entries is None else entries
     uncounted = uncounted_entries(entries, snapshot, journal.reader_id)
     todays = [e for e in entries if e.day == day]
     voided = journal.voided_ids(e.entry_id for e in todays if e.type == "payment")

@@ -13,6 +13,7 @@ word from ``kiosk.prompts``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,7 @@ class ScreenClock:
         return True
 
 
-class CardTapFlow:
+class CardTapFlow(ABC):
     """What a card-tap flow (the canteen's, the cinema's) shares around its :class:`ScreenClock`.
 
     A subclass sets :attr:`resident_screens` (the states a resident reads: timed, warned, extendable)
@@ -151,8 +152,9 @@ class CardTapFlow:
         self.abandoned_tap = 0  # a tap whose answer timed out: its late answer is still shown
         self.clock = ScreenClock(self._limit, warning_s)
 
+    @abstractmethod
     def _limit(self) -> float | None:
-        raise NotImplementedError
+        """The current state's time in seconds, or None for an untimed state (the subclass's table)."""
 
     @property
     def now(self) -> float:
