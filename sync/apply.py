@@ -34,6 +34,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -340,6 +341,23 @@ def write_state(store: Store, values: dict[str, str]) -> None:
     with store.action() as act:
         for name, value in values.items():
             _set_state(act.db.conn, name, value)
+
+
+#: ``sync_state`` row: when a pull last reached the end of the feed (balances and deny list that fresh).
+CAUGHT_UP_KEY = "caught_up_at"
+
+
+def feed_age_s(store: Store, now: datetime) -> float | None:
+    """Seconds since a pull last applied the whole feed (None: never, or the store has no sync tables).
+
+    Read on the store's connection without a write lock: a reader asks it on every tap.
+    """
+    try:
+        row = store.db.conn.execute("SELECT value FROM sync_state WHERE name = ?", (CAUGHT_UP_KEY,)).fetchone()
+        at = datetime.fromisoformat(row[0]) if row is not None else None
+    except (sqlite3.OperationalError, ValueError):
+        return None
+    return None if at is None else max((now - at).total_seconds(), 0.0)
 
 
 def read_state(store: Store) -> dict[str, str]:

@@ -68,8 +68,7 @@ __all__ = ["AuthRefused", "BatchRefused", "CentralUnavailable", "PushOutcome", "
 #: Status codes that mean "this batch will never be accepted as it is" (split it, then quarantine).
 #: A 400 is not among them: it means the wrong protocol version, a matter for an update, not the events.
 _BATCH_REFUSED = (413, 422)
-#: ``sync_state`` row: when a pull last reached the end of the feed (balances and deny list that fresh).
-CAUGHT_UP_KEY = "caught_up_at"
+CAUGHT_UP_KEY = apply.CAUGHT_UP_KEY  # when a pull last reached the end of the feed
 
 
 def _now() -> datetime:
@@ -365,7 +364,7 @@ class SyncClient:
             last_push_at=self._last_push_at,
             quarantined_events=self.status().quarantined,
             skipped_changes=self.status().reference_rejected,
-            feed_age_s=self._feed_age_s(),
+            feed_age_s=None if (age := apply.feed_age_s(self._store, _now())) is None else round(age, 1),
         )
         sent = time.time()
         response = self._request("POST", "/v1/heartbeat", content=request.model_dump_json().encode())
@@ -373,14 +372,6 @@ class SyncClient:
         midpoint = (sent + time.time()) / 2
         self._update(clock_skew_s=round(answer.server_time.timestamp() - midpoint, 3))
         return answer
-
-    def _feed_age_s(self) -> float | None:
-        """Seconds since a pull last reached the end of the feed (None: never)."""
-        at = apply.read_state(self._store).get(CAUGHT_UP_KEY)
-        try:
-            return round(max((_now() - datetime.fromisoformat(at)).total_seconds(), 0.0), 1) if at else None
-        except ValueError:
-            return None
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from kiosk.canteen.card_data import feed_age_s, online_check
+from kiosk.canteen.card_data import online_check
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS, CardJournal
 from kiosk.canteen.payments import CardFacts, CardPayments, PaymentError, basket_key
 from kiosk.canteen.wallet import CardLimits, Snapshot
 from kiosk.reference import CardEntry
 from kiosk.store import Store, StoreError
 from sync import apply
-from sync.client import CAUGHT_UP_KEY
+from sync.apply import CAUGHT_UP_KEY, feed_age_s
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 MEAL = [{"item_id": "set-a", "name": "套餐A", "qty": 1, "unit_fen": 1500}]

@@ -3,49 +3,27 @@
 The card list and deny list are read through :class:`kiosk.reference.ReferenceData` (parsed once per
 feed version); a balance row is read by key straight from the store (12,000 cards' balances change
 all day, so they are never parsed as a whole on a resident's tap).  Freshness is the time since the
-sync client last reached the end of the central's feed (``caught_up_at``): that is how far behind
+sync client last reached the end of the central's feed (:func:`sync.apply.feed_age_s`): that is how far behind
 the deny list and the balances may be, which the reader reports and its offline limits depend on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable
 
 from kiosk.reference import ReferenceData
 from kiosk.store import Store
 from sync import apply
-from sync.client import CAUGHT_UP_KEY
 
 from .payments import CardFacts, CardPayments
 from .wallet import CardLimits, Snapshot
 
 
-def caught_up_at(store: Store) -> dt.datetime | None:
-    """When the sync client last applied the whole feed (None: never, or the store has no sync tables)."""
-    try:
-        row = store.db.conn.execute("SELECT value FROM sync_state WHERE name = ?", (CAUGHT_UP_KEY,)).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    if row is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(row[0])
-    except ValueError:
-        return None
-
-
-def feed_age_s(store: Store, now: dt.datetime) -> float | None:
-    """Seconds since the reader last caught up with the central's feed (None: never)."""
-    at = caught_up_at(store)
-    return None if at is None else max((now - at).total_seconds(), 0.0)
-
-
 def online_check(store: Store, fresh_s: float, clock: Callable[[], dt.datetime]) -> Callable[[], bool]:
     """A function telling whether the reader caught up within ``fresh_s`` seconds."""
     def online() -> bool:
-        age = feed_age_s(store, clock())
+        age = apply.feed_age_s(store, clock())
         return age is not None and age <= fresh_s
     return online
 

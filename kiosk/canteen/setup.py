@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.canteen.card_data import feed_age_s, reader_payments
+from kiosk.canteen.card_data import reader_payments
 from kiosk.canteen.day_close import Z_MIGRATIONS, DayClose
 from kiosk.canteen.flow import CanteenSettings
 from kiosk.canteen.journal import CANTEEN_MIGRATIONS
@@ -29,6 +29,7 @@ from kiosk.config import TerminalConfig
 from kiosk.runtime.compose import TerminalBase, load_seed, open_base
 from kiosk.store import Store
 from kiosk.voice import Speaker
+from sync import apply
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class CanteenApp:
 
     def blacklist_age_s(self) -> float | None:
         """How far behind the deny list and balances may be: seconds since the last caught-up pull."""
-        return feed_age_s(self.base.store, dt.datetime.now(dt.UTC))
+        return apply.feed_age_s(self.base.store, dt.datetime.now(dt.UTC))
 
     def close(self) -> None:
         """Stop the terminal, then the shared base (sync, devices, store)."""
