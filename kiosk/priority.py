@@ -20,18 +20,20 @@ Register file (JSON, reference data; :func:`build_register` makes one)::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from common import person_keys
+from common.person_keys import MIN_KEY_BYTES as MIN_KEY_BYTES  # re-exported: kiosk code imports them here
+from common.person_keys import PersonKeyError
+from common.person_keys import generate_key as generate_key
+from common.person_keys import normalise_id as normalise_id
 from common.priority_groups import GROUPS  # shared with the central's importer
 from kiosk.errors import KioskError
 
@@ -41,11 +43,9 @@ AGE80 = "age80"  # the reason given for residents aged 80 or more on the visit d
 AGE_PRIORITY_YEARS = 80
 FORMAT = "linfen-priority-register"
 VERSION = 1
-MIN_KEY_BYTES = 16  # shortest accepted deployment key, in bytes
 MAX_REGISTER_BYTES = 64 * 1024 * 1024  # largest register file read, in bytes
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_KEY_CHECK_INPUT = b"linfen-priority-register-key-check"
 
 
 class PriorityRegisterError(KioskError):
@@ -73,41 +73,27 @@ class Priority:
         return bool(self.reasons)
 
 
-def normalise_id(id_number: str) -> str:
-    """The ID number as hashed: surrounding blanks removed, a check letter ``x`` upper-cased."""
-    return id_number.strip().upper()
-
-
-def _check_key(key: bytes) -> bytes:
-    if not isinstance(key, bytes | bytearray) or len(key) < MIN_KEY_BYTES:
-        raise PriorityRegisterError(f"the person key must be at least {MIN_KEY_BYTES} bytes")
-    return bytes(key)
+def _key(call: Callable[..., object], *args: object) -> object:
+    """``call(*args)``, a key problem raised as :class:`PriorityRegisterError`."""
+    try:
+        return call(*args)
+    except PersonKeyError as exc:
+        raise PriorityRegisterError(str(exc)) from None
 
 
 def person_key(id_number: str, key: bytes) -> str:
-    """The keyed hash of an ID number (64 hex characters): HMAC-SHA256 under the deployment key."""
-    digest = hmac.new(_check_key(key), normalise_id(id_number).encode("utf-8"), hashlib.sha256)
-    return digest.hexdigest()
+    """The keyed hash of an ID number (64 hex characters): :func:`common.person_keys.person_key`."""
+    return str(_key(person_keys.person_key, id_number, key))
 
 
 def key_check(key: bytes) -> str:
     """A short fingerprint of the key, stored in the register to detect a key mismatch."""
-    return hmac.new(_check_key(key), _KEY_CHECK_INPUT, hashlib.sha256).hexdigest()[:16]
-
-
-def generate_key() -> bytes:
-    """A new random 32-byte deployment key."""
-    return secrets.token_bytes(32)
+    return str(_key(person_keys.key_check, key))
 
 
 def load_key(path: str | os.PathLike[str]) -> bytes:
     """Read a deployment key file: hex text (at least 32 hex digits), blanks ignored."""
-    try:
-        text = Path(path).read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PriorityRegisterError(f"{path}: not a readable hex key file ({type(exc).__name__})") from None
-    return _check_key(key)
+    return bytes(_key(person_keys.load_key, path))
 
 
 def birth_from_id(id_number: str) -> dt.date | None:
@@ -163,7 +149,7 @@ class PriorityRegister:
 
     def __init__(self, key: bytes, entries: Mapping[str, Iterable[str]] | None = None) -> None:
         """A register under ``key`` with ``entries`` (person key → groups)."""
-        self._key = _check_key(key)
+        self._key = bytes(_key(person_keys.check_key, key))
         self._entries: dict[str, tuple[str, ...]] = {}
         for h, groups in (entries or {}).items():
             if not isinstance(h, str) or not _HEX64.match(h):

@@ -37,6 +37,7 @@ from .ops import MIN_FREE_BYTES
 from .ops import router as ops_router
 from .ratelimit import PushLimiter
 from .storage import CentralStore
+from .timebank.pages import router as timebank_pages
 from .web.session import router as web_session
 
 log = logging.getLogger("linfen.central.api")
@@ -111,6 +112,7 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     app.include_router(ops_router)
     app.include_router(web_session)  # web pages (HTML, outside the API schema): sign-in, then each page
     app.include_router(analytics_page)
+    app.include_router(timebank_pages)
     return app
 
 

@@ -33,6 +33,10 @@ from .migrations import MigrationSet
 from .sync_api import migrations as sync_migrations
 from .sync_api import router as sync_router
 from .sync_api import schema as sync_schema
+from .timebank import consumer as timebank_consumer
+from .timebank import migrations as timebank_migrations
+from .timebank import router as timebank_router
+from .timebank import schema as timebank_schema
 
 EventConsumer = Callable[[Connection, str, str, str, Sequence[EventEnvelope]], None]
 """``(conn, terminal_id, site, role, newly stored events) -> None``, run inside the push's transaction."""
@@ -54,6 +58,8 @@ MODULES: tuple[CentralModule, ...] = (
     CentralModule("card", card_router.router, card_migrations.MIGRATIONS, card_schema.metadata,
                   (card_consumer.post_card_events,)),
     CentralModule("analytics", analytics_router.router, analytics_migrations.MIGRATIONS, analytics_schema.metadata),
+    CentralModule("timebank", timebank_router.router, timebank_migrations.MIGRATIONS, timebank_schema.metadata,
+                  (timebank_consumer.post_volunteer_events,)),
 )
 MIGRATION_SETS: tuple[MigrationSet, ...] = tuple(m.migrations for m in MODULES)
 EVENT_CONSUMERS: tuple[EventConsumer, ...] = tuple(c for m in MODULES for c in m.consumers)

@@ -1,0 +1,7 @@
+"""Reports with charts and CSV export (helper D)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
