@@ -38,6 +38,7 @@ from .ops import router as ops_router
 from .ratelimit import PushLimiter
 from .storage import CentralStore
 from .timebank.pages import router as timebank_pages
+from .timebank.settings import TimebankSettings, settings_from_env
 from .web.session import router as web_session
 
 log = logging.getLogger("linfen.central.api")
@@ -82,12 +83,14 @@ def _install_handlers(app: FastAPI) -> None:
 
 
 def create_app(store: CentralStore | str, *, admin_token: str | None = None,
-               metrics: CentralMetrics | None = None, push_limiter: PushLimiter | None = None) -> FastAPI:
+               metrics: CentralMetrics | None = None, push_limiter: PushLimiter | None = None,
+               timebank: TimebankSettings | None = None) -> FastAPI:
     """The API over ``store`` (a :class:`CentralStore`, or a path/URL the app opens and closes itself).
 
     ``admin_token`` enables ``/v1/admin/*``; without it those endpoints answer 403.  ``push_limiter``
     is the per-terminal push rate limit (default :class:`PushLimiter`'s rate and burst).  The
-    routers find the store, the admin token, the limiter and the metrics in ``app.state``.
+    routers find the store, the admin token, the limiter and the metrics in ``app.state``;
+    ``timebank`` (the person key and SMS gateway) is ``app.state.timebank``.
     """
     owned = isinstance(store, str)
     central = CentralStore.open(store) if isinstance(store, str) else store
@@ -105,6 +108,7 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     app.state.metrics = metrics or CentralMetrics()
     app.state.push_limiter = push_limiter or PushLimiter()
     app.state.min_free_bytes = MIN_FREE_BYTES
+    app.state.timebank = timebank or TimebankSettings()
     app.add_middleware(GuardMiddleware, metrics=app.state.metrics)
     _install_handlers(app)
     for module in MODULES:
@@ -125,4 +129,4 @@ def app_from_env() -> FastAPI:
         from .logs import configure_logging
 
         configure_logging(os.environ[LOG_LEVEL_ENV])
-    return create_app(db, admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None)
+    return create_app(db, admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None, timebank=settings_from_env())

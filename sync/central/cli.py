@@ -65,6 +65,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="worker processes (default 1; more scale on PostgreSQL)")
     c.add_argument("--admin-token-file", type=Path, metavar="FILE",
                    help=f"file holding the admin token for /v1/admin/* (or set ${ADMIN_TOKEN_ENV})")
+    c.add_argument("--person-key-file", type=Path, metavar="FILE",
+                   help="the deployment's person key (the halls' person_key_file): the Time Bank keys typed ID "
+                   "numbers with it; without it phone registration is off")
+    c.add_argument("--sms", metavar="SPEC", help="the Time Bank's SMS gateway: log (default), log:FILE or http:URL")
     sub = c.add_subparsers(dest="central_command", metavar="SUBCOMMAND")
 
     e = sub.add_parser("enrol", help="enrol a terminal and print its credentials (the token is shown once)")
@@ -128,7 +132,8 @@ def _serve(args: argparse.Namespace) -> int:
     host, port = parse_bind(args.bind)
     return serve(ServeOptions(db=args.db, host=host, port=port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                               insecure_lan=args.insecure_lan, workers=args.workers,
-                              admin_token=_admin_token(args), log_level=args.log_level))
+                              admin_token=_admin_token(args), log_level=args.log_level,
+                              person_key_file=args.person_key_file, sms=args.sms))
 
 
 def _manage(args: argparse.Namespace) -> int:

@@ -54,6 +54,8 @@ from .app import DB_ENV, LOG_LEVEL_ENV, create_app
 from .auth import ADMIN_TOKEN_ENV, validate_admin_token
 from .errors import CentralError
 from .storage import CentralStore
+from .timebank.settings import PERSON_KEY_ENV, settings_from
+from .timebank.sms import SMS_ENV
 
 log = logging.getLogger("linfen.central.server")
 
@@ -77,6 +79,8 @@ class ServeOptions:
     workers: int = 1
     admin_token: str | None = None
     log_level: str = "info"
+    person_key_file: Path | None = None  # the Time Bank keys typed ID numbers with it
+    sms: str | None = None  # the Time Bank's SMS gateway: log, log:FILE or http:URL
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -195,6 +199,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None] | None = None) 
     if options.workers < 1:
         raise CentralError("bad_workers", "--workers must be 1 or more")
     admin_token = validate_admin_token(options.admin_token)
+    timebank = settings_from(options.person_key_file, options.sms)  # refuse a bad key file before listening
     store = CentralStore.open(options.db)  # migrations run here once, before any worker starts
     try:
         sock = bind_socket(options.host, options.port)
@@ -209,7 +214,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None] | None = None) 
                             f"({store.backend}, {options.workers} worker{'s' if options.workers > 1 else ''})")
     try:
         if options.workers == 1:
-            server = LimitedServer(LimitedConfig(create_app(store, admin_token=admin_token), limits=CENTRAL_LIMITS,
+            server = LimitedServer(LimitedConfig(create_app(store, admin_token=admin_token, timebank=timebank), limits=CENTRAL_LIMITS,
                                                   **common))
             with _stop_signals_end_quietly():
                 server.run(sockets=[sock])
@@ -230,6 +235,10 @@ def _run_workers(options: ServeOptions, admin_token: str | None, common: dict, s
         os.environ[LOG_LEVEL_ENV] = options.log_level
     if admin_token:
         os.environ[ADMIN_TOKEN_ENV] = admin_token
+    if options.person_key_file:
+        os.environ[PERSON_KEY_ENV] = str(options.person_key_file)
+    if options.sms:
+        os.environ[SMS_ENV] = options.sms
     from uvicorn.supervisors import Multiprocess
 
     config = LimitedConfig("sync.central.app:app_from_env", limits=CENTRAL_LIMITS, factory=True,
