@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import pages_activities, pages_join, pages_member, pages_reports, pages_staff
+from . import (
+    pages_activities,
+    pages_join,
+    pages_member,
+    pages_money,
+    pages_projects,
+    pages_reports,
+    pages_staff,
+)
 
 router = APIRouter(include_in_schema=False)
-for _pages in (pages_join, pages_member, pages_activities, pages_staff, pages_reports):
+for _pages in (pages_join, pages_member, pages_money, pages_activities, pages_projects, pages_staff, pages_reports):
     router.include_router(_pages.router)

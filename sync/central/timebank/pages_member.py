@@ -1,4 +1,4 @@
-"""The volunteer's own pages: home, statement, profile, rewards, gifts and donations (helper B)."""
+"""The volunteer's own pages: home and profile (helper B)."""
 
 from __future__ import annotations
 
