@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from bench.pg import pg_database
 from kiosk.store import Store
 from sync import apply
 from sync.central.importer import import_file
@@ -289,36 +290,13 @@ def gap_flood(tmp: Path, gaps: int = 80_000, pushes: int = 40) -> dict[str, floa
 
 def pg_ingest(events: int) -> dict[str, float]:
     """The ingest figure on PostgreSQL with 1 and 2 workers (database made and dropped here)."""
-    from tests.pg_fixtures import PG_PASSWORD, PG_ROLE, _run, clusters, pg_installed, psql_admin
-
-    if not pg_installed() or os.geteuid() != 0:
-        print("  PostgreSQL: not installed, or not root - skipped", flush=True)
-        return {}
-    cluster = next((c for c in clusters() if c.name == "main"), None)
-    if cluster is None:
-        print("  PostgreSQL: no cluster 'main' - skipped", flush=True)
-        return {}
-    started = not cluster.online
-    if started:
-        _run("pg_ctlcluster", cluster.version, cluster.name, "start")
-    database = f"linfen_bench_{os.getpid()}"
     figures = {}
-    try:
-        psql_admin(cluster.port,
-                   f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_ROLE}') THEN "
-                   f"CREATE ROLE {PG_ROLE} LOGIN; END IF; END $$",
-                   f"ALTER ROLE {PG_ROLE} LOGIN PASSWORD '{PG_PASSWORD}'",
-                   f"CREATE DATABASE {database} OWNER {PG_ROLE}")
-        url = f"postgresql://{PG_ROLE}:{PG_PASSWORD}@127.0.0.1:{cluster.port}/{database}"
+    with pg_database("sync") as url:
+        if url is None:
+            return {}
         for workers, key in ((1, "ingest_pg_events_per_s_1_worker"), (2, "ingest_pg_events_per_s_2_workers")):
             figures[key] = round(ingest(url, events, workers))
             print(f"  PostgreSQL, {workers} worker(s): {figures[key]} events/s", flush=True)
-    finally:
-        try:
-            psql_admin(cluster.port, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        finally:
-            if started:
-                _run("pg_ctlcluster", cluster.version, cluster.name, "stop")
     return figures
 
 
