@@ -108,6 +108,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     a.add_argument("--month", metavar="YYYY-MM", help="the month (default: this month, Shanghai time)")
     a.add_argument("--canteen", metavar="SITE", help="one canteen's site for 'show' (default: all)")
 
+    t = sub.add_parser("timebank", help="Time Bank: policy, staff accounts, forgotten check-outs, roster, ledger, "
+                       "the join QR")
+    _db_option(t, suppress=True)
+    from .timebank.cli import add_arguments as add_timebank_arguments
+
+    add_timebank_arguments(t)
+
     c.set_defaults(func=run)
     return c
 
@@ -160,6 +167,10 @@ def _manage(args: argparse.Namespace) -> int:
 
             return run_analytics_command(store, args.analytics_command, sys.stdout, population=args.population_65,
                                          month=args.month, canteen=args.canteen)
+        if args.central_command == "timebank":
+            from .timebank.cli import run_timebank_command
+
+            return run_timebank_command(store, args, sys.stdout)
         from .importer import import_file, progress_bar
 
         report = import_file(store, args.kind, args.file, args.site, replace=args.replace,
