@@ -39,6 +39,7 @@ from .ratelimit import PushLimiter
 from .storage import CentralStore
 from .timebank.pages import router as timebank_pages
 from .timebank.settings import TimebankSettings, settings_from_env
+from .timebank.web_auth import PageExit, page_exit_handler
 from .web.session import router as web_session
 
 log = logging.getLogger("linfen.central.api")
@@ -111,6 +112,7 @@ def create_app(store: CentralStore | str, *, admin_token: str | None = None,
     app.state.timebank = timebank or TimebankSettings()
     app.add_middleware(GuardMiddleware, metrics=app.state.metrics)
     _install_handlers(app)
+    app.add_exception_handler(PageExit, page_exit_handler)  # Time Bank pages: sign-in redirects, worded refusals
     for module in MODULES:
         app.include_router(module.router)
     app.include_router(ops_router)
