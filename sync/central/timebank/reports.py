@@ -1,0 +1,392 @@
+"""The Time Bank's figures for the committee and the sub-district office, and each as CSV.
+
+Every figure is aggregated in SQL over indexed columns (``tb_shifts`` by status and check-in
+time, members by id, redemptions by member), so the page stays fast at 13,000 members and
+195,000 shifts.  Hours are **approved** shifts' ``minutes`` (pending, open and declined shifts
+count nowhere); a shift belongs to the month (Shanghai time) of its check-in and to the
+category written on it.  A window is a range of Shanghai months; times are stored as UTC text,
+so a window is the UTC range [start, end).  Coins are hundredths (``_cc``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, String, cast, distinct, exists, func, literal, select
+
+from ..errors import CentralError
+from .schema import (
+    tb_activities,
+    tb_balances,
+    tb_projects,
+    tb_redemptions,
+    tb_rewards,
+    tb_shifts,
+    tb_units,
+    tb_volunteers,
+)
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+ELDER_AGE = 75
+APPROVED = tb_shifts.c.status == "approved"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Shanghai months ``first``..``last`` (YYYY-MM) as the UTC range [start, end)."""
+
+    first: str
+    last: str
+    start: str
+    end: str
+
+
+def _month_start(month: str) -> dt.datetime:
+    try:
+        day = dt.date.fromisoformat(f"{month}-01") if len(month) == 7 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise CentralError("bad_month", f"月份要写成 YYYY-MM，例如 2026-03，不是 {month[:20]!r}")
+    return dt.datetime(day.year, day.month, 1, tzinfo=SHANGHAI)
+
+
+def add_months(month: str, by: int) -> str:
+    """``month`` moved by ``by`` months."""
+    first = _month_start(month)
+    index = first.year * 12 + first.month - 1 + by
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def window(last: str, months: int = 12) -> Window:
+    """The ``months`` Shanghai months ending with ``last`` (YYYY-MM)."""
+    first = add_months(last, 1 - months)
+    return Window(first, last, _utc(_month_start(first)), _utc(_month_start(add_months(last, 1))))
+
+
+def month_of(at: str) -> str:
+    """The Shanghai month (YYYY-MM) of a stored UTC time."""
+    return dt.datetime.fromisoformat(at).astimezone(SHANGHAI).strftime("%Y-%m")
+
+
+def _in(win: Window) -> list[ColumnElement[bool]]:
+    return [APPROVED, tb_shifts.c.check_in_at >= win.start, tb_shifts.c.check_in_at < win.end]
+
+
+# -- figures -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Active:
+    """Distinct members with an approved shift checked in during the 90 days before ``now`` / in ``month``."""
+
+    last_90_days: int
+    this_month: int
+    month: str
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Approved hours of one group: ``minutes``, how many shifts, how many distinct members."""
+
+    key: str
+    name: str
+    minutes: int
+    shifts: int
+    members: int
+
+
+@dataclass(frozen=True)
+class RewardCount:
+    """Redemptions of one reward."""
+
+    reward_id: int
+    name: str
+    count: int
+    coins_cc: int
+
+
+@dataclass(frozen=True)
+class Redemptions:
+    """Redemptions in the window: how many, coins spent, and per reward (most coins first)."""
+
+    count: int
+    coins_cc: int
+    per_reward: list[RewardCount]
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Coins held by members against what the rewards on offer can absorb (see :func:`capacity`)."""
+
+    outstanding_cc: int
+    members_with_coins: int
+    capacity_cc: int
+    rewards_in_stock: int
+
+    @property
+    def months_to_redeem(self) -> float | None:
+        """Months of today's reward stock the members' coins would take (None when nothing is in stock)."""
+        return None if self.capacity_cc == 0 else self.outstanding_cc / self.capacity_cc
+
+
+@dataclass(frozen=True)
+class Elder:
+    """A member aged 75+ holding coins who has never redeemed (易存难兑)."""
+
+    member_no: int
+    name_masked: str
+    age: int
+    balance_cc: int
+    last_earned: str | None
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner unit's contribution: its activities' approved hours, the rewards it gives and their redemptions."""
+
+    unit_id: int
+    name: str
+    activities: int
+    minutes: int
+    rewards: int
+    redemptions: int
+    coins_cc: int
+
+
+def active_volunteers(conn: Connection, now: str) -> Active:
+    """Distinct members with an approved shift in the 90 days before ``now``, and in ``now``'s month."""
+    at = dt.datetime.fromisoformat(now)
+    month = month_of(now)
+    count = select(func.count(distinct(tb_shifts.c.volunteer_id)))
+    recent = conn.execute(count.where(APPROVED, tb_shifts.c.check_in_at >= _utc(at - dt.timedelta(days=90)),
+                                      tb_shifts.c.check_in_at <= _utc(at))).scalar_one()
+    this = conn.execute(count.where(*_in(window(month, 1)))).scalar_one()
+    return Active(int(recent), int(this), month)
+
+
+def _hours(rows: object) -> list[Hours]:
+    out = [Hours(str(r.key), r.name or str(r.key), int(r.minutes or 0), int(r.shifts), int(r.members)) for r in rows]
+    return sorted(out, key=lambda h: (-h.minutes, h.name))
+
+
+def _sums() -> tuple:
+    return (func.coalesce(func.sum(tb_shifts.c.minutes), 0).label("minutes"), func.count().label("shifts"),
+            func.count(distinct(tb_shifts.c.volunteer_id)).label("members"))
+
+
+def hours_by_project(conn: Connection, win: Window) -> list[Hours]:
+    """Approved hours on activities of each 小区微事, most first."""
+    q = (select(tb_projects.c.id.label("key"), tb_projects.c.title.label("name"), *_sums())
+         .select_from(tb_shifts.join(tb_activities, tb_activities.c.id == tb_shifts.c.activity_id)
+                      .join(tb_projects, tb_projects.c.id == tb_activities.c.project_id))
+         .where(*_in(win)).group_by(tb_projects.c.id, tb_projects.c.title))
+    return _hours(conn.execute(q))
+
+
+def hours_by_team(conn: Connection, win: Window) -> list[Hours]:
+    """Approved hours of each team's members (the team a member is in now), most first."""
+    q = (select(tb_units.c.id.label("key"), tb_units.c.name.label("name"), *_sums())
+         .select_from(tb_shifts.join(tb_volunteers, tb_volunteers.c.id == tb_shifts.c.volunteer_id)
+                      .join(tb_units, tb_units.c.id == tb_volunteers.c.team_id))
+         .where(*_in(win)).group_by(tb_units.c.id, tb_units.c.name))
+    return _hours(conn.execute(q))
+
+
+def hours_by_category(conn: Connection, win: Window, names: dict[str, str] | None = None) -> list[Hours]:
+    """Approved hours per service category written on the shift, most first (``names``: code -> words)."""
+    q = (select(tb_shifts.c.category.label("key"), literal(None, String).label("name"), *_sums())
+         .where(*_in(win)).group_by(tb_shifts.c.category))
+    found = _hours(conn.execute(q))
+    names = names or {}
+    return [Hours(h.key, names.get(h.key, h.key), h.minutes, h.shifts, h.members) for h in found]
+
+
+def hours_by_month(conn: Connection, win: Window) -> list[Hours]:
+    """Approved hours per Shanghai month of the window, every month listed (0 when none), oldest first.
+
+    The database groups by the UTC hour of check-in (at most 24 × 366 groups a year); each hour
+    is then put in its Shanghai month here, so months split at Shanghai midnight exactly.
+    """
+    hour = func.substr(tb_shifts.c.check_in_at, 1, 13)
+    minutes: dict[str, int] = defaultdict(int)
+    shifts: dict[str, int] = defaultdict(int)
+    for r in conn.execute(select(hour.label("h"), func.coalesce(func.sum(tb_shifts.c.minutes), 0), func.count())
+                          .where(*_in(win)).group_by(hour)):
+        month = month_of(f"{r[0]}:00:00+00:00")
+        minutes[month] += int(r[1])
+        shifts[month] += int(r[2])
+    months, m = [], win.first
+    while m <= win.last:
+        months.append(m)
+        m = add_months(m, 1)
+    members = _members_by_month(conn, win)
+    return [Hours(m, m, minutes[m], shifts[m], members.get(m, 0)) for m in months]
+
+
+def _members_by_month(conn: Connection, win: Window) -> dict[str, int]:
+    out: dict[str, int] = {}
+    m = win.first
+    while m <= win.last:
+        one = window(m, 1)
+        out[m] = int(conn.execute(select(func.count(distinct(tb_shifts.c.volunteer_id))).where(*_in(one)))
+                     .scalar_one())
+        m = add_months(m, 1)
+    return out
+
+
+def redemptions(conn: Connection, win: Window) -> Redemptions:
+    """Redemptions made in the window: count, coins, and per reward."""
+    rows = conn.execute(select(tb_rewards.c.id, tb_rewards.c.name, func.count(), func.sum(tb_redemptions.c.cost_cc))
+                        .join(tb_rewards, tb_rewards.c.id == tb_redemptions.c.reward_id)
+                        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end)
+                        .group_by(tb_rewards.c.id, tb_rewards.c.name)).all()
+    per = sorted((RewardCount(int(r[0]), r[1], int(r[2]), int(r[3] or 0)) for r in rows),
+                 key=lambda x: (-x.coins_cc, x.name))
+    return Redemptions(sum(x.count for x in per), sum(x.coins_cc for x in per), per)
+
+
+def _vol_account() -> object:
+    return literal("vol:") + cast(tb_volunteers.c.id, String)
+
+
+def capacity(conn: Connection) -> Capacity:
+    """Coins outstanding against the service capacity.
+
+    ``outstanding_cc``: the sum of every positive member balance (accounts ``vol:<id>`` in
+    ``tb_balances``).  ``capacity_cc``: for every active reward, its current ``stock`` × its
+    ``cost_cc``, summed: the coins that could be redeemed if all of today's stock were taken,
+    which we read as one month's supply (stock is topped up monthly).  ``months_to_redeem`` is
+    their ratio: how many such months the coins already held would take to redeem.
+    """
+    held = conn.execute(select(func.coalesce(func.sum(tb_balances.c.balance_cc), 0), func.count())
+                        .where(tb_balances.c.account.like("vol:%"), tb_balances.c.balance_cc > 0)).one()
+    cap = conn.execute(select(func.coalesce(func.sum(tb_rewards.c.stock * tb_rewards.c.cost_cc), 0),
+                              func.count()).where(tb_rewards.c.active == 1, tb_rewards.c.stock > 0)).one()
+    return Capacity(int(held[0]), int(held[1]), int(cap[0]), int(cap[1]))
+
+
+def hard_to_redeem(conn: Connection, today: dt.date, limit: int | None = None) -> list[Elder]:
+    """易存难兑: members aged 75+ on ``today`` holding coins who never redeemed, most coins first.
+
+    ``last_earned`` is the check-out time of the member's latest approved shift (None: coins only
+    from gifts or grants).
+    """
+    born_by = today.replace(year=today.year - ELDER_AGE, day=28 if (today.month, today.day) == (2, 29)
+                            else today.day).isoformat()
+    last = (select(func.max(tb_shifts.c.check_out_at))
+            .where(tb_shifts.c.volunteer_id == tb_volunteers.c.id, APPROVED).scalar_subquery())
+    q = (select(tb_volunteers.c.id, tb_volunteers.c.name_masked, tb_volunteers.c.born_on,
+                tb_balances.c.balance_cc, last.label("last"))
+         .join(tb_balances, tb_balances.c.account == _vol_account())
+         .where(tb_volunteers.c.born_on <= born_by, tb_balances.c.balance_cc > 0,
+                ~exists().where(tb_redemptions.c.volunteer_id == tb_volunteers.c.id))
+         .order_by(tb_balances.c.balance_cc.desc(), tb_volunteers.c.id))
+    if limit is not None:
+        q = q.limit(limit)
+    out = []
+    for r in conn.execute(q):
+        born = dt.date.fromisoformat(r.born_on)
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        out.append(Elder(int(r.id), r.name_masked, age, int(r.balance_cc), r.last))
+    return out
+
+
+def partners(conn: Connection, win: Window) -> list[Partner]:
+    """Every partner unit: activities it hosted starting in the window, their approved hours, its rewards."""
+    acts = dict(conn.execute(select(tb_activities.c.unit_id, func.count())
+                             .where(tb_activities.c.starts_at >= win.start, tb_activities.c.starts_at < win.end)
+                             .group_by(tb_activities.c.unit_id)).all())
+    minutes = dict(conn.execute(select(tb_activities.c.unit_id, func.sum(tb_shifts.c.minutes))
+                                .join(tb_activities, tb_activities.c.id == tb_shifts.c.activity_id)
+                                .where(*_in(win)).group_by(tb_activities.c.unit_id)).all())
+    rewards = dict(conn.execute(select(tb_rewards.c.unit_id, func.count()).where(tb_rewards.c.active == 1)
+                                .group_by(tb_rewards.c.unit_id)).all())
+    redeemed = {r[0]: (int(r[1]), int(r[2] or 0)) for r in conn.execute(
+        select(tb_rewards.c.unit_id, func.count(), func.sum(tb_redemptions.c.cost_cc))
+        .join(tb_rewards, tb_rewards.c.id == tb_redemptions.c.reward_id)
+        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end).group_by(tb_rewards.c.unit_id))}
+    out = []
+    for uid, name in conn.execute(select(tb_units.c.id, tb_units.c.name).where(tb_units.c.kind == "partner")):
+        count, coins = redeemed.get(uid, (0, 0))
+        out.append(Partner(int(uid), name, int(acts.get(uid, 0)), int(minutes.get(uid) or 0),
+                           int(rewards.get(uid, 0)), count, coins))
+    return sorted(out, key=lambda p: (-p.minutes, -p.coins_cc, p.name))
+
+
+# -- CSV -----------------------------------------------------------------------------------
+
+def hours_text(minutes: int) -> str:
+    """Minutes as hours with one decimal: ``90`` -> ``1.5``."""
+    return f"{minutes / 60:.1f}"
+
+
+def coins_text(cc: int) -> str:
+    """Hundredths of a coin as coins: ``150`` -> ``1.50``."""
+    return f"{cc / 100:.2f}"
+
+
+_HOURS_HEAD = ["名称 name", "小时 hours", "分钟 minutes", "次数 shifts", "人数 members"]
+
+
+def _hour_rows(found: list[Hours]) -> list[list[object]]:
+    return [[h.name, hours_text(h.minutes), h.minutes, h.shifts, h.members] for h in found]
+
+
+REPORTS = {  # name: (Chinese title, English title)
+    "active": ("活跃志愿者", "active volunteers"), "by_month": ("按月服务时长", "hours by month"),
+    "by_category": ("按服务类别", "hours by category"), "by_project": ("按小区微事", "hours by project"),
+    "by_team": ("按居民团队", "hours by team"), "redemptions": ("兑换", "redemptions"),
+    "capacity": ("存量与兑换能力", "coins outstanding vs capacity"), "elders": ("易存难兑", "hard to redeem"),
+    "partners": ("合作单位贡献", "partner units"),
+}
+
+
+def table_of(report: str, conn: Connection, *, month: str, now: str,
+             names: dict[str, str] | None = None) -> tuple[list[str], list[list[object]]]:
+    """The header (Chinese + English) and rows of ``report`` for the 12 months to ``month``."""
+    win = window(month)
+    if report == "active":
+        a = active_volunteers(conn, now)
+        return ["近 90 天 last 90 days", f"{a.month} 当月 this month"], [[a.last_90_days, a.this_month]]
+    if report in ("by_month", "by_category", "by_project", "by_team"):
+        fn = {"by_month": hours_by_month, "by_project": hours_by_project, "by_team": hours_by_team}.get(report)
+        found = fn(conn, win) if fn else hours_by_category(conn, win, names)
+        return (["月份 month", *_HOURS_HEAD[1:]] if report == "by_month" else _HOURS_HEAD), _hour_rows(found)
+    if report == "redemptions":
+        r = redemptions(conn, win)
+        rows = [[x.name, x.count, coins_text(x.coins_cc)] for x in r.per_reward]
+        return ["奖励 reward", "次数 count", "时间币 coins"], [*rows, ["合计 total", r.count, coins_text(r.coins_cc)]]
+    if report == "capacity":
+        c = capacity(conn)
+        months = "" if c.months_to_redeem is None else f"{c.months_to_redeem:.1f}"
+        return (["会员持有 coins held", "持币人数 members", "每月可兑 capacity per month", "有库存奖励 rewards",
+                 "需月数 months"], [[coins_text(c.outstanding_cc), c.members_with_coins, coins_text(c.capacity_cc),
+                                    c.rewards_in_stock, months]])
+    if report == "elders":
+        today = dt.datetime.fromisoformat(now).astimezone(SHANGHAI).date()
+        return (["会员号 member_no", "姓名 name", "年龄 age", "余额 balance", "最近获得 last earned"],
+                [[e.member_no, e.name_masked, e.age, coins_text(e.balance_cc), (e.last_earned or "")[:10]]
+                 for e in hard_to_redeem(conn, today)])
+    if report == "partners":
+        return (["单位 unit", "活动数 activities", "小时 hours", "奖励种类 rewards", "兑换次数 redemptions",
+                 "时间币 coins"], [[p.name, p.activities, hours_text(p.minutes), p.rewards, p.redemptions,
+                                   coins_text(p.coins_cc)] for p in partners(conn, win)])
+    raise CentralError("no_report", f"没有叫 {report[:40]!r} 的报表")
+
+
+def csv_of(report: str, conn: Connection, *, month: str, now: str, names: dict[str, str] | None = None) -> str:
+    """``report`` as CSV text for Excel: UTF-8 with a BOM, a Chinese + English header row."""
+    head, rows = table_of(report, conn, month=month, now=now, names=names)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(head)
+    writer.writerows(rows)
+    return "\ufeff" + out.getvalue()
