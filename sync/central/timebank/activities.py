@@ -21,16 +21,14 @@ from sqlalchemy import Connection, Row, Select, and_, func, insert, select, upda
 
 from ..errors import CentralError
 from .audit import audit
+from .people import NEEDS_ZH, SERVICE_ZH, member, missing_for
 from .policy import policy_on
 from .schema import tb_activities, tb_projects, tb_signups, tb_units, tb_volunteers
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 UNIT_KINDS = {"partner": "合作单位", "team": "居民团队"}
-CATEGORIES = {"companion": "陪伴聊天", "cleaning": "清洁打扫", "meals": "助餐送餐", "phone": "教用手机",
-              "anti_fraud": "反诈宣传", "escort": "陪同就医", "repair": "小修小补", "culture": "文体活动"}
-#: profile fields an activity may need before sign-up: code -> (tb_volunteers column, words)
-NEEDS = {"emergency": ("emergency_phone", "紧急联系人"), "photo": ("photo_type", "照片"),
-         "certificates": ("certificates", "证书"), "skills": ("skills", "技能特长")}
+CATEGORIES = SERVICE_ZH  # service code -> words (docs/timebank.md §3)
+NEEDS = NEEDS_ZH  # profile field code -> words, checked by people.missing_for
 MAX_SLOTS = 500
 
 
@@ -238,23 +236,13 @@ def _lock_activity(conn: Connection, activity_id: int) -> Row[Any]:
 
 # -- sign-up -------------------------------------------------------------------------------
 
-def missing_needs(member: Row[Any], needs: str) -> list[str]:
-    """The words for each profile field ``needs`` asks for that ``member`` has not filled in."""
-    out = []
-    for code in (c for c in (needs or "").split(",") if c):
-        column, words = NEEDS.get(code, (None, code))
-        if column is None or not getattr(member, column):
-            out.append(words)
-    return out
-
-
 def sign_up(conn: Connection, activity_id: int, volunteer_id: int, *, actor: str, at: str) -> bool:
     """Take a place for the member: True when new, False when already signed up; a refusal in words."""
     at = utc_text(at)
     act = _lock_activity(conn, activity_id)
-    member = conn.execute(select(tb_volunteers).where(tb_volunteers.c.id == volunteer_id)
-                          .with_for_update()).first()
-    if member is None or member.status != "active":
+    conn.execute(select(tb_volunteers.c.id).where(tb_volunteers.c.id == volunteer_id).with_for_update())
+    who = member(conn, volunteer_id)
+    if who is None or who.status != "active":
         raise CentralError("no_member", "找不到您的会员资料，或会员资格已停用，请到服务台询问")
     mine = conn.execute(select(tb_signups.c.status).where(and_(tb_signups.c.activity_id == activity_id,
                                                                tb_signups.c.volunteer_id == volunteer_id))).scalar()
@@ -272,7 +260,7 @@ def sign_up(conn: Connection, activity_id: int, volunteer_id: int, *, actor: str
                                                          tb_signups.c.status == "signed"))).scalar_one()
     if taken >= act.slots:
         raise CentralError("full", "名额已满")
-    missing = missing_needs(member, act.needs)
+    missing = [NEEDS.get(code, code) for code in missing_for(who, act.needs)]
     if missing:
         raise CentralError("profile_missing", f"参加这项活动前请先填写{'、'.join(missing)}")
     most = int(rules.max_open_signups)
