@@ -160,6 +160,37 @@ PROMPTS: dict[str, tuple[str, str]] = {
                                      "This ticket is for {other_en} {when_en}, not this screening"),
     "cinema_entry_bad_qr": ("这个二维码不是本中心的电影票，请刷一卡通或找工作人员",
                             "This code is not one of our film tickets. Tap your card, or ask staff"),
+    "volunteer_present": ("志愿者签到签退：请志愿者在屏幕下方的读卡器上刷身份证",
+                          "Volunteer check-in and check-out: please put your ID card on the reader below the screen"),
+    "volunteer_id_card_only": ("志愿者请刷身份证签到签退，一卡通不能用来签到",
+                               "Volunteers check in and out with their ID card; the community card cannot be used for this"),
+    "volunteer_read_failed": ("读卡没有成功，请把卡放在读卡器上，停一秒再拿开；如仍不行请找工作人员",
+                              "The card could not be read. Put it on the reader, wait a second, then take it away; "
+                              "or ask a member of staff"),
+    "volunteer_checked_in": ("{name}，签到成功，{hour:d}点{minute:02d}分",
+                             "Checked in at {hour:d}:{minute:02d}. Thank you for volunteering"),
+    "volunteer_unverified": ("志愿者名单还没有同步到本机，签到已记下，由中心核对",
+                             "The volunteer list has not reached this terminal yet; your check-in is recorded and "
+                             "the centre will confirm it"),
+    "volunteer_cosign": ("{name}，您要签退。请服务对象在读卡器上刷身份证或一卡通确认；没有服务对象请点“跳过”",
+                         "You are checking out. Please ask the resident you served to put their ID card or community "
+                         "card on the reader; with no one to confirm, press 'Skip'"),
+    "volunteer_own_card": ("这是志愿者本人的卡，不能自己确认。请服务对象刷卡，或点“跳过”",
+                           "This is the volunteer's own card; it cannot confirm the service. Please ask the resident "
+                           "to tap, or press 'Skip'"),
+    "volunteer_checked_out": ("签退成功，服务 {hours:d} 小时 {minutes:d} 分钟，已请服务对象确认",
+                              "Checked out: {hours:d} hours {minutes:d} minutes of service, confirmed by the resident "
+                              "you served"),
+    "volunteer_checked_out_pending": ("签退成功，服务 {hours:d} 小时 {minutes:d} 分钟，待组织者审核",
+                                      "Checked out: {hours:d} hours {minutes:d} minutes of service, waiting for the "
+                                      "organiser's approval"),
+    "volunteer_unknown": ("您还没有登记为志愿者。请用手机扫描大厅的二维码登记，或到服务台办理。",
+                          "You are not registered as a volunteer yet. Scan the QR code in the hall with your phone "
+                          "to register, or ask at the front desk."),
+    "volunteer_inactive": ("您的志愿者登记现在不能使用，请到服务台咨询",
+                           "Your volunteer registration is not active now. Please ask at the front desk"),
+    "volunteer_already_in": ("{name}，您已经签到了，不用再刷卡", "You are already checked in; no need to tap again"),
+    "volunteer_already_out": ("您已经签退了，不用再刷卡", "You have already checked out; no need to tap again"),
 }
 
 
@@ -241,9 +272,26 @@ CINEMA_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
                       "cinema_read_failed", "ask_staff")),
 }
 
+#: Every screen state of the hall's volunteer desk (kiosk.hall.volunteer.flow), and the prompts spoken there.
+VOLUNTEER_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idle": ("the hall's service tiles with the \u201c志愿者签到签退\u201d button", ()),
+    "present": ("where the volunteer's ID card goes, with the reader picture",
+                ("volunteer_present", "volunteer_id_card_only", "volunteer_read_failed", "timeout_warning",
+                 "help_called")),
+    "finding": ("the volunteer's masked name while the roster and open check-ins are read", ()),
+    "cosign": ("checking out: the served resident taps their ID card or community card, or \u201c跳过\u201d",
+               ("volunteer_cosign", "volunteer_own_card", "volunteer_read_failed", "timeout_warning", "help_called")),
+    "recording": ("the masked name while the check-in or check-out is written", ()),
+    "done": ("signed in with the time, signed out with the hours, or how to register",
+             ("volunteer_checked_in", "volunteer_unverified", "volunteer_checked_out", "volunteer_checked_out_pending",
+              "volunteer_unknown", "volunteer_inactive", "volunteer_already_in", "volunteer_already_out",
+              "timeout_warning", "help_called")),
+    "error": ("please ask staff", ("ask_staff", "timeout_warning", "help_called")),
+}
+
 #: Each role's screen table, in the order docs/prompts.md lists them.
-ROLE_SCREENS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {"hall": SCREENS, "canteen": CANTEEN_SCREENS,
-                                                                   "cinema": CINEMA_SCREENS}
+ROLE_SCREENS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {"hall": SCREENS, "hall volunteer desk": VOLUNTEER_SCREENS,
+                                                                   "canteen": CANTEEN_SCREENS, "cinema": CINEMA_SCREENS}
 
 
 def prompts_markdown() -> str:

@@ -9,6 +9,7 @@ kind the feed cursor of its last change).  :class:`ReferenceData` is the one rea
     ref.trust_keys()             # TrustList | None, from the ``issuer_key`` rows
     ref.blacklist(), ref.cards(), ref.config_values(), ref.entries("menu")
     ref.policies()               # tuple[Policy, ...] | None: the canteen policies (kiosk.canteen.policy)
+    ref.volunteer_roster()       # the Time Bank's volunteers by person key, None before the first pull
     ref.version("priority_register"), ref.changes()   # tell that new data arrived
 
 Formats are read from the data, as the central serves them (its importer's rows):
@@ -74,6 +75,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "issuer_key": ("key_id", ("public_key",), ()),
     "terminal_config": ("name", ("value",), ()),
     "policy": ("key", ("policy_id", "version", "valid_from", "rules"), ("version",)),
+    "volunteer": ("h", ("member_no", "name_masked", "status"), ("member_no",)),
 }
 CARD_STATUSES = ("active", "lost", "blocked", "cancelled")
 HUKOU = ("local", "other")
@@ -344,6 +346,13 @@ class ReferenceData:
             raise ReferenceDataError(f"unknown reference kind {kind!r}; one of: {', '.join(FORMATS)}")
         value = self._get(("entries", kind), (kind,), lambda: _entries_parser(kind))
         return value if value is not None else MappingProxyType({})
+
+    def volunteer_roster(self) -> Mapping[str, Mapping[str, Any]] | None:
+        """The Time Bank's volunteers by person key (``{h, member_no, name_masked, status}``); None when no
+        roster was ever pulled (a roster emptied later is an empty mapping: nobody is registered)."""
+        if self.version("volunteer") == 0:
+            return None
+        return self.entries("volunteer")
 
     def live_register(self, key: bytes, seed: PriorityRegister | None = None) -> LivePriorityRegister:
         """A register that follows the pulled data, and uses ``seed`` (a file) while the feed has none.

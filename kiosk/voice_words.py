@@ -132,9 +132,10 @@ def spoken_number(text: str, language: str) -> str:
 
 
 def for_espeak(text: str, language: str) -> str:
-    """Free text made speakable: °C said as 度 / degrees, numbers as words, tickets spelled (Chinese)."""
+    """Free text made speakable: °C said as 度 / degrees, numbers as words, tickets spelled, 张*明 as 张某明 (Chinese)."""
     if language == "zh":
         text = text.replace("°C", "度").replace("℃", "度").replace("°", "度")
+        text = re.sub(r"(?<=[\u4e00-\u9fff])\*+", "某", text)  # a masked name 张*明 is said 张某明
         text = re.sub(r"(?<![A-Za-z])[A-Z]{1,3}\d+\b", lambda m: spell_ticket(m.group()), text)
     else:
         text = re.sub(r"\s*(°C|℃|°)", " degrees", text)

@@ -27,6 +27,7 @@ from kiosk.hall.services import HALL_TZ
 from kiosk.hall.staff import StaffRegistry
 from kiosk.hall.staff_tables import STAFF_ALERT_MIGRATIONS
 from kiosk.hall.topups import TOPUP_MIGRATIONS, HallTopups
+from kiosk.hall.volunteer.shifts import VOLUNTEER_MIGRATIONS, VolunteerShifts
 from kiosk.priority import PriorityRegister, load_key, person_key
 from kiosk.runtime.compose import TerminalBase, open_base
 from kiosk.runtime.health import DeviceSupervisor
@@ -135,7 +136,7 @@ def open_hall(config: TerminalConfig, *, speaker: Speaker | None = None, languag
         except Exception as exc:
             raise _startup_error("reference.priority_register", exc) from None
     base = open_base(config, migrations=(HALL_MIGRATIONS, VISIT_MIGRATIONS, STAFF_ALERT_MIGRATIONS, CANTEEN_MIGRATIONS,
-                                         TOPUP_MIGRATIONS), speaker=speaker)
+                                         TOPUP_MIGRATIONS, VOLUNTEER_MIGRATIONS), speaker=speaker)
     try:
         queue = HallQueue(base.store, catalog, rule)
         return _compose_hall(config, base, queue, key, trust_seed, register_seed, language, serve_lan, callbacks)
@@ -154,6 +155,15 @@ def hall_topups(base: TerminalBase) -> HallTopups:
     payments = CardPayments(base.store, card_facts(base.reference, base.store), limits, now,
                             online_check(base.store, limits.fresh_s, now))
     return HallTopups(payments)
+
+
+def card_holder(base: TerminalBase) -> Callable[[str], str | None]:
+    """A community card's holder person key from the pulled card list (None: not listed, or no holder named)."""
+    def holder(card_no: str) -> str | None:
+        entry = (base.reference.cards() or {}).get(card_no)
+        return entry.h if entry is not None else None
+
+    return holder
 
 
 def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, key: bytes, trust_seed: TrustList | None,
@@ -176,7 +186,8 @@ def _compose_hall(config: TerminalConfig, base: TerminalBase, queue: HallQueue, 
         tokens=TokenVerifier(base.reference.live_trust(trust_seed), skew_s=config.codes.token_skew_s), visits=visits,
         speaker=base.speaker, city=city, fallback=config.codes.fallback,
         priority=base.reference.live_register(key, register_seed), terminal_id=config.terminal_id,
-        language=language or (lambda: config.language), alerts=alerts, health=base.health)
+        language=language or (lambda: config.language), alerts=alerts, health=base.health,
+        volunteers=VolunteerShifts(store, base.reference.volunteer_roster), card_holder=card_holder(base))
     terminal = HallTerminal(HallDevices(**base.drivers), services, flow_settings(config, queue.services), **callbacks)
     base.on_device_change = terminal.device_changed  # one alert down, one up, nothing on screen
     base.closers[:0] = [terminal.stop, purge.stop]  # the check-in stops before the devices close

@@ -27,6 +27,10 @@ from kiosk.hall.checkin.flow import READY_STATES, CheckInFlow, FlowSettings
 from kiosk.hall.errors import HallError
 from kiosk.hall.printing import hall_ticket, print_hall_ticket
 from kiosk.hall.queue import HallQueue
+from kiosk.hall.volunteer.desk import HallDesk
+from kiosk.hall.volunteer.events import SkipCosign, VolunteerStart
+from kiosk.hall.volunteer.flow import VolunteerFlow, VolunteerSettings
+from kiosk.hall.volunteer.wiring import register_volunteer_effects
 from kiosk.identity import CARD_SOURCES, QR_SOURCES
 from kiosk.identity.readings import Refusal, identity_from_card, identity_from_qr
 from kiosk.masking import mask_id, mask_name
@@ -50,6 +54,7 @@ class HallDevices:
     qr_scanner: Any = None
     thermometer: Any = None
     printer: Any = None
+    ccard: Any = None  # a community-card reader: a served resident may co-sign a volunteer's hours with it
 
 
 @dataclass
@@ -69,6 +74,8 @@ class HallServices:
     language: Callable[[], str] = lambda: "zh"
     alerts: Any = None  # kiosk.hall.alerts.AlertBoard: staff alerts shown on the counters
     health: Any = None  # kiosk.runtime.health.DeviceSupervisor: what the card loops see goes there
+    volunteers: Any = None  # kiosk.hall.volunteer.shifts.VolunteerShifts: the volunteer desk's store (None: no desk)
+    card_holder: Callable[[str], str | None] = lambda card_no: None  # a community card's holder person key
 
 
 @dataclass
@@ -103,12 +110,16 @@ class HallTerminal(ResidentTerminal):
                  on_show: Callable[[ev.Show], None] = lambda s: None,
                  on_say: Callable[[str, dict[str, Any]], None] = lambda k, p: None,
                  on_visit_done: Callable[[VisitTiming], None] = lambda t: None,
-                 on_alert: Callable[[ev.Alert], None] = lambda a: None):
+                 on_alert: Callable[[ev.Alert], None] = lambda a: None,
+                 volunteer_settings: VolunteerSettings | None = None):
         self.devices = devices
         self.services = services
-        super().__init__("hall", CheckInFlow(settings), getattr(services, "speaker", None),
+        desk = HallDesk(CheckInFlow(settings), VolunteerFlow(volunteer_settings), services.person_key,
+                        getattr(services, "card_holder", lambda card_no: None))
+        super().__init__("hall", desk, getattr(services, "speaker", None),
                          lambda: self.services.language(), getattr(services, "health", None), on_show, on_say, on_alert)
-        self.flow: CheckInFlow = self.flow
+        self.desk = desk  # the check-in and the volunteer desk; the runtime drives it
+        self.flow: CheckInFlow = desk.checkin
         self.on_visit_done = on_visit_done
         self.runtime.observe(self._observe)
         self._pending = _Pending()
@@ -121,6 +132,8 @@ class HallTerminal(ResidentTerminal):
         self.runtime.start([ev.Show("idle")])
         self.start_card_loops({name: getattr(self.devices, name) for name in CARD_SOURCES}, self._card_read,
                               self._card_failed)
+        if getattr(self.devices, "ccard", None) is not None:
+            self.start_community_card_loop(self.devices.ccard)  # co-signs of volunteers' hours
         for name in QR_SOURCES:
             driver = getattr(self.devices, name)
             if driver is not None:
@@ -139,7 +152,8 @@ class HallTerminal(ResidentTerminal):
     # -- inputs from the UI and from outside the flow ---------------------------------------
     def ui(self, command: str) -> None:
         """A button on the screen: ``service:X``, ``reprint``, ``dismiss``, ``extend``, ``help``, ``repeat``
-        ("再听一遍": the last prompt again, with the screen's full time); unknown ones are ignored."""
+        ("再听一遍": the last prompt again, with the screen's full time), ``volunteer`` ("志愿者签到签退"),
+        ``skip_cosign`` ("没有服务对象 / 跳过"); unknown ones are ignored."""
         if command == "repeat":
             self.repeat()
             return
@@ -160,7 +174,7 @@ class HallTerminal(ResidentTerminal):
     @staticmethod
     def _ui_event(command: str) -> ev.Event | None:
         return {"reprint": ev.ReprintChosen(), "dismiss": ev.Dismissed(), "extend": ev.MoreTime(),
-                "help": ev.HelpRequested()}.get(command)
+                "help": ev.HelpRequested(), "volunteer": VolunteerStart(), "skip_cosign": SkipCosign()}.get(command)
 
     def _observe(self, event: Any) -> None:
         if isinstance(event, ev.Identified) and self.flow.state in READY_STATES:
@@ -177,6 +191,7 @@ class HallTerminal(ResidentTerminal):
         rt.on_io(ev.MeasureTemperature, lambda e: self._measure_temperature())
         rt.on_io(ev.LookupCode, lambda e: self._lookup_code(e.identity))
         rt.on_io(ev.PrintTicket, lambda e: self._print(e.ticket))
+        register_volunteer_effects(rt, getattr(self.services, "volunteers", None))
 
     def raise_alert(self, e: ev.Alert) -> None:
         """An alert for staff: on the counters' banner (with the resident, masked) and, without names, to the central."""
