@@ -9,7 +9,7 @@ import pytest
 
 from sync.central.errors import CentralError
 from sync.central.storage import CentralStore
-from sync.central.timebank import ledger
+from sync.central.timebank import ledger, reviews, rewards, transfers
 from sync.central.timebank.ledger import ISSUE, Line, post_entry, vol_account
 from sync.central.timebank.policy import (
     DEFAULT_POLICY_FILE,
@@ -124,3 +124,109 @@ def test_lock_members_refuses_unknown_and_inactive(store):
         assert inactive.value.reason == "inactive_member"
         assert ledger.lock_accounts(conn, ["pool", vol_account(gone)], AT) == {"pool": 0, vol_account(gone): 0}
         assert_ledger_sound(conn)
+
+
+# -- transfers, rewards, reviews ------------------------------------------------------------------
+def funded(conn, amount_cc: int = 500, **member) -> int:
+    """A member holding ``amount_cc`` earned coins."""
+    vid = make_member(conn, **member)
+    post_entry(conn, entry_type="earn", actor="system", at=AT,
+               lines=[Line(ISSUE, -amount_cc, "earn"), Line(vol_account(vid), amount_cc, "earn")])
+    return vid
+
+
+def rid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def test_gift_donate_grant_and_group_move_coins_once_per_request(store):
+    with tb_conn(store) as conn:
+        a, b, c = funded(conn), make_member(conn), make_member(conn)
+        assert transfers.gift(conn, a, b, 100, relation="女儿", actor=f"vol:{a}", request_id=rid(1), at=AT) == rid(1)
+        assert transfers.gift(conn, a, b, 100, relation="女儿", actor=f"vol:{a}", request_id=rid(1), at=AT) == rid(1)
+        transfers.donate(conn, a, 150, actor=f"vol:{a}", request_id=rid(2), at=AT)
+        transfers.pool_grant(conn, c, 50, actor="staff:org", memo="困难补助", request_id=rid(3), at=AT)
+        transfers.group_transfer(conn, payer=vol_account(a), shares={vol_account(b): 30, vol_account(c): 20},
+                                 actor="staff:org", category="meals", memo="团队", request_id=rid(4), at=AT)
+        balances = {v: ledger.balance_cc(conn, vol_account(v)) for v in (a, b, c)}
+        assert balances == {a: 200, b: 130, c: 70} and ledger.balance_cc(conn, ledger.POOL) == 100
+        assert ledger.statement(conn, c).given_cc == 50  # a pool grant counts as given
+        assert_ledger_sound(conn)
+
+
+@pytest.mark.parametrize("call, reason", [
+    (lambda conn, a, b: transfers.gift(conn, a, make_member(conn), 0, relation="子", actor="x", request_id=rid(9), at=AT), "bad_amount"),
+    (lambda conn, a, b: transfers.gift(conn, a, make_member(conn), 501, relation="子", actor="x", request_id=rid(9), at=AT),
+     "insufficient_balance"),
+    (lambda conn, a, b: transfers.gift(conn, a, a, 10, relation="子", actor="x", request_id=rid(9), at=AT), "to_self"),
+    (lambda conn, a, b: transfers.gift(conn, a, 999, 10, relation="子", actor="x", request_id=rid(9), at=AT),
+     "unknown_member"),
+    (lambda conn, a, b: transfers.gift(conn, a, make_member(conn), 10, relation="", actor="x", request_id=rid(9), at=AT), "bad_relation"),
+    (lambda conn, a, b: transfers.donate(conn, b, 10, actor="x", request_id=rid(9), at=AT), "inactive_member"),
+    (lambda conn, a, b: transfers.gift(conn, a, b, 10, relation="子", actor="x", request_id=rid(9), at=AT),
+     "inactive_member"),
+    (lambda conn, a, b: transfers.pool_grant(conn, a, 10, actor="x", memo="m", request_id=rid(9), at=AT),
+     "insufficient_balance"),
+    (lambda conn, a, b: transfers.group_transfer(conn, payer=vol_account(a), shares={vol_account(a): 5}, actor="x",
+                                                 category=None, memo=None, request_id=rid(9), at=AT), "to_self"),
+    (lambda conn, a, b: transfers.donate(conn, a, 10, actor="x", request_id="short", at=AT), "bad_request_id"),
+])
+def test_transfer_refusals_move_nothing(store, call, reason):
+    with tb_conn(store) as conn:
+        a, b = funded(conn), make_member(conn, status="inactive")
+        with pytest.raises(CentralError) as caught:
+            call(conn, a, b)
+        assert caught.value.reason == reason and caught.value.detail
+        assert ledger.balance_cc(conn, vol_account(a)) == 500
+        assert_ledger_sound(conn)
+
+
+def test_redeem_checks_stock_balance_age_and_a_resent_request(store):
+    with tb_conn(store) as conn:
+        import_default_policy(conn)
+        old, young, poor = funded(conn, born_on="1950-01-01"), funded(conn, born_on="1990-01-01"), make_member(conn)
+        hardship = funded(conn, born_on="1964-06-01", hardship=1)
+        rice = rewards.add_reward(conn, name="大米 5 斤", category="goods", cost_cc=200, stock=2, actor="staff:o", at=AT)
+        today = dt.date(2026, 3, 2)
+        first = rewards.redeem(conn, old, rice, request_id=rid(1), actor=f"vol:{old}", today=today, at=AT)
+        assert first.entry_id and first.review_id is None and first.cost_cc == 200
+        assert rewards.redeem(conn, old, rice, request_id=rid(1), actor=f"vol:{old}", today=today, at=AT) == first
+        with pytest.raises(CentralError) as poor_refused:
+            rewards.redeem(conn, poor, rice, request_id=rid(2), actor="x", today=today, at=AT)
+        assert poor_refused.value.reason == "insufficient_balance" and "余额不足" in poor_refused.value.detail
+        waiting = rewards.redeem(conn, young, rice, request_id=rid(3), actor="x", today=today, at=AT)
+        assert waiting.entry_id == "" and waiting.review_id is not None
+        assert ledger.balance_cc(conn, vol_account(young)) == 500
+        assert rewards.redeem(conn, hardship, rice, request_id=rid(4), actor="x", today=today, at=AT).review_id is None
+        assert [r.stock for r in rewards.catalogue(conn)] == [0]
+        with pytest.raises(CentralError) as empty:
+            rewards.redeem(conn, old, rice, request_id=rid(5), actor="x", today=today, at=AT)
+        assert empty.value.reason == "out_of_stock"
+        with pytest.raises(CentralError) as still_empty:  # allowing the young member's wait finds no stock either
+            reviews.allow(conn, waiting.review_id, "staff:o")
+        assert still_empty.value.reason == "out_of_stock"
+        assert rewards.restock(conn, rice, 1, "staff:o", AT) == 1
+        entry = reviews.allow(conn, waiting.review_id, "staff:o")
+        assert entry and ledger.balance_cc(conn, vol_account(young)) == 300
+        s = ledger.statement(conn, young)
+        assert (s.received_cc, s.given_cc) == (200, 500)
+        assert ledger.balance_cc(conn, ledger.REWARDS) == 600
+        assert_ledger_sound(conn)
+
+
+def test_a_refused_redemption_review_moves_nothing(store):
+    with tb_conn(store) as conn:
+        import_default_policy(conn)
+        young = funded(conn, born_on="1990-01-01")
+        tea = rewards.add_reward(conn, name="茶叶", category="goods", cost_cc=100, stock=1, actor="staff:o", at=AT)
+        waiting = rewards.redeem(conn, young, tea, request_id=rid(1), actor="x", today=dt.date(2026, 3, 2), at=AT)
+        with pytest.raises(CentralError):
+            reviews.refuse(conn, waiting.review_id, "staff:o", "")
+        reviews.refuse(conn, waiting.review_id, "staff:o", "未到年龄")
+        assert reviews.get_review(conn, waiting.review_id).status == "refused"
+        assert ledger.balance_cc(conn, vol_account(young)) == 500 and rewards.catalogue(conn)[0].stock == 1
+        with pytest.raises(CentralError) as bad:
+            rewards.add_reward(conn, name="x", category="goods", cost_cc=0, stock=1, actor="staff:o", at=AT)
+        assert bad.value.reason == "bad_reward"
+        with pytest.raises(CentralError):
+            rewards.restock(conn, tea, -2, "staff:o", AT)
