@@ -58,11 +58,12 @@ def earn(conn: Any, volunteer_id: int, cc: int, category: str = "companion") -> 
                lines=[Line(ISSUE, -cc, "earn"), Line(vol_account(volunteer_id), cc, "earn")])
 
 
-def add_staff_row(conn: Any, login: str, role: str = "organiser", name: str = "王组织") -> int:
+def add_staff_row(conn: Any, login: str, role: str = "organiser", name: str = "王组织",
+                  community: str | None = "linfen-1") -> int:
     """A staff account row (the password is not used: tests sign in with a session cookie)."""
     return int(conn.execute(insert(tb_staff).values(
         login=login, display_name=name, role=role, password_hash="scrypt$unused", active=1, created_at=AT,
-        created_by="admin")).inserted_primary_key[0])
+        created_by="admin", community=community)).inserted_primary_key[0])
 
 
 def add_reward(conn: Any, name: str, cost_cc: int, stock: int) -> int:
@@ -284,6 +285,17 @@ def test_bulk_hours_pool_and_audited_read(bank: Bank) -> None:
         assert [(r.actor, r.subject) for r in rows] == [("staff:org3", vol_account(c))]
         assert_ledger_sound(conn)
     assert get(bank.client, "/tb/staff/member/999999", boss).status_code == 404
+
+    with tb_conn(bank.store) as conn:  # staff of another community neither see nor act on these members
+        other = bank.as_staff(add_staff_row(conn, "org9", community="linfen-2"))
+        hours.check_in(conn, a, at="2026-11-03T01:00:00+00:00", via="qr", actor=f"vol:{a}")
+        hours.check_out(conn, a, at="2026-11-03T02:00:00+00:00", via="qr", actor=f"vol:{a}")
+    assert "没有待审核的工时" in get(bank.client, "/tb/staff/hours", other).text
+    shift_id = re.search(r'name="shift" value="(\d+)"', get(bank.client, "/tb/staff/hours", boss).text).group(1)
+    token = fields(get(bank.client, "/tb/staff/pool", other).text)["csrf"]
+    refused = post(bank.client, "/tb/staff/hours", {"csrf": token, "shift": [shift_id], "action": "approve"}, other)
+    assert refused.status_code == 422 and "不属于您的社区" in refused.text and bank.balance(a) == 50
+    assert get(bank.client, f"/tb/staff/member/{a}", other).status_code == 403
     assert get(bank.client, f"/tb/staff/member?no={c}", boss).headers["location"] == f"/tb/staff/member/{c}"
 
 

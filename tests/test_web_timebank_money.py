@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180),
                                  reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
 
 AT = "2026-11-02T02:00:00.000000+00:00"
+CITY = "临汾一村"  # the staff accounts' community (tests/timebank_web_support.py)
 
 
 def earn(store, volunteer_id: int, cc: int) -> None:
@@ -65,8 +66,8 @@ def phone(browser, site, kind: str, user_id: int):
 def test_redeem_at_66_and_review_at_40(tmp_path, browser) -> None:
     with running_central(tmp_path) as site:
         with tb_conn(site.store) as conn:
-            old = make_member(conn, born_on="1960-01-15", name_masked="陈*英")
-            young = make_member(conn, born_on="1986-06-20", name_masked="周*强")
+            old = make_member(conn, community=CITY, born_on="1960-01-15", name_masked="陈*英")
+            young = make_member(conn, community=CITY, born_on="1986-06-20", name_masked="周*强")
             haircut = rewards.add_reward(conn, name="理发一次", category="repair", cost_cc=300, stock=3, actor="admin",
                                          at=AT)
             rewards.add_reward(conn, name="社区食堂午餐券", category="meals", cost_cc=200, stock=0, actor="admin",
@@ -141,14 +142,14 @@ def test_redeem_at_66_and_review_at_40(tmp_path, browser) -> None:
 def test_bulk_hours_and_gift_to_kin(tmp_path, browser) -> None:
     with running_central(tmp_path) as site:
         with tb_conn(site.store) as conn:
-            members = [make_member(conn, born_on="1955-03-0" + str(i), name_masked=n)
+            members = [make_member(conn, community=CITY, born_on="1955-03-0" + str(i), name_masked=n)
                        for i, n in ((1, "王*芳"), (2, "刘*伟"), (3, "赵*兰"))]
             for vid in members[:2]:
                 hours.check_in(conn, vid, at="2026-11-02T01:00:00+00:00", via="qr", actor=f"vol:{vid}")
                 hours.check_out(conn, vid, at="2026-11-02T02:30:00+00:00", via="qr", actor=f"vol:{vid}")
             hours.check_in(conn, members[2], at="2026-11-01T01:00:00+00:00", via="qr", actor=f"vol:{members[2]}")
             hours.close_forgotten(conn, "2026-11-02T03:00:00+00:00")
-            kin = make_member(conn, born_on="1988-08-08", name_masked="王*明")
+            kin = make_member(conn, community=CITY, born_on="1988-08-08", name_masked="王*明")
         organiser = site.add_staff("org2", "organiser")
 
         context = phone(browser, site, "staff", organiser)

@@ -38,7 +38,7 @@ CATEGORIES = {"companion": "陪伴聊天", "cleaning": "清洁打扫", "meals": 
 ENTRY_WORDS = {"earn": "服务获得", "gift": "亲属赠与", "donate": "捐给公益池", "group": "集体转账",
                "pool_grant": "公益池发放", "redeem": "兑换奖励", "adjust": "更正"}
 GIFT_OUT_WORDS = "赠给亲属"
-ACCOUNT_WORDS = {ledger.POOL: "公益池", ledger.ISSUE: "街道发放", ledger.REWARDS: "奖励兑换"}
+ACCOUNT_WORDS = {ledger.POOL: "公益池", ledger.ISSUE: "街道发放", ledger.REWARDS: ""}  # a reward: its memo says which
 
 
 def coins(cc: int | None) -> str:
@@ -210,17 +210,18 @@ async def redeem_post(request: Request) -> Response:
         with write_transaction(_engine(request)) as conn:
             done = rewards.redeem(conn, user.id, reward_id, request_id=request_id, actor=user.actor,
                                   today=today(), at=now_text())
-            name = next((r.name for r in rewards.catalogue(conn) if r.id == reward_id), "奖励")
+            item = next((r for r in rewards.catalogue(conn, active_only=False) if r.id == reward_id), None)
     except CentralError as exc:
         return _result(request, user, ok=False, title="没有兑换", lines=[exc.detail], back="/tb/rewards",
                        back_words="回到奖励列表", status=409)
+    name, left = (item.name, item.stock) if item else ("奖励", 0)
     if done.review_id is not None:
         return _result(request, user, ok=True, title="已交工作人员复核",
                        lines=[f"“{name}”（{coins(done.cost_cc)} 个时间币）的申请已交工作人员复核。",
                               "您还未到兑换年龄，复核通过后才扣币。Sent to staff for review."],
                        back="/tb/rewards", back_words="回到奖励列表")
     return _result(request, user, ok=True, title="兑换成功",
-                   lines=[f"已兑换“{name}”，用去 {coins(done.cost_cc)} 个时间币。Redeemed."],
+                   lines=[f"已兑换“{name}”，用去 {coins(done.cost_cc)} 个时间币。Redeemed.", f"这项奖励还剩 {left} 份。"],
                    back="/tb/rewards", back_words="回到奖励列表")
 
 

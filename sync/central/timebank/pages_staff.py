@@ -66,11 +66,25 @@ def _back(path: str, code: str, n: int | None = None) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={code}" + (f"&n={n}" if n is not None else ""), status_code=303)
 
 
-def _names(conn: Connection, ids: set[int]) -> dict[int, str]:
+def _members(conn: Connection, ids: set[int]) -> dict[int, Any]:
+    """Member rows (id, masked name, community) by id."""
     if not ids:
         return {}
-    rows = conn.execute(select(tb_volunteers.c.id, tb_volunteers.c.name_masked).where(tb_volunteers.c.id.in_(ids)))
-    return {int(r.id): r.name_masked for r in rows}
+    rows = conn.execute(select(tb_volunteers.c.id, tb_volunteers.c.name_masked, tb_volunteers.c.community)
+                        .where(tb_volunteers.c.id.in_(ids)))
+    return {int(r.id): r for r in rows}
+
+
+def sees(user: Any, community: str | None) -> bool:
+    """Whether a staff member works for a member of ``community`` (an admin, or staff of no community: all)."""
+    return user.role == "admin" or not user.community or community == user.community
+
+
+def _check_scope(user: Any, members: dict[int, Any], ids: list[int] | set[int]) -> None:
+    """Refuse (in words) to act on members of another community."""
+    others = sorted(i for i in ids if i in members and not sees(user, members[i].community))
+    if others:
+        raise CentralError("other_community", f"会员 {others[0]} 号不属于您的社区（{user.community}），请交由该社区处理。")
 
 
 def shift_flags(shift: Any) -> list[str]:
@@ -88,12 +102,13 @@ def _duration(minutes: int | None) -> str:
     return f"{h} 小时 {m} 分" if h else f"{m} 分钟"
 
 
-def _hours_view(conn: Connection) -> dict[str, Any]:
-    pending = hours.shifts(conn, status="pending")
-    names = _names(conn, {int(s.volunteer_id) for s in pending})
-    rows = [{"id": s.id, "member": f"{names.get(int(s.volunteer_id), '')}（{s.volunteer_id} 号）",
+def _hours_view(conn: Connection, user: Any) -> dict[str, Any]:
+    pending = hours.shifts(conn, status="pending", limit=500)
+    members = _members(conn, {int(s.volunteer_id) for s in pending})
+    pending = [s for s in pending if s.volunteer_id in members and sees(user, members[s.volunteer_id].community)]
+    rows = [{"id": s.id, "member": f"{members[s.volunteer_id].name_masked}（{s.volunteer_id} 号）",
              "member_id": s.volunteer_id, "category": CATEGORIES.get(s.category, s.category),
-             "start": local_time(s.check_in_at), "end": local_time(s.check_out_at),
+             "start": local_time(s.check_in_at), "end": local_time(s.check_out_at) if s.check_out_at else "未签退",
              "duration": _duration(s.minutes), "flags": shift_flags(s),
              "auto": s.flag in hours.NEEDS_END or s.minutes is None,
              "end_min": local_time(s.check_in_at).replace(" ", "T")} for s in pending]
@@ -105,7 +120,7 @@ def hours_page(request: Request) -> Response:
     """Pending shifts: flags in words, checkboxes, bulk approve / decline."""
     user = require(request, *STAFF_ROLES)
     with read_transaction(_engine(request)) as conn:
-        view = _hours_view(conn)
+        view = _hours_view(conn, user)
     return page(request, "staff_hours.html", user, done=_done(request), error=None, request_id=new_request_id(),
                 **view)
 
@@ -133,6 +148,9 @@ async def hours_post(request: Request) -> Response:
             raise CentralError("none_chosen", "请先勾选要处理的工时。Tick the shifts first.")
         action = form.get("action", "")
         with write_transaction(_engine(request)) as conn:
+            ticked = [hours.get_shift(conn, i) for i in ids]
+            _check_scope(user, _members(conn, {s.volunteer_id for s in ticked if s}),
+                         {s.volunteer_id for s in ticked if s})
             if action == "approve":
                 ends = {i: parse_local_end(form[f"end_{i}"]) for i in ids if form.get(f"end_{i}", "").strip()}
                 before = {i: hours.get_shift(conn, i) for i in ids}
@@ -147,12 +165,12 @@ async def hours_post(request: Request) -> Response:
                 raise CentralError("bad_action", "请点“通过”或“不通过”。")
     except CentralError as exc:
         with read_transaction(_engine(request)) as conn:
-            view = _hours_view(conn)
+            view = _hours_view(conn, user)
         return page(request, "staff_hours.html", user, status=422, done=None, error=exc.detail,
                     request_id=new_request_id(), **view)
     if action == "approve" and skipped:
         with read_transaction(_engine(request)) as conn:
-            view = _hours_view(conn)
+            view = _hours_view(conn, user)
         return page(request, "staff_hours.html", user, status=422, done=f"已通过 {len(done)} 条工时。",
                     error="以下工时没有通过：" + "；".join(skipped), request_id=new_request_id(), **view)
     return _back("/tb/staff/hours", "approved" if action == "approve" else "declined",
@@ -173,11 +191,12 @@ def skip_words(shift: Any, end: str | None) -> str:
     return f"{label}的结束时间要晚于签到时间"
 
 
-def _review_view(conn: Connection) -> dict[str, Any]:
-    found = reviews.open_reviews(conn)
-    names = _names(conn, {int(r.volunteer_id) for r in found})
+def _review_view(conn: Connection, user: Any) -> dict[str, Any]:
+    found = reviews.open_reviews(conn, limit=500)
+    members = _members(conn, {int(r.volunteer_id) for r in found})
+    found = [r for r in found if r.volunteer_id in members and sees(user, members[r.volunteer_id].community)]
     rows = [{"id": r.id, "kind": REVIEW_WORDS.get(r.kind, r.kind), "member_id": r.volunteer_id,
-             "member": f"{names.get(int(r.volunteer_id), '')}（{r.volunteer_id} 号）", "amount": coins(r.amount_cc),
+             "member": f"{members[r.volunteer_id].name_masked}（{r.volunteer_id} 号）", "amount": coins(r.amount_cc),
              "detail": re.sub(r"\[redemption \d+\]$", "", r.detail or ""), "policy": r.policy_version,
              "opened": local_time(r.opened_at)} for r in found]
     return {"reviews": rows}
@@ -188,7 +207,7 @@ def reviews_page(request: Request) -> Response:
     """The open reviews: what, who, how much, under which policy; 允许 / 拒绝."""
     user = require(request, *STAFF_ROLES)
     with read_transaction(_engine(request)) as conn:
-        view = _review_view(conn)
+        view = _review_view(conn, user)
     return page(request, "staff_reviews.html", user, done=_done(request), error=None, **view)
 
 
@@ -201,6 +220,9 @@ async def review_post(request: Request, review_id: int) -> Response:
     action = form.get("action", "")
     try:
         with write_transaction(_engine(request)) as conn:
+            review = reviews.get_review(conn, review_id)
+            if review is not None:
+                _check_scope(user, _members(conn, {review.volunteer_id}), {review.volunteer_id})
             if action == "allow":
                 reviews.allow(conn, review_id, user.actor)
             elif action == "refuse":
@@ -212,7 +234,7 @@ async def review_post(request: Request, review_id: int) -> Response:
                 raise CentralError("bad_action", "请点“允许”或“拒绝”。")
     except CentralError as exc:
         with read_transaction(_engine(request)) as conn:
-            view = _review_view(conn)
+            view = _review_view(conn, user)
         return page(request, "staff_reviews.html", user, status=422, done=None, error=exc.detail, **view)
     return _back("/tb/staff/reviews", "allowed" if action == "allow" else "refused")
 
@@ -278,10 +300,10 @@ async def reward_restock(request: Request, reward_id: int) -> Response:
 
 
 def _pool_page(request: Request, user: Any, *, status: int = 200, error: str | None = None,
-               ok: str | None = None, values: dict[str, str] | None = None) -> Response:
+               ok: str | None = None) -> Response:
     with read_transaction(_engine(request)) as conn:
         balance = ledger.balance_cc(conn, ledger.POOL)
-    return page(request, "staff_pool.html", user, status=status, error=error, ok=ok, values=values or {},
+    return page(request, "staff_pool.html", user, status=status, error=error, ok=ok,
                 balance=coins(balance), categories=sorted(CATEGORIES.items()),
                 grant_request_id=new_request_id(), group_request_id=new_request_id())
 
@@ -307,7 +329,7 @@ async def pool_grant_post(request: Request) -> Response:
                                  request_id=request_id_of(form), at=now_text())
             name = member_row(conn, to_id).name_masked
     except CentralError as exc:
-        return _pool_page(request, user, status=422, error=exc.detail, values=form)
+        return _pool_page(request, user, status=422, error=exc.detail)
     return _pool_page(request, user, ok=f"已从公益池发给 {name}（{to_id} 号）{coins(amount_cc)} 个时间币。")
 
 
@@ -343,7 +365,7 @@ async def group_post(request: Request) -> Response:
                                      actor=user.actor, category=category, memo=form.get("memo", "").strip()[:200] or None,
                                      request_id=request_id_of(form), at=now_text())
     except CentralError as exc:
-        return _pool_page(request, user, status=422, error=exc.detail, values=form)
+        return _pool_page(request, user, status=422, error=exc.detail)
     return _pool_page(request, user, ok=f"已转给 {len(ids)} 位会员，每位 {coins(each)} 个时间币，"
                                        f"共 {coins(each * len(ids))} 个。")
 
@@ -357,6 +379,9 @@ def member_page(request: Request, volunteer_id: int) -> Response:
         if row is None:
             return page(request, "refused.html", user, status=404, title="没有这位会员",
                         message=f"没有编号为 {volunteer_id} 的会员。", back="/tb/staff/hours")
+        if not sees(user, row.community):
+            return page(request, "refused.html", user, status=403, title="没有权限",
+                        message=f"这位会员不属于您的社区（{user.community}）。", back="/tb/staff/hours")
         audit(conn, user.actor, "read_member", ledger.vol_account(volunteer_id), {"page": "staff_member"})
         view = statement_view(conn, volunteer_id)
         today = dt.datetime.now(SHANGHAI).date()
