@@ -191,6 +191,40 @@ def _publish(conn: Connection, member_ids: list[int], at: str) -> None:
     publish_roster(conn, member_ids, at)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What registration keeps of a name and ID number: the person key, masked forms, birth date."""
+
+    person_key: str
+    name_masked: str
+    id_masked: str
+    born_on: str
+
+
+def _check_age(conn: Connection, born_on: str, at: str) -> None:
+    day = shanghai_day(at)
+    join_age = policy_on(conn, day).rules.join_age
+    if age_on(born_on, day) < join_age:
+        raise CentralError("too_young", f"年满 {join_age} 周岁才能登记为志愿者。")
+
+
+def identify(conn: Connection, *, person_key_secret: bytes | None, name: str, id_number: str, at: str) -> Identity:
+    """Check a name and ID number (valid, old enough by the policy on the day, not a member yet) and key them.
+
+    CentralError with words when refused; :class:`AlreadyRegistered` when the ID is a member's.
+    """
+    if not person_key_secret:
+        raise CentralError("no_person_key", "登记服务还没有准备好（缺少密钥），请到服务点办理。")
+    name, number = clean_name(name), clean_id_number(id_number)
+    key = person_key(number, person_key_secret)
+    existing = by_person_key(conn, key)
+    if existing is not None:
+        raise AlreadyRegistered(existing)
+    born_on = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+    _check_age(conn, born_on, at)
+    return Identity(key, mask_name(name), mask_id(number), born_on)
+
+
 def register(conn: Connection, *, person_key_secret: bytes | None, name: str, id_number: str,
              phone_key: str | None, phone_masked: str | None, community: str, services: Sequence[str],
              availability: int, hardship: bool, rules_version: str, via: str, actor: str, at: str) -> Member:
@@ -198,9 +232,16 @@ def register(conn: Connection, *, person_key_secret: bytes | None, name: str, id
 
     :class:`AlreadyRegistered` when the ID number is already a member's.
     """
-    if not person_key_secret:
-        raise CentralError("no_person_key", "登记服务还没有准备好（缺少密钥），请到服务点办理。")
-    name, number = clean_name(name), clean_id_number(id_number)
+    identity = identify(conn, person_key_secret=person_key_secret, name=name, id_number=id_number, at=at)
+    return register_identity(conn, identity, phone_key=phone_key, phone_masked=phone_masked, community=community,
+                             services=services, availability=availability, hardship=hardship,
+                             rules_version=rules_version, via=via, actor=actor, at=at)
+
+
+def register_identity(conn: Connection, identity: Identity, *, phone_key: str | None, phone_masked: str | None,
+                      community: str, services: Sequence[str], availability: int, hardship: bool,
+                      rules_version: str, via: str, actor: str, at: str) -> Member:
+    """Store a member from an :func:`identify` result (checked again: a step of a form may be old)."""
     chosen = clean_services(services)
     if not 0 <= int(availability) <= 15:
         raise CentralError("bad_availability", "有空的时间只能从工作日/周末的上午/下午中选。")
@@ -211,34 +252,30 @@ def register(conn: Connection, *, person_key_secret: bytes | None, name: str, id
         raise CentralError("bad_via", f"registered via must be one of {VIA}")
     if (phone_key is None) != (phone_masked is None):
         raise CentralError("bad_phone", "phone_key and phone_masked go together")
-    key = person_key(number, person_key_secret)
-    existing = by_person_key(conn, key)
+    existing = by_person_key(conn, identity.person_key)
     if existing is not None:
         raise AlreadyRegistered(existing)
-    born_on = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
-    day = shanghai_day(at)
-    policy = policy_on(conn, day)
-    if age_on(born_on, day) < policy.rules.join_age:
-        raise CentralError("too_young", f"年满 {policy.rules.join_age} 周岁才能登记为志愿者。")
+    _check_age(conn, identity.born_on, at)
     if phone_key is not None and by_phone_key(conn, phone_key) is not None:
         raise CentralError("phone_taken", "这个手机号已经登记在另一位成员名下。请用这个手机号直接登录，"
                                           "或到服务点请工作人员处理。")
-    values = dict(person_key=key, name_masked=mask_name(name), id_masked=mask_id(number), born_on=born_on,
-                  phone_key=phone_key, phone_masked=phone_masked, community=community, services=",".join(chosen),
-                  availability=int(availability), hardship=1 if hardship else 0,
-                  rules_version=rules_version or policy.version, status="active", registered_via=via,
-                  registered_by=actor, registered_at=at)
+    version = rules_version or policy_on(conn, shanghai_day(at)).version
+    values = dict(person_key=identity.person_key, name_masked=identity.name_masked, id_masked=identity.id_masked,
+                  born_on=identity.born_on, phone_key=phone_key, phone_masked=phone_masked, community=community,
+                  services=",".join(chosen), availability=int(availability), hardship=1 if hardship else 0,
+                  rules_version=version, status="active", registered_via=via, registered_by=actor,
+                  registered_at=at)
     try:
         with conn.begin_nested():
             member_id = conn.execute(insert(tb_volunteers).values(**values).returning(tb_volunteers.c.id)).scalar_one()
-    except IntegrityError:  # the same person registered at the same moment elsewhere
-        existing = by_person_key(conn, key)
+    except IntegrityError:  # the same person (or phone) registered at the same moment elsewhere
+        existing = by_person_key(conn, identity.person_key)
         if existing is not None:
             raise AlreadyRegistered(existing) from None
         raise CentralError("phone_taken", "这个手机号已经登记在另一位成员名下。") from None
     audit(conn, actor, "member_register", f"vol:{member_id}",
           {"via": via, "community": community, "services": list(chosen), "hardship": bool(hardship),
-           "phone": phone_masked, "rules_version": values["rules_version"]}, at=at)
+           "phone": phone_masked, "rules_version": version}, at=at)
     _publish(conn, [int(member_id)], at)
     found = member(conn, int(member_id))
     assert found is not None

@@ -14,10 +14,12 @@ a worded 403 or 422 page); ``sync.central.app`` registers :func:`page_exit_handl
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import weakref
@@ -281,7 +283,7 @@ async def read_form_multi(request: Request, max_bytes: int = 8192, max_fields: i
         raise PageExit(refusal(request, 422, "表单格式不对", "请用本网站的页面提交表单。"))
     body = await _body(request, max_bytes, f"这个表单最多 {max_bytes} 字节，请删减后再提交。")
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict",
                         max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise PageExit(refusal(request, 422, "表单格式不对", "表单内容无法读取（不是 UTF-8 编码或字段太多）。")) from None
@@ -402,3 +404,23 @@ def safe_next(value: str | None, default: str = "/tb/me") -> str:
     if value and value.startswith("/tb/") and "//" not in value and "\\" not in value and "\n" not in value:
         return value
     return default
+
+
+# ---- a multi-step form's state in a signed hidden field --------------------------------------
+
+def sign_state(request: Request, purpose: str, data: dict[str, Any], ttl_s: int = 1800) -> str:
+    """``data`` (small JSON, never a raw ID number) as a signed, expiring hidden-field value for ``purpose``."""
+    body = base64.urlsafe_b64encode(json.dumps({"d": data, "e": int(time.time()) + ttl_s}, ensure_ascii=False,
+                                               separators=(",", ":")).encode("utf-8")).decode("ascii")
+    return f"{body}.{_sign(secret(_engine(request), 'session'), f'state.{purpose}.{body}')}"
+
+
+def read_state(request: Request, purpose: str, token: str | None, start_over: str) -> dict[str, Any]:
+    """The data of a :func:`sign_state` token; a worded 422 page (with a link to ``start_over``) when bad or old."""
+    body, _, signature = (token or "").partition(".")
+    expected = _sign(secret(_engine(request), "session"), f"state.{purpose}.{body}")
+    if body and hmac.compare_digest(signature, expected):
+        value = json.loads(base64.urlsafe_b64decode(body.encode("ascii")))
+        if value.get("e", 0) >= time.time():
+            return dict(value["d"])
+    raise PageExit(refusal(request, 422, "这一步已过期", "这一步等得太久或页面不完整，请从头再来一次。", back=start_over))
