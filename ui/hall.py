@@ -21,6 +21,7 @@ from kiosk.hall.checkin.events import Show
 from kiosk.hall.services import Service
 from kiosk.prompts import prompt_text
 from ui import theme
+from ui.hall_volunteer import VolunteerPages
 from ui.qt import (
     QColor,
     QGridLayout,
@@ -124,6 +125,8 @@ class HallWindow(KioskWindow):
             b.clicked.connect(lambda _=False, c=svc.code: self._send(f"service:{c}"))
             self.service_buttons[svc.code] = b
             grid.addWidget(b, i // columns, i % columns)
+        self.volunteer = VolunteerPages(self, self._send)  # "志愿者签到签退": a tall tile beside the services
+        grid.addWidget(self.volunteer.button, 0, columns, max(1, -(-len(self.services) // columns)), 1)
         self.idle_extra.addLayout(grid)
 
         present = QWidget()
@@ -239,6 +242,8 @@ class HallWindow(KioskWindow):
             self._show_ticket(d, zh)
         elif show.screen in ("refused", "error"):
             self._show_refused(show.screen, d, zh)
+        elif show.screen.startswith("volunteer_"):
+            self.volunteer.apply(show.screen, d)
         elif show.screen == "reprint_offer":
             self.offer_words.setText(prompt_text("reprint_offer", lang, d))
             self.offer_yes.setText("补打号票" if zh else "Print again")
@@ -266,6 +271,7 @@ class HallWindow(KioskWindow):
         self.idle_notice.setVisible(bool(notice))
         set_property(self.idle_notice, "tone", "warning" if notice else "info")
         self.refresh_tiles()
+        self.volunteer.retranslate_idle()
         self.show_page("idle")
 
     def refresh_tiles(self) -> None:
