@@ -217,3 +217,40 @@ def test_passbook_is_an_audited_read(site):
         reads = conn.execute(select(tb_audit.c.actor).where(tb_audit.c.action == "member_read",
                                                             tb_audit.c.subject == f"vol:{member.id}")).all()
     assert [r.actor for r in reads] == ["staff:org1"]
+
+
+def test_join_refusals_and_a_phone_that_is_already_a_member(site):
+    client, store, sms = site
+    assert "请扫描服务点的二维码" in client.get("/tb/join").text
+    member = make_member(store)
+    token = csrf_of(client.get("/tb/join?c=临汾一村").text)
+    code_page = client.post("/tb/join/phone", data={"csrf": token, "c": "临汾一村", "phone": PHONE})
+    done = client.post("/tb/join/code", data={"csrf": token, "state": state_of(code_page.text),
+                                              "code": sms_code(sms, PHONE)})
+    assert done.status_code == 200 and "您已经登记过了" in done.text and "已为您登录" in done.text
+    assert "tb_session=" in done.headers["set-cookie"]
+    assert member.member_no in client.get("/tb/me").text
+
+    other = TestClient(client.app, follow_redirects=False)
+    token = csrf_of(other.get("/tb/join?c=临汾一村").text)
+    code_page = other.post("/tb/join/phone", data={"csrf": token, "c": "临汾一村", "phone": "13900003333"})
+    again = other.post("/tb/join/phone", data={"csrf": token, "c": "临汾一村", "phone": "13900003333"})
+    assert again.status_code == 422 and "请 60 秒后再获取验证码" in again.text
+    id_page = other.post("/tb/join/code", data={"csrf": token, "state": state_of(code_page.text),
+                                                "code": sms_code(sms, "13900003333")})
+    state = state_of(id_page.text)
+    young = other.post("/tb/join/id", data={"csrf": token, "state": state, "name": "王小", "id_number":
+                                            id_number("20150101")})
+    assert young.status_code == 422 and "年满 18 周岁" in young.text
+    bad = other.post("/tb/join/id", data={"csrf": token, "state": state, "name": "王小", "id_number": "123"})
+    assert bad.status_code == 422 and "身份证号码不对" in bad.text
+    services = other.post("/tb/join/id", data={"csrf": token, "state": state, "name": "王小",
+                                               "id_number": id_number("19900101")})
+    assert services.status_code == 200 and id_number("19900101") not in services.text
+    too_many = other.post("/tb/join/services", data={"csrf": token, "state": state_of(services.text),
+                                                     "service": ["companion", "phone", "meals", "repair"]})
+    assert too_many.status_code == 422 and "最多选 3 项" in too_many.text and "checked" in too_many.text
+    forged = other.post("/tb/join/done", data={"csrf": token, "state": state_of(services.text) + "x"})
+    assert forged.status_code == 422 and "过期" in forged.text
+    with write_transaction(store.engine) as conn:
+        assert conn.execute(select(func.count()).select_from(tb_volunteers)).scalar_one() == 1

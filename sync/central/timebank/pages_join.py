@@ -2,7 +2,7 @@
 
 The service point's QR opens ``/tb/join?c=<community>``; each step is one short form:
 
-    phone → code (SMS) → name + ID number (+ hardship) → up to 3 services → when free → the rules
+    phone → code (SMS) → name + ID number (+ hardship) → up to 3 services and when free → the rules
 
 The flow's state travels in a signed, expiring hidden field (:func:`web_auth.sign_state`).  The
 raw ID number lives only in the one POST of its step: that step checks it (valid, old enough, not
@@ -96,9 +96,10 @@ def _bits(values: list[str]) -> int:
     return bits
 
 
-def already_page(request: Request, found: people.Member, user: User | None, status: int = 200) -> Response:
-    """"您已经登记过了" with the masked phone on file and how to get back in."""
-    return page(request, "already.html", user, status=status, member=found)
+def already_page(request: Request, found: people.Member, user: User | None, status: int = 200,
+                 signed_in: bool = False) -> Response:
+    """"您已经登记过了" with the masked phone on file and how to get back in (``signed_in``: just signed in)."""
+    return page(request, "already.html", user, status=status, member=found, signed_in=signed_in)
 
 
 # ---- the phone flow --------------------------------------------------------------------------
@@ -132,7 +133,7 @@ async def join_phone(request: Request) -> Response:
     state = sign_state(request, STATE, {"c": community, "phone": phone})
     return page(request, "code.html", None, action="/tb/join/code", state=state, masked=mask_phone(phone),
                 resend="/tb/join/phone", resend_fields={"c": community, "phone": phone}, error=None,
-                step="第 2 步，共 6 步")
+                step="第 2 步，共 5 步")
 
 
 @router.post("/tb/join/code")
@@ -152,11 +153,12 @@ async def join_code(request: Request) -> Response:
     if not right:
         return page(request, "code.html", None, status=422, action="/tb/join/code", state=form.get("state"),
                     masked=mask_phone(phone), resend="/tb/join/phone", resend_fields={"c": community, "phone": phone},
-                    error="验证码不对，请再看一下短信。", step="第 2 步，共 6 步")
+                    error="验证码不对，请再看一下短信。", step="第 2 步，共 5 步")
     if found is not None:  # this phone is a member already: sign in, say so
-        answer = already_page(request, found, None)
-        return sign_in(request, answer, _store(request), "volunteer", found.id) if found.status == "active" \
-            else answer
+        if found.status != "active":
+            return already_page(request, found, None)
+        return sign_in(request, already_page(request, found, None, signed_in=True), _store(request), "volunteer",
+                       found.id)
     state = sign_state(request, STATE, {"c": community, "pk": key, "pm": mask_phone(phone)})
     return page(request, "join_id.html", None, state=state, name="", hardship=False, error=None)
 
@@ -184,16 +186,17 @@ async def join_id(request: Request) -> Response:
     state.update(h=hardship, idk=identity.person_key, nm=identity.name_masked, idm=identity.id_masked,
                  born=identity.born_on)
     return page(request, "join_services.html", None, state=sign_state(request, STATE, state),
-                services=services_view(), error=None)
+                services=services_view(), slots=availability_view(), error=None)
 
 
 @router.post("/tb/join/services")
 async def join_services(request: Request) -> Response:
-    """Up to 3 services; step 5: when free."""
+    """Up to 3 services and when free (none is allowed: "看情况"); step 5: the rules."""
     form = await read_form_multi(request)
     check_csrf(request, {"csrf": form.get("csrf", [""])})
     token = (form.get("state") or [""])[0]
     state = read_state(request, STATE, token, "/tb/join")
+    bits = _bits(form.get("slot", []))
     try:
         chosen = people.clean_services(form.get("service", []))
         if not chosen:
@@ -201,22 +204,10 @@ async def join_services(request: Request) -> Response:
     except CentralError as exc:
         picked = tuple(s for s in form.get("service", []) if s in SERVICES)
         return page(request, "join_services.html", None, status=422, state=token, services=services_view(picked),
-                    error=exc.detail)
-    state["s"] = list(chosen)
-    return page(request, "join_time.html", None, state=sign_state(request, STATE, state),
-                slots=availability_view(), error=None)
-
-
-@router.post("/tb/join/time")
-async def join_time(request: Request) -> Response:
-    """When free (any of the 2 × 2, none is allowed: "看情况"); step 6: the rules."""
-    form = await read_form_multi(request)
-    check_csrf(request, {"csrf": form.get("csrf", [""])})
-    state = read_state(request, STATE, (form.get("state") or [""])[0], "/tb/join")
-    state["a"] = _bits(form.get("slot", []))
+                    slots=availability_view(bits), error=exc.detail)
     with read_transaction(_store(request).engine) as conn:
         rules = rules_view(conn, shanghai_day(now_text()))
-    state["rv"] = rules["version"]
+    state.update(s=list(chosen), a=bits, rv=rules["version"])
     return page(request, "join_rules.html", None, state=sign_state(request, STATE, state), rules=rules,
                 hardship=state.get("h", False))
 
@@ -292,7 +283,8 @@ async def staff_register(request: Request) -> Response:
 
 def passbook_qr(member_no: str) -> str:
     """The member number's QR as inline SVG (black on white)."""
-    return segno.make(f"LFTB:{member_no}", error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+    return segno.make(f"LFTB:{member_no}", error="m").svg_inline(scale=1, border=2, dark="#000", light="#fff",
+                                                                 omitsize=True)
 
 
 @router.get("/tb/staff/passbook/{member_id}")

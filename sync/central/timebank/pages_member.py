@@ -43,7 +43,7 @@ from .web_auth import (
 
 router = APIRouter(include_in_schema=False)
 STATE = "login"
-CERT_ROWS = 3  # certificate rows on the profile form (the filled ones plus empty ones up to this)
+CERT_ROWS = 1  # empty certificate rows on the profile form after the filled ones
 
 
 def _store(request: Request) -> Any:
@@ -203,7 +203,7 @@ def _profile_page(request: Request, user: Any, member: people.Member, status: in
     with read_transaction(_store(request).engine) as conn:
         teams = _teams(conn, member.community)
     certs = list(values["certificates"] if values else member.certificates)
-    certs += [{"name": "", "until": ""}] * max(0, CERT_ROWS - len(certs))
+    certs += [{"name": "", "until": ""}] * CERT_ROWS
     shown = values or {"emergency_relation": member.emergency_relation or "",
                        "emergency_phone": member.emergency_phone or "", "skills": member.skills or "",
                        "team_id": member.team_id}
