@@ -200,6 +200,8 @@ def test_report_page_charts_tables_and_csv(tmp_path, browser) -> None:
         assert page.locator("#cap-held").inner_text() == "12.00 币（4 人）"
         assert page.locator("#cap-months").inner_text() == "0.4 个月"
         assert page.locator("#red-count").inner_text() == "2"
+        # active in the 90 days to 2026-03-31 (s1, s2/s3, s4: m1 and m5; s5 is 2025-12-20, 101 days before)
+        assert (page.locator("#active-90").inner_text(), page.locator("#active-month").inner_text()) == ("2 人", "2 人")
         assert "王*华" in page.locator("#elders ~ div table").first.inner_text()
         measure_page(page, "reports_page")
         got = page.request.get("/tb/reports/by_team.csv?month=2026-03")

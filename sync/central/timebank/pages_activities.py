@@ -221,8 +221,8 @@ async def unit_add(request: Request) -> Response:
 
 def qr_svg(url: str) -> Markup:
     """The QR symbol of ``url`` as inline SVG (dark modules on white, 4-module quiet zone)."""
-    return Markup(segno.make(url, error="m", micro=False).svg_inline(scale=5, dark="#000000", light="#FFFFFF",
-                                                                     border=4, title="签到二维码"))
+    return Markup(segno.make(url, error="m", micro=False).svg_inline(dark="#000000", light="#FFFFFF", border=4,
+                                                                     omitsize=True, title="签到二维码"))
 
 
 def _staff_activity(request: Request, user: User, activity_id: int, *, message: str = "", error: str = "",

@@ -55,9 +55,20 @@ def _hours_bars(title: str, rows: list[rp.Hours]) -> Any:
                                for h in rows[:BARS_SHOWN]])
 
 
+def _month_line(short: list[str], by_month: list[rp.Hours]) -> Any:
+    """Hours per month as a line; below 20 hours in the busiest month, minutes (whole hours would read as 0)."""
+    if max((h.minutes for h in by_month), default=0) >= 20 * 60:
+        return charts.line("每月服务小时", [(s, round(h.minutes / 60)) for s, h in zip(short, by_month, strict=True)],
+                           tick_every=3)
+    return charts.line("每月服务分钟", [(s, h.minutes) for s, h in zip(short, by_month, strict=True)], tick_every=3)
+
+
 def figures(conn: Any, month: str, now: str) -> dict[str, Any]:
     """Every figure of the page for the 12 months to ``month``, with its charts."""
     win = rp.window(month)
+    until = min(now, win.end)  # a past month's "active" counts end with that month
+    if until == win.end:
+        until = (dt.datetime.fromisoformat(win.end) - dt.timedelta(microseconds=1)).isoformat(timespec="microseconds")
     by_month = rp.hours_by_month(conn, win)
     by_category = rp.hours_by_category(conn, win, CATEGORIES)
     by_team, by_project = rp.hours_by_team(conn, win), rp.hours_by_project(conn, win)
@@ -68,14 +79,14 @@ def figures(conn: Any, month: str, now: str) -> dict[str, Any]:
     elders = rp.hard_to_redeem(conn, today)
     short = [f"{int(h.key[5:])}月" for h in by_month]
     return {
-        "win": win, "active": rp.active_volunteers(conn, now), "by_month": by_month, "by_category": by_category,
+        "win": win, "active": rp.active_volunteers(conn, until), "by_month": by_month, "by_category": by_category,
         "by_team": by_team, "by_project": by_project, "red": red, "cap": cap, "partners": partners,
+        "line_unit": "小时" if max((h.minutes for h in by_month), default=0) >= 20 * 60 else "分钟",
+        "until_day": dt.datetime.fromisoformat(until).astimezone(SHANGHAI).strftime("%Y-%m-%d"),
         "elders": elders[:ELDERS_SHOWN], "elders_total": len(elders),
         "elders_cc": sum(e.balance_cc for e in elders),
         "charts": {
-            "by_month": charts.line("每月服务小时", [(s, round(h.minutes / 60)) for s, h in zip(short, by_month,
-                                                                                               strict=True)],
-                                    tick_every=3),
+            "by_month": _month_line(short, by_month),
             "members": charts.heat_row("每月参与人数", [(s, h.members, f"{h.members} 人", s if i % 3 == 0 else "")
                                                       for i, (s, h) in enumerate(zip(short, by_month, strict=True))]),
             "by_category": _hours_bars("按服务类别的小时", by_category),
