@@ -21,6 +21,7 @@ from sync.central.app import create_app
 from sync.central.storage import CentralStore
 from sync.central.timebank import hours, ledger, rewards
 from sync.central.timebank.ledger import ISSUE, Line, post_entry, vol_account
+from sync.central.timebank.otp import phone_key
 from sync.central.timebank.schema import tb_audit, tb_rewards, tb_staff
 from sync.central.timebank.web_auth import session_cookie
 from tests.central_fixtures import ADMIN_TOKEN
@@ -229,6 +230,15 @@ def test_gift_confirm_and_donate_once(bank: Bank) -> None:
         assert "捐赠成功" in post(bank.client, "/tb/me/donate", {**donate, "amount": "1"}, me).text
     assert bank.balance(vid) == 450
     assert "赠给亲属 −2.5" in text(get(bank.client, "/tb/me/statement", me))
+    with tb_conn(bank.store) as conn:  # the kin's phone instead of the number: found by its keyed hash
+        by_phone = make_member(conn, born_on="1992-04-04", name_masked="李*丽",
+                               phone_key=phone_key(conn, "13812345678"), phone_masked="138****5678")
+    check = post(bank.client, "/tb/me/give", {**form_of(give.text, "/tb/me/give"), "kin": "138 1234 5678",
+                                              "relation": "子女", "amount": "0.5"}, me)
+    assert check.status_code == 200 and "李*丽" in check.text and f"会员编号 {by_phone}" in check.text
+    unknown = post(bank.client, "/tb/me/give", {**form_of(give.text, "/tb/me/give"), "kin": "13900000000",
+                                                "relation": "子女", "amount": "0.5"}, me)
+    assert unknown.status_code == 422 and "没有找到这位会员" in unknown.text
     assert "亲属赠与 +2.5" in text(get(bank.client, "/tb/me/statement", bank.as_member(kin)))
 
 
@@ -276,7 +286,7 @@ def test_bulk_hours_pool_and_audited_read(bank: Bank) -> None:
     poor = post(bank.client, "/tb/staff/pool/grant", {**form_of(pool.text, "/tb/staff/pool/grant"),
                                                       "request_id": "5d0b8c7e-2222-4333-8444-955556666777",
                                                       "member": str(c), "amount": "50", "memo": "x"}, boss)
-    assert poor.status_code == 422 and "余额不足" in poor.text
+    assert poor.status_code == 422 and "余额不足" in poor.text, text(poor)[-600:]
 
     record = get(bank.client, f"/tb/staff/member/{c}", boss)
     assert record.status_code == 200 and "公益池发放 +1.5" in text(record) and "310***********1234" in record.text
@@ -320,3 +330,4 @@ def test_staff_rewards_add_and_restock(bank: Bank) -> None:
                boss)
     assert bad.status_code == 422 and "金额请写数字" in bad.text
     assert "库存 10 份" in text(get(bank.client, "/tb/staff/rewards", boss))
+

@@ -135,7 +135,7 @@ def statement_view(conn: Connection, volunteer_id: int, limit: int = 50) -> dict
              "category": CATEGORIES.get(r.category or "", r.category or ""), "memo": r.memo or "",
              "counterpart": counterpart_words(conn, r.counterpart, names)} for r in st.rows]
     return {"balance": coins(st.balance_cc), "given": coins(st.given_cc), "received": coins(st.received_cc),
-            "pending": coins(st.pending_cc), "has_pending": bool(st.pending_cc), "rows": rows,
+            "pending": coins(st.pending_cc), "has_pending": bool(st.pending_cc), "rows": rows, "limit": limit,
             "balance_cc": st.balance_cc}
 
 
@@ -149,7 +149,10 @@ def redeem_from(conn: Connection, volunteer_id: int, day: dt.date) -> dt.date | 
     row = member_row(conn, volunteer_id)
     if row is None:
         return None
-    rules = policy_on(conn, day).rules
+    try:
+        rules = policy_on(conn, day).rules
+    except CentralError:  # no policy imported yet: nothing to say about a date
+        return None
     age = rules.redeem_age_hardship if row.hardship else rules.redeem_age
     born = dt.date.fromisoformat(row.born_on)
     try:

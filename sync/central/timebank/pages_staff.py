@@ -46,6 +46,7 @@ FLAG_WORDS = {"auto_closed": "超过 24 小时未签退、已自动关闭", "too
 NO_COSIGNER = "无服务对象确认"
 REVIEW_WORDS = {"daily_cap": "超过每日上限", "lifetime_cap": "超过累计上限", "redeem_age": "未到兑换年龄的兑换"}
 MAX_GROUP = 30  # members in one group transfer
+SHOWN = 200  # pending shifts on the page (the newest; approve them and the next appear)
 DONE_WORDS = {"approved": "已通过 {n} 条工时。", "declined": "已标记 {n} 条工时为不通过。",
               "allowed": "已允许这条复核。", "refused": "已拒绝这条复核。", "added": "已添加奖励。",
               "restocked": "库存已更新。"}
@@ -103,7 +104,7 @@ def _duration(minutes: int | None) -> str:
 
 
 def _hours_view(conn: Connection, user: Any) -> dict[str, Any]:
-    pending = hours.shifts(conn, status="pending", limit=500)
+    pending = hours.shifts(conn, status="pending", limit=SHOWN)
     members = _members(conn, {int(s.volunteer_id) for s in pending})
     pending = [s for s in pending if s.volunteer_id in members and sees(user, members[s.volunteer_id].community)]
     rows = [{"id": s.id, "member": f"{members[s.volunteer_id].name_masked}（{s.volunteer_id} 号）",
@@ -112,7 +113,7 @@ def _hours_view(conn: Connection, user: Any) -> dict[str, Any]:
              "duration": _duration(s.minutes), "flags": shift_flags(s),
              "auto": s.flag in hours.NEEDS_END or s.minutes is None,
              "end_min": local_time(s.check_in_at).replace(" ", "T")} for s in pending]
-    return {"shifts": rows}
+    return {"shifts": rows, "full": len(rows) >= SHOWN}
 
 
 @router.get("/tb/staff/hours")
@@ -139,7 +140,7 @@ def parse_local_end(text: str) -> str:
 async def hours_post(request: Request) -> Response:
     """Approve or decline the ticked shifts (an auto-closed one with the end time typed for it)."""
     user = require(request, *STAFF_ROLES)
-    fields = await read_form_multi(request, max_bytes=32768, max_fields=600)
+    fields = await read_form_multi(request, max_bytes=65536, max_fields=2 * SHOWN + 10)
     form = {k: v[0] for k, v in fields.items() if len(v) == 1}
     check_csrf(request, form)
     try:
