@@ -159,3 +159,21 @@ def test_staff_passwords(store):
     with write_transaction(store.engine) as conn:
         conn.execute(tb_staff.update().values(active=0))
         assert staff.check_staff_password(conn, "org1", "long enough pw") is None  # a disabled account
+
+
+def test_the_counter_rebinds_a_lost_phone(store):
+    m = register(store)
+    other = register(store, number=id_number("19600101"), phone_key="c" * 64, phone_masked="139****0000")
+    with write_transaction(store.engine) as conn:
+        args = dict(person_key_secret=PERSON_KEY, actor="staff:org1", at=AT)
+        with pytest.raises(CentralError, match="不一致"):
+            people.rebind_phone(conn, m.id, id_number=id_number("19600101"), phone_key="d" * 64,
+                                phone_masked="137****1111", **args)
+        with pytest.raises(CentralError, match=f"会员 {other.member_no}"):
+            people.rebind_phone(conn, m.id, id_number=ELDER_ID, phone_key="c" * 64, phone_masked="139****0000", **args)
+        changed = people.rebind_phone(conn, m.id, id_number=ELDER_ID, phone_key="d" * 64, phone_masked="137****1111",
+                                      **args)
+        assert (changed.phone_key, changed.phone_masked) == ("d" * 64, "137****1111")
+        assert people.by_phone_key(conn, "a" * 64) is None
+        trail = conn.execute(select(tb_audit).where(tb_audit.c.action == "phone_rebind")).one()
+    assert trail.actor == "staff:org1" and "138****5678" in trail.detail and "137****1111" in trail.detail

@@ -185,4 +185,13 @@ def test_an_organiser_registers_an_elder_and_prints_the_passbook(site, browser):
     page.click("button:has-text('登记并打印存折')")
     assert page.locator("h1").inner_text() == "您已经登记过了"
     measure_page(page, "staff-already")
+
+    # she has a phone now: the counter binds it after checking her ID card
+    page.click("a:has-text('换绑手机号')")
+    assert page.input_value("#member_no") == f"{member.id:06d}"
+    page.fill("#id_number", id_number("19450315", seq="882"))
+    page.fill("#phone", "13700001111")
+    page.click("button:has-text('换绑')")
+    assert "137****1111" in page.inner_text("[role=status]")
+    measure_page(page, "staff-phone")
     context.close()

@@ -9,7 +9,8 @@ raw ID number lives only in the one POST of its step: that step checks it (valid
 registered yet: "您已经登记过了" at once) and passes on only its person key, masked forms and
 birth date; the member is stored when the rules are accepted, then signed in and sent home.
 Staff (organiser, committee, admin) register an elder on one form (phone optional) and print a
-passbook slip (80 mm) with the member number's QR; showing the slip is audited as a read.
+passbook slip (80 mm) with the member number's QR; showing the slip is audited as a read.  A
+lost phone is re-bound at the counter (``/tb/staff/phone``) after checking the ID number.
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ async def staff_register(request: Request) -> Response:
 
 def passbook_qr(member_no: str) -> str:
     """The member number's QR as inline SVG (black on white)."""
-    return segno.make(f"LFTB:{member_no}", error="m").svg_inline(scale=1, border=2, dark="#000", light="#fff",
+    return segno.make(f"LFTB:{member_no}", error="m").svg_inline(scale=1, border=4, dark="#000", light="#fff",
                                                                  omitsize=True)
 
 
@@ -299,5 +300,36 @@ def passbook(request: Request, member_id: int) -> Response:
         redeem = people.redeem_from(conn, found, day)
         rules = rules_view(conn, day)
         audit(conn, user.actor, "member_read", f"vol:{member_id}", {"page": "passbook"})
-    return page(request, "passbook.html", user, member=found, redeem=redeem, rules=rules,
+    return page(request, "passbook.html", user, member=found, redeem=redeem, redeem_now=redeem <= day, rules=rules,
                 qr=passbook_qr(found.member_no))
+
+
+# ---- the counter re-binds a lost phone -------------------------------------------------------
+
+@router.get("/tb/staff/phone")
+def rebind_form(request: Request, m: str | None = None) -> Response:
+    """换绑手机号: the member number, the ID number from the card in hand, the new phone (or none)."""
+    user = require(request, *STAFF_ROLES)
+    return page(request, "staff_phone.html", user, member_no=(m or "")[:12], phone="", error=None, done=None)
+
+
+@router.post("/tb/staff/phone")
+async def rebind(request: Request) -> Response:
+    """Check the ID number against the member, bind the new phone; audited."""
+    user = require(request, *STAFF_ROLES)
+    form = await read_form(request)
+    check_csrf(request, form)
+    member_no, typed = form.get("member_no", "").strip()[:12], form.get("phone", "")[:20]
+    try:
+        if not member_no.isdigit() or int(member_no) <= 0:
+            raise CentralError("bad_member_no", "会员号是存折上的 6 位数字。")
+        phone = otp.clean_phone(typed) if typed.strip() else None
+        with write_transaction(_store(request).engine) as conn:
+            changed = people.rebind_phone(
+                conn, int(member_no), person_key_secret=_settings(request).person_key,
+                id_number=form.get("id_number", ""), phone_key=otp.phone_key(conn, phone) if phone else None,
+                phone_masked=mask_phone(phone) if phone else None, actor=user.actor, at=now_text())
+    except CentralError as exc:
+        return page(request, "staff_phone.html", user, status=422, member_no=member_no, phone=typed,
+                    error=exc.detail, done=None)
+    return page(request, "staff_phone.html", user, member_no="", phone="", error=None, done=changed)

@@ -54,7 +54,10 @@ def _store(request: Request) -> Any:
 
 @router.get("/tb/login")
 def login_form(request: Request, next: str | None = None) -> Response:
-    """The phone number form."""
+    """The phone number form (a signed-in volunteer goes straight on)."""
+    user = current_user(request)
+    if user is not None and user.kind == "volunteer":
+        return RedirectResponse(safe_next(next), status_code=303)
     return page(request, "login.html", None, next=safe_next(next), phone="", error=None)
 
 
@@ -110,7 +113,10 @@ def _staff_home() -> str:
 
 @router.get("/tb/staff/login")
 def staff_login_form(request: Request, next: str | None = None) -> Response:
-    """The staff sign-in form."""
+    """The staff sign-in form (signed-in staff go straight on)."""
+    user = current_user(request)
+    if user is not None and user.is_staff:
+        return RedirectResponse(safe_next(next, _staff_home()), status_code=303)
     return page(request, "login_staff.html", None, next=safe_next(next, _staff_home()), login="", error=None)
 
 

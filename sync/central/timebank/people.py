@@ -356,3 +356,30 @@ def redeem_from(conn: Connection, member: Member, day: dt.date) -> dt.date:
         return born.replace(year=born.year + age)
     except ValueError:  # born on 29 February
         return dt.date(born.year + age, 3, 1)
+
+
+def rebind_phone(conn: Connection, member_id: int, *, person_key_secret: bytes | None, id_number: str,
+                 phone_key: str | None, phone_masked: str | None, actor: str, at: str) -> Member:
+    """At the counter: bind a new phone (or none) to a member whose ID number matches; audited.
+
+    CentralError with words when the ID number is not this member's or the phone is another member's.
+    """
+    if not person_key_secret:
+        raise CentralError("no_person_key", "中心还没有配置身份证密钥，暂时不能换绑。")
+    found = member(conn, member_id)
+    if found is None:
+        raise CentralError("unknown_member", f"没有编号为 {member_id:06d} 的成员。")
+    if person_key(clean_id_number(id_number), person_key_secret) != found.person_key:
+        raise CentralError("id_mismatch", "身份证号码和这位成员登记的不一致，请核对身份证。")
+    if (phone_key is None) != (phone_masked is None):
+        raise CentralError("bad_phone", "phone_key and phone_masked go together")
+    if phone_key is not None:
+        holder = by_phone_key(conn, phone_key)
+        if holder is not None and holder.id != member_id:
+            raise CentralError("phone_taken", f"这个手机号已经绑定在会员 {holder.member_no} 名下。")
+    conn.execute(update(tb_volunteers).where(tb_volunteers.c.id == member_id)
+                 .values(phone_key=phone_key, phone_masked=phone_masked))
+    audit(conn, actor, "phone_rebind", f"vol:{member_id}", {"from": found.phone_masked, "to": phone_masked}, at=at)
+    changed = member(conn, member_id)
+    assert changed is not None
+    return changed
