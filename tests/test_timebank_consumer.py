@@ -202,3 +202,19 @@ def test_the_roster_goes_to_every_hall_site(store, member):
     store.revoke("hall-02", "gone")
     with tb_conn(store) as conn:
         assert feed.roster_sites(conn) == ["site-a"]
+
+
+def test_a_late_check_out_fills_in_the_shift_closed_meanwhile(store, member):
+    hall = Kiosk("hall-01")
+    start = NOW - dt.timedelta(hours=30)
+    check_in = hall.check_in(start)
+    push(store, check_in)  # the check-in arrives after 24 h: closed at once, no minutes
+    [closed] = all_shifts(store)
+    assert (closed.status, closed.flag, closed.minutes) == ("pending", "auto_closed", None)
+    push(store, hall.check_out(start + dt.timedelta(minutes=120), cosigner=person(), check_in_event=str(check_in.id)))
+    [late] = all_shifts(store)
+    assert (late.status, late.flag, late.minutes, late.cosigner_key) == ("pending", "late_check_out", 120, RESIDENT)
+    with tb_conn(store) as conn:
+        [done] = hours.approve(conn, [late.id], "staff:org")
+        assert done.coins_cc == 200 and balance_cc(conn, vol_account(member)) == 200
+    assert refusals(store) == []

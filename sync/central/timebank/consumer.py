@@ -7,7 +7,8 @@ event: a payload that is not as documented, an unknown person or an inactive mem
 audited (action ``kiosk_event_refused``, with the reason) where an organiser sees it; a known
 member's odd case becomes a flagged shift (a check-out without a check-in: ``no_check_in``; a
 check-in while one is still open closes that one as ``no_check_out``; a co-signer who is the
-volunteer: ``self_cosign``).  Database errors fail the push (the terminal sends it again).
+volunteer: ``self_cosign``; a check-out whose check-in was closed meanwhile fills that shift in
+as ``late_check_out``, pending).  Database errors fail the push (the terminal sends it again).
 After the events, forgotten check-ins are closed (:func:`.hours.close_forgotten`).
 """
 
@@ -133,6 +134,14 @@ def _check_out(conn: Connection, event: EventEnvelope, fields: VolunteerEvent, a
                at: str) -> None:
     member = _member(conn, fields.person_key)
     lock_members(conn, [member.id], active=False)
+    if fields.check_in_event is not None:  # its check-in may have been closed meanwhile (offline past 24 h)
+        closed = conn.execute(select(tb_shifts.c.id).where(tb_shifts.c.in_event_id == fields.check_in_event,
+                                                           tb_shifts.c.volunteer_id == member.id,
+                                                           tb_shifts.c.status == "pending")).scalar()
+        if closed is not None and hours.late_check_out(
+                conn, int(closed), at=at, via="kiosk", actor=actor, cosigner_key=fields.cosigner_key,
+                cosigned_via=fields.cosigned_via, event_id=str(event.id)) is not None:
+            return
     if hours.open_shift(conn, int(member.id)) is None:
         shift_id = conn.execute(insert(tb_shifts).values(
             volunteer_id=member.id, category="companion", site=site, check_in_at=at, check_out_at=at,

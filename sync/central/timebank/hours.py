@@ -313,6 +313,28 @@ def close_open(conn: Connection, shift_id: int, *, flag: str, at: str, actor: st
         audit(conn, actor, "shift_auto_close", f"shift:{shift_id}", {"flag": flag}, at=at)
 
 
+def late_check_out(conn: Connection, shift_id: int, *, at: str, via: str, actor: str,
+                   cosigner_key: str | None = None, cosigned_via: str | None = None,
+                   event_id: str | None = None) -> Shift | None:
+    """Give a shift closed without minutes (auto-closed, or no check-out) the check-out that came late.
+
+    The minutes are counted, the flag becomes ``late_check_out`` and the shift stays pending for
+    an organiser (a late time is never approved on its own).  None when the shift is not such a one.
+    """
+    shift = get_shift(conn, shift_id, lock=True)
+    if shift is None or shift.status != "pending" or shift.flag not in NEEDS_END or shift.out_event_id is not None:
+        return None
+    at = utc_text(at)
+    minutes = _minutes(shift.check_in_at, at)
+    conn.execute(update(tb_shifts).where(tb_shifts.c.id == shift_id).values(
+        check_out_at=at, out_via=via, out_event_id=event_id, cosigner_key=cosigner_key,
+        cosigned_via=cosigned_via if cosigner_key else None, cosigned_at=at if cosigner_key else None,
+        minutes=minutes, flag="late_check_out"))
+    audit(conn, actor, "check_out_late", vol_account(shift.volunteer_id),
+          {"shift": shift_id, "minutes": minutes, "was": shift.flag}, at=at)
+    return get_shift(conn, shift_id)
+
+
 def close_forgotten(conn: Connection, now: str) -> list[int]:
     """Close every open shift older than the policy's ``auto_close_hours``; returns their ids."""
     now = utc_text(now)
