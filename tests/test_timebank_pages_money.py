@@ -318,11 +318,15 @@ def test_staff_rewards_add_and_restock(bank: Bank) -> None:
                                                        "name": "理发一次", "category": "repair", "cost": "3",
                                                        "stock": "4"}, boss)
     assert added.status_code == 303
+    assert post(bank.client, "/tb/staff/rewards/add", {**form_of(page.text, "/tb/staff/rewards/add"),
+                                                       "name": "理发一次", "category": "repair", "cost": "3",
+                                                       "stock": "4"}, boss).status_code == 303  # sent twice
     page = get(bank.client, added.headers["location"], boss)
-    assert "已添加奖励" in page.text and "库存 4 份" in text(page)
+    assert "已添加奖励" in page.text and "库存 4 份" in text(page) and page.text.count("/restock") == 1
     rid = re.search(r'action="/tb/staff/rewards/(\d+)/restock"', page.text).group(1)
     path = f"/tb/staff/rewards/{rid}/restock"
-    assert post(bank.client, path, {**form_of(page.text, path), "add": "6"}, boss).status_code == 303
+    restock = {**form_of(page.text, path), "add": "6"}
+    assert [post(bank.client, path, restock, boss).status_code for _ in range(2)] == [303, 303]
     too_many = post(bank.client, path, {**form_of(page.text, path), "add": "-20"}, boss)
     assert too_many.status_code == 422 and "库存只有 10" in too_many.text
     bad = post(bank.client, "/tb/staff/rewards/add", {**form_of(page.text, "/tb/staff/rewards/add"),

@@ -76,6 +76,24 @@ def parse_member_no(text: str | None) -> int:
     return int(value)
 
 
+def parse_whole(text: str | None, what: str, *, signed: bool = False) -> int:
+    """A typed whole number (``signed``: a minus sign allowed); bad input -> words naming ``what``."""
+    value = (text or "").strip()
+    if not re.fullmatch(r"-?\d{1,6}" if signed else r"\d{1,6}", value):
+        raise CentralError("bad_number", f"{what}请填写整数。{what}: a whole number.")
+    return int(value)
+
+
+def parse_local_end(text: str) -> str:
+    """A typed end time (``2026-12-03T17:30``, Shanghai) as stored UTC text; bad input -> words."""
+    value = (text or "").strip().replace(" ", "T")
+    try:
+        moment = dt.datetime.strptime(value[:16], "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise CentralError("bad_end", f"结束时间“{value[:20]}”看不懂：请按 年-月-日 时:分 填写。") from None
+    return moment.replace(tzinfo=SHANGHAI).astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def local_time(at: str | None) -> str:
     """A stored UTC time as Shanghai ``2026-12-03 14:05``; None -> ``—``."""
     if not at:

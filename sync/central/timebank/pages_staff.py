@@ -30,12 +30,14 @@ from .pages_money import (
     member_row,
     new_request_id,
     parse_coins,
+    parse_local_end,
     parse_member_no,
+    parse_whole,
     request_id_of,
     statement_view,
 )
 from .policy import age_on
-from .schema import tb_volunteers
+from .schema import tb_audit, tb_volunteers
 from .web_auth import STAFF_ROLES, check_csrf, page, read_form, read_form_multi, require
 
 router = APIRouter(include_in_schema=False)
@@ -124,16 +126,6 @@ def hours_page(request: Request) -> Response:
         view = _hours_view(conn, user)
     return page(request, "staff_hours.html", user, done=_done(request), error=None, request_id=new_request_id(),
                 **view)
-
-
-def parse_local_end(text: str) -> str:
-    """A typed end time (``2026-12-03T17:30``, Shanghai) as stored UTC text; bad input -> words."""
-    value = (text or "").strip().replace(" ", "T")
-    try:
-        moment = dt.datetime.strptime(value[:16], "%Y-%m-%dT%H:%M")
-    except ValueError:
-        raise CentralError("bad_end", f"结束时间“{value[:20]}”看不懂：请按 年-月-日 时:分 填写。") from None
-    return moment.replace(tzinfo=SHANGHAI).astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 @router.post("/tb/staff/hours")
@@ -240,17 +232,25 @@ async def review_post(request: Request, review_id: int) -> Response:
     return _back("/tb/staff/reviews", "allowed" if action == "allow" else "refused")
 
 
+class _AlreadyDone(Exception):
+    """The same form came again: its first sending did the work (the repeat is rolled back)."""
+
+
+def mark_form(conn: Connection, actor: str, request_id: str, did: str) -> None:
+    """Record that form ``request_id`` was done, after its write; raises :class:`_AlreadyDone` for a repeat.
+
+    Checked after the write so that, on PostgreSQL, a concurrent repeat waits on the write's row
+    lock and then sees the first one's mark.
+    """
+    if conn.execute(select(tb_audit.c.id).where(tb_audit.c.subject == f"form:{request_id}")).first():
+        raise _AlreadyDone
+    audit(conn, actor, "form_done", f"form:{request_id}", {"did": did})
+
+
 def _rewards_view(conn: Connection) -> dict[str, Any]:
-    items = [{"id": r.id, "name": r.name, "cost": coins(r.cost_cc), "stock": r.stock,
+    items = [{"id": r.id, "name": r.name, "cost": coins(r.cost_cc), "stock": r.stock, "request_id": new_request_id(),
               "category": CATEGORIES.get(r.category, r.category)} for r in rewards.catalogue(conn)]
-    return {"items": items, "categories": sorted(CATEGORIES.items())}
-
-
-def _whole(text: str | None, what: str, *, signed: bool = False) -> int:
-    value = (text or "").strip()
-    if not re.fullmatch(r"-?\d{1,6}" if signed else r"\d{1,6}", value):
-        raise CentralError("bad_number", f"{what}请填写整数。{what}: a whole number.")
-    return int(value)
+    return {"items": items, "categories": sorted(CATEGORIES.items()), "request_id": new_request_id()}
 
 
 def _rewards_page(request: Request, user: Any, *, status: int = 200, error: str | None = None) -> Response:
@@ -277,10 +277,14 @@ async def reward_add(request: Request) -> Response:
         category = form.get("category", "")
         if category not in CATEGORIES:
             raise CentralError("bad_reward", "请选择奖励类别。Choose a category.")
+        request_id = request_id_of(form)
         with write_transaction(_engine(request)) as conn:
-            rewards.add_reward(conn, name=form.get("name", ""), category=category,
-                               cost_cc=parse_coins(form.get("cost")), stock=_whole(form.get("stock"), "库存"),
-                               actor=user.actor, unit_id=user.unit_id, at=now_text())
+            added = rewards.add_reward(conn, name=form.get("name", ""), category=category,
+                                       cost_cc=parse_coins(form.get("cost")), stock=parse_whole(form.get("stock"), "库存"),
+                                       actor=user.actor, unit_id=user.unit_id, at=now_text())
+            mark_form(conn, user.actor, request_id, f"reward_add:{added}")
+    except _AlreadyDone:
+        pass
     except CentralError as exc:
         return _rewards_page(request, user, status=422, error=exc.detail)
     return _back("/tb/staff/rewards", "added")
@@ -293,8 +297,12 @@ async def reward_restock(request: Request, reward_id: int) -> Response:
     form = await read_form(request)
     check_csrf(request, form)
     try:
+        request_id = request_id_of(form)
         with write_transaction(_engine(request)) as conn:
-            rewards.restock(conn, reward_id, _whole(form.get("add"), "数量", signed=True), user.actor, now_text())
+            rewards.restock(conn, reward_id, parse_whole(form.get("add"), "数量", signed=True), user.actor, now_text())
+            mark_form(conn, user.actor, request_id, f"reward_restock:{reward_id}")
+    except _AlreadyDone:
+        pass
     except CentralError as exc:
         return _rewards_page(request, user, status=422, error=exc.detail)
     return _back("/tb/staff/rewards", "restocked")
