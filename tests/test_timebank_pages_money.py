@@ -334,4 +334,11 @@ def test_staff_rewards_add_and_restock(bank: Bank) -> None:
                boss)
     assert bad.status_code == 422 and "金额请写数字" in bad.text
     assert "库存 10 份" in text(get(bank.client, "/tb/staff/rewards", boss))
+    huge = "99999999999999999999"  # beyond a database integer: a page in words, never a 500
+    assert get(bank.client, f"/tb/staff/member/{huge}", boss).status_code == 404
+    for path, extra in ((f"/tb/staff/rewards/{huge}/restock", {"add": "1"}),
+                        (f"/tb/staff/reviews/{huge}", {"action": "allow"}),
+                        ("/tb/staff/hours", {"action": "approve", "shift": huge})):
+        refused = post(bank.client, path, {**form_of(page.text, "/tb/staff/rewards/add"), **extra}, boss)
+        assert refused.status_code == 422 and "<h1>" in refused.text, path
 

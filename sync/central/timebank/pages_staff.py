@@ -54,6 +54,13 @@ DONE_WORDS = {"approved": "已通过 {n} 条工时。", "declined": "已标记 {
               "restocked": "库存已更新。"}
 
 
+def row_id(value: int, what: str) -> int:
+    """A row id from the path, within the database's range; else a refusal in words."""
+    if not 0 < value < 2 ** 63:
+        raise CentralError("unknown_row", f"没有这个{what}。No such {what}.")
+    return value
+
+
 def _engine(request: Request) -> Any:
     return request.app.state.store.engine
 
@@ -212,6 +219,7 @@ async def review_post(request: Request, review_id: int) -> Response:
     check_csrf(request, form)
     action = form.get("action", "")
     try:
+        review_id = row_id(review_id, "复核事项")
         with write_transaction(_engine(request)) as conn:
             review = reviews.get_review(conn, review_id)
             if review is not None:
@@ -297,7 +305,7 @@ async def reward_restock(request: Request, reward_id: int) -> Response:
     form = await read_form(request)
     check_csrf(request, form)
     try:
-        request_id = request_id_of(form)
+        request_id, reward_id = request_id_of(form), row_id(reward_id, "奖励")
         with write_transaction(_engine(request)) as conn:
             rewards.restock(conn, reward_id, parse_whole(form.get("add"), "数量", signed=True), user.actor, now_text())
             mark_form(conn, user.actor, request_id, f"reward_restock:{reward_id}")
@@ -384,7 +392,7 @@ def member_page(request: Request, volunteer_id: int) -> Response:
     """One member's record and statement; the read is audited (DESIGN §7)."""
     user = require(request, *STAFF_ROLES)
     with write_transaction(_engine(request)) as conn:
-        row = member_row(conn, volunteer_id)
+        row = member_row(conn, volunteer_id) if 0 < volunteer_id < 2 ** 63 else None
         if row is None:
             return page(request, "refused.html", user, status=404, title="没有这位会员",
                         message=f"没有编号为 {volunteer_id} 的会员。", back="/tb/staff/hours")
