@@ -167,6 +167,11 @@ def post_volunteer_events(conn: Connection, terminal_id: str, site: str, role: s
                           events: Sequence[EventEnvelope]) -> None:
     """Record each volunteer event of the push as a shift change, or audit why it could not be."""
     actor = f"terminal:{terminal_id}"
+    keys = sorted({e.payload.get("person_key") for e in events if e.type in TYPES
+                   and isinstance(e.payload.get("person_key"), str) and _KEY.match(e.payload["person_key"])})
+    if keys and role in ROLES:  # every member of the push locked up front, in id order, as every coin writer does
+        ids = conn.execute(select(tb_volunteers.c.id).where(tb_volunteers.c.person_key.in_(keys))).scalars()
+        lock_members(conn, set(ids), active=False)
     for event in events:
         if event.type not in TYPES:
             continue

@@ -253,11 +253,11 @@ def approve(conn: Connection, shift_ids: Sequence[int], actor: str,
     ends = ends or {}
     at = utc_text(dt.datetime.now(dt.UTC))
     done: list[CheckOut] = []
-    for shift_id in sorted({int(s) for s in shift_ids}):
-        shift = get_shift(conn, shift_id)
-        if shift is not None:  # the member first, as every writer of a member's coins locks it
-            lock_members(conn, [shift.volunteer_id], active=False)
-            shift = get_shift(conn, shift_id, lock=True)
+    wanted = sorted({int(s) for s in shift_ids})
+    members = conn.execute(select(tb_shifts.c.volunteer_id).where(tb_shifts.c.id.in_(wanted))).scalars()
+    lock_members(conn, set(members), active=False)  # all members first, in id order, as every coin writer does
+    for shift_id in wanted:
+        shift = get_shift(conn, shift_id, lock=True)
         reason = _cannot_approve(shift, ends.get(shift_id))
         if reason is not None:
             audit(conn, actor, "shift_approve_skipped", f"shift:{shift_id}", {"reason": reason}, at=at)
