@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
 
 import pytest
 
@@ -230,3 +231,50 @@ def test_a_refused_redemption_review_moves_nothing(store):
         assert bad.value.reason == "bad_reward"
         with pytest.raises(CentralError):
             rewards.restock(conn, tea, -2, "staff:o", AT)
+
+
+def _together(store, calls) -> list[object]:
+    """Run each call in its own write transaction on its own thread, all released at once."""
+    barrier, results = threading.Barrier(len(calls)), []
+
+    def run(call) -> None:
+        barrier.wait(timeout=30)
+        try:
+            with tb_conn(store) as conn:
+                results.append(call(conn))
+        except CentralError as refused:
+            results.append(refused.reason)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_concurrent_spending_never_goes_beyond_the_balance_or_the_stock(store):
+    with tb_conn(store) as conn:
+        import_default_policy(conn)
+        many = rewards.add_reward(conn, name="毛巾", category="goods", cost_cc=100, stock=50, actor="staff:o", at=AT)
+    today = dt.date(2026, 3, 2)
+    for n in range(0, 40, 10):  # a few rounds: a race without locks loses only now and then
+        with tb_conn(store) as conn:
+            a, b, c = (funded(conn, 100) for _ in range(3))
+            last = rewards.add_reward(conn, name="雨伞", category="goods", cost_cc=50, stock=1, actor="staff:o", at=AT)
+        one_member = _together(store, [
+            lambda conn, a=a, n=n: rewards.redeem(conn, a, many, request_id=rid(n + 1), actor="x", today=today, at=AT),
+            lambda conn, a=a, n=n: rewards.redeem(conn, a, many, request_id=rid(n + 2), actor="x", today=today, at=AT),
+            lambda conn, a=a, b=b, n=n: transfers.gift(conn, a, b, 100, relation="子", actor="x",
+                                                       request_id=rid(n + 3), at=AT)])
+        assert one_member.count("insufficient_balance") == 2, one_member
+        last_unit = _together(store, [
+            lambda conn, b=b, n=n, last=last: rewards.redeem(conn, b, last, request_id=rid(n + 4), actor="x",
+                                                             today=today, at=AT),
+            lambda conn, c=c, n=n, last=last: rewards.redeem(conn, c, last, request_id=rid(n + 5), actor="x",
+                                                             today=today, at=AT)])
+        assert last_unit.count("out_of_stock") == 1, last_unit
+        with tb_conn(store) as conn:
+            assert {r.id: r.stock for r in rewards.catalogue(conn)}[last] == 0
+            assert ledger.balance_cc(conn, vol_account(a)) == 0
+            assert_ledger_sound(conn)
