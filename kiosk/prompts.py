@@ -190,6 +190,9 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "volunteer_inactive": ("您的志愿者登记现在不能使用，请到服务台咨询",
                            "Your volunteer registration is not active now. Please ask at the front desk"),
     "volunteer_already_in": ("{name}，您已经签到了，不用再刷卡", "You are already checked in; no need to tap again"),
+    "volunteer_reader_down": ("身份证读卡器暂时不能使用，请找工作人员帮您登记，工作人员已经收到通知",
+                              "The ID card reader is not working now. Please ask a member of staff to record your "
+                              "hours; they have been told"),
     "volunteer_already_out": ("您已经签退了，不用再刷卡", "You have already checked out; no need to tap again"),
 }
 
@@ -276,11 +279,12 @@ CINEMA_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
 VOLUNTEER_SCREENS: dict[str, tuple[str, tuple[str, ...]]] = {
     "idle": ("the hall's service tiles with the \u201c志愿者签到签退\u201d button", ()),
     "present": ("where the volunteer's ID card goes, with the reader picture",
-                ("volunteer_present", "volunteer_id_card_only", "volunteer_read_failed", "timeout_warning",
-                 "help_called")),
+                ("volunteer_present", "volunteer_id_card_only", "volunteer_read_failed", "volunteer_reader_down",
+                 "timeout_warning", "help_called")),
     "finding": ("the volunteer's masked name while the roster and open check-ins are read", ()),
     "cosign": ("checking out: the served resident taps their ID card or community card, or \u201c跳过\u201d",
-               ("volunteer_cosign", "volunteer_own_card", "volunteer_read_failed", "timeout_warning", "help_called")),
+               ("volunteer_cosign", "volunteer_own_card", "volunteer_read_failed", "volunteer_reader_down",
+                "timeout_warning", "help_called")),
     "recording": ("the masked name while the check-in or check-out is written", ()),
     "done": ("signed in with the time, signed out with the hours, or how to register",
              ("volunteer_checked_in", "volunteer_unverified", "volunteer_checked_out", "volunteer_checked_out_pending",

@@ -207,8 +207,9 @@ class ClipCache:
 
 
 def warm_words() -> list[Words]:
-    """Every clip to render ahead: fixed words of all prompts, calls and recalls, and all value tokens."""
-    return [w for lang in ("zh", "en") for w in (*fixed_words(lang), *token_words(lang))]
+    """Every clip to render ahead, once: fixed words of all prompts, calls and recalls, and all value tokens
+    (a prompt's fixed word may also be a token, as 点 in "9点02分" and in 37.8)."""
+    return list(dict.fromkeys(w for lang in ("zh", "en") for w in (*fixed_words(lang), *token_words(lang))))
 
 
 def warm(cache: ClipCache, stop: threading.Event | None = None) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from kiosk.hall.volunteer.events import (
     Cosigner,
     FindVolunteer,
     PersonTapped,
+    ReaderState,
     RecordCheckIn,
     RecordCheckOut,
     SkipCosign,
@@ -330,3 +331,28 @@ def test_the_desk_gives_time_to_both_and_the_deadline_of_the_screen_on_show():
     assert said(d.handle(Tick(56.0))) == ["timeout_warning"]
     assert d.handle(Tick(66.0)) == [Show("idle", {"reset": True})] and d.deadline() is None
     assert [type(e) for e in d.fail("x", "y")] == [Alert]  # the check-in's: idle, staff are told only
+
+
+def test_a_reader_that_is_down_is_said_on_the_screen_and_staff_are_alerted():
+    flow = VolunteerFlow()
+    flow.handle(Tick(0.0))
+    effects = flow.handle(VolunteerStart(reader_up=False))
+    assert one(effects, Show).data["notice"] == "reader_down" and said(effects) == ["volunteer_reader_down"]
+    assert one(effects, Alert).kind == "volunteer_reader_down" and flow.state == "present"
+    back = flow.handle(ReaderState(True))
+    assert "notice" not in one(back, Show).data and said(back) == ["volunteer_present"]
+    assert said(flow.handle(ReaderState(False))) == ["volunteer_reader_down"]
+
+
+def test_a_reader_lost_on_the_co_sign_screen_keeps_skip_and_the_community_card():
+    flow = VolunteerFlow()
+    at_cosign(flow)
+    effects = flow.handle(ReaderState(False))
+    assert one(effects, Show).data["notice"] == "reader_down" and flow.state == "cosign"
+    assert one(flow.handle(CardTapped("C9")), RecordCheckOut).cosigner.kind == "card"
+
+
+def test_the_desk_leaves_reader_changes_to_the_supervisor_while_tickets_are_taken():
+    d = desk()
+    d.handle(Tick(0.0))
+    assert d.handle(ReaderState(False)) == [] and d.state == "idle"

@@ -22,6 +22,7 @@ SCREENS = {
     "present": Show("volunteer_present", {"stays_s": 60.0}),
     "present_read_failed": Show("volunteer_present", {"notice": "read_failed", "stays_s": 60.0}),
     "present_id_card_only": Show("volunteer_present", {"notice": "id_card_only", "warning": True, "stays_s": 9.0}),
+    "present_reader_down": Show("volunteer_present", {"notice": "reader_down", "stays_s": 60.0}),
     "working": Show("volunteer_working", {"name": "张*明"}),
     "cosign": Show("volunteer_cosign", {"name": "张*明", "since": "09:02", "stays_s": 90.0}),
     "cosign_own_card": Show("volunteer_cosign", {"name": "欧阳*华", "since": "09:02", "notice": "own_card",

@@ -58,7 +58,7 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 #: What a notice on the present or co-sign screen says: the prompt spoken with it.
 NOTICES = {"read_failed": "volunteer_read_failed", "own_card": "volunteer_own_card",
-           "id_card_only": "volunteer_id_card_only"}
+           "id_card_only": "volunteer_id_card_only", "reader_down": "volunteer_reader_down"}
 
 
 def volunteer_icon(size: int = 72) -> QIcon:

@@ -28,7 +28,7 @@ from kiosk.hall.errors import HallError
 from kiosk.hall.printing import hall_ticket, print_hall_ticket
 from kiosk.hall.queue import HallQueue
 from kiosk.hall.volunteer.desk import HallDesk
-from kiosk.hall.volunteer.events import SkipCosign, VolunteerStart
+from kiosk.hall.volunteer.events import ReaderState, SkipCosign, VolunteerStart
 from kiosk.hall.volunteer.flow import VolunteerFlow, VolunteerSettings
 from kiosk.hall.volunteer.wiring import register_volunteer_effects
 from kiosk.identity import CARD_SOURCES, QR_SOURCES
@@ -158,8 +158,23 @@ class HallTerminal(ResidentTerminal):
             self.repeat()
             return
         event = self._service_event(command) if command.startswith("service:") else self._ui_event(command)
+        if isinstance(event, VolunteerStart):
+            event = VolunteerStart(reader_up=self._idcard_up())
         if event is not None:
             self.submit(event)
+
+    def _idcard_up(self) -> bool:
+        """The ID card reader is configured and not known to be down (the volunteer desk's reader)."""
+        if self.devices.idcard is None:
+            return False
+        state = self.health.snapshot().get("idcard") if self.health is not None else None
+        return state is None or state.up or state.reason == "checking"
+
+    def device_changed(self, health: Any) -> None:
+        """One alert down, one up; a volunteer at the screen is told when the ID card reader goes or comes back."""
+        super().device_changed(health)
+        if health.name == "idcard":
+            self.submit(ReaderState(bool(health.up)))
 
     def _service_event(self, command: str) -> ev.ServiceChosen | None:
         """The tapped tile with its names and whether it issues now (an unknown code is ignored)."""

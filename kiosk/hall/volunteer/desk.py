@@ -14,7 +14,7 @@ from typing import Any
 
 from kiosk.hall.checkin.events import IdentificationFailed, Identified
 from kiosk.hall.checkin.flow import CheckInFlow
-from kiosk.hall.volunteer.events import CardTapped, PersonTapped, TapFailed, VolunteerStart
+from kiosk.hall.volunteer.events import CardTapped, PersonTapped, ReaderState, TapFailed, VolunteerStart
 from kiosk.hall.volunteer.flow import VolunteerFlow
 from kiosk.masking import mask_name
 from kiosk.runtime.events import CardFailed, CardPresented, Failed, Tick
@@ -62,8 +62,8 @@ class HallDesk:
             self.volunteer.clock.now = self.checkin.now
             return self.volunteer.handle(event)
         if not self.serving_volunteer:
-            if isinstance(event, CardPresented | CardFailed):
-                return []  # the check-in takes no community card
+            if isinstance(event, CardPresented | CardFailed | ReaderState):
+                return []  # the check-in takes no community card; its reader faults go to the supervisor
             return self.checkin.handle(event)
         if isinstance(event, Failed):
             return self.volunteer.fail(event.where, event.error)

@@ -17,7 +17,16 @@ Standing = Literal["active", "inactive", "unknown", "no_roster"]
 # -- events -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VolunteerStart:
-    """The resident pressed "志愿者签到签退" on the idle screen."""
+    """The resident pressed "志愿者签到签退" on the idle screen; ``reader_up``: the ID card reader works now."""
+
+    reader_up: bool = True
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """The ID card reader went down (unplugged, not answering) or came back."""
+
+    up: bool
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ and in this kiosk's open check-ins:
 Every state but idle has a deadline; resident screens warn aloud 10 s before they end and offer
 more time (the shared :class:`~kiosk.runtime.screens.ScreenClock`).  A co-sign screen that ends
 checks out without a co-signer (the volunteer did ask to check out; an organiser reviews it).
-A step that waits on the store and fails or stays silent ends on the spoken "ask staff" screen.
+A step that waits on the store and fails or stays silent ends on the spoken "ask staff" screen; an ID
+card reader that is down is said on the screen (staff are alerted by the device supervisor).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kiosk.hall.volunteer.events import (
     Cosigner,
     FindVolunteer,
     PersonTapped,
+    ReaderState,
     RecordCheckIn,
     RecordCheckOut,
     SkipCosign,
@@ -37,7 +39,7 @@ from kiosk.hall.volunteer.events import (
     VolunteerStart,
 )
 from kiosk.runtime.events import Failed, Tick
-from kiosk.runtime.screens import CardTapFlow, Dismissed, HelpRequested, MoreTime, Say, Show
+from kiosk.runtime.screens import Alert, CardTapFlow, Dismissed, HelpRequested, MoreTime, Say, Show
 
 RESIDENT_SCREENS = frozenset({"present", "cosign", "done", "error"})
 WORKING_STATES = frozenset({"finding", "recording"})
@@ -101,7 +103,7 @@ class VolunteerFlow(CardTapFlow):
         if isinstance(event, Failed):
             return self.fail(event.where, event.error)
         if isinstance(event, VolunteerStart):
-            return self.start() if self.state == "idle" else []
+            return self.start(event.reader_up) if self.state == "idle" else []
         if self.state == "idle":
             return []
         if isinstance(event, MoreTime):
@@ -116,6 +118,8 @@ class VolunteerFlow(CardTapFlow):
             return self._card(event)
         if isinstance(event, TapFailed):
             return self._tap_failed(event)
+        if isinstance(event, ReaderState):
+            return self._reader(event.up)
         if isinstance(event, SkipCosign):
             return self._check_out(None) if self.state == "cosign" else []
         if isinstance(event, VolunteerFound):
@@ -126,11 +130,24 @@ class VolunteerFlow(CardTapFlow):
             return self._checked_out(event)
         return []
 
-    def start(self) -> list[Any]:
-        """"志愿者签到签退" pressed: where the ID card goes, shown and said."""
+    def start(self, reader_up: bool = True) -> list[Any]:
+        """"志愿者签到签退" pressed: where the ID card goes, shown and said (or that the reader is down)."""
         self.volunteer = None
         self._enter("present")
+        if not reader_up:
+            return [*self._reader(False), Alert("volunteer_reader_down", {"device": "idcard"})]
         return [self._show("volunteer_present", {}), Say("volunteer_present")]
+
+    def _reader(self, up: bool) -> list[Any]:
+        """The ID card reader went down or came back while a volunteer is at the screen: told in words and voice."""
+        if self.state == "present":
+            if up:
+                return [self._show("volunteer_present", {}), Say("volunteer_present")]
+            return [self._show("volunteer_present", {"notice": "reader_down"}), Say("volunteer_reader_down")]
+        if self.state == "cosign" and not up:  # a community card may still co-sign; "跳过" always works
+            return [self._show("volunteer_cosign", {**self._cosign_data(), "notice": "reader_down"}),
+                    Say("volunteer_reader_down")]
+        return []
 
     # -- taps ----------------------------------------------------------------------------------
     def _person(self, tap: PersonTapped) -> list[Any]:
