@@ -4,7 +4,7 @@ shift approved with its coins (helper A's ``hours.shifts`` and ``ledger.statemen
 
 The roster is published at the central (``feed.publish_roster``) and pulled by the sync client before the
 volunteer taps.  Time passing is simulated on the kiosk only: the check-in is written with the store's event
-clock set 90 minutes back, so the shift is long enough to earn.
+clock set 90 minutes back, so the shift is long enough to earn; the kiosk restarts between check-in and out.
 """
 
 from __future__ import annotations
@@ -152,6 +152,11 @@ def test_check_in_then_a_co_signed_check_out_becomes_an_approved_shift_with_coin
         assert "volunteer_checked_in" in said and "volunteer_unverified" in said
         monkeypatch.undo()  # now: the check-out
 
+        lift(sim)
+        app.close()  # the kiosk restarts with the check-in open: the next tap of the same card checks out
+        app = open_hall(hall_config(sim, central, tmp_path), speaker=Speaker(volume=60, player=None),
+                        serve_lan=False, on_show=shows.append, on_say=lambda key, params: said.append(key))
+        client = SyncClient(app.store, central.url, token, settings=FAST)
         tap_card(sim, app, shows, volunteer, "volunteer_cosign")  # the open check-in: the resident is asked
         lift(sim)
         sim.present("idcard", volunteer.persona_id)  # the volunteer's own card: refused in words
