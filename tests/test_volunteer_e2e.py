@@ -214,3 +214,35 @@ def test_the_published_roster_reaches_the_kiosk_and_an_unregistered_person_is_to
         assert [e.type for e in volunteer_events(app)] == ["volunteer.check_in"]
     finally:
         app.close()
+
+
+def test_the_hall_window_takes_a_volunteer_from_its_button_to_the_result_and_back(sim, central, tmp_path, qtbot):
+    """The real window (offscreen) on the running hall: its button, the card on the pty reader, the words shown."""
+    from tests.ui_checks import SCREENS_DIR
+    from ui.hall_app import HallUi
+
+    volunteer, _, _ = people()
+    sim.clear("all")
+    lift(sim)
+    speaker = Speaker(volume=60, player=None)
+    ui = HallUi(hall_config(sim, central, tmp_path), speaker=speaker, serve_lan=False)
+    qtbot.addWidget(ui.window)
+    ui.window.resize(1280, 800)
+    ui.window.show()
+    try:
+        pages = ui.window.volunteer
+        qtbot.waitUntil(lambda: ui.window.current_page == "idle", timeout=5000)
+        pages.button.click()
+        qtbot.waitUntil(lambda: ui.window.current_page == "volunteer_present", timeout=5000)
+        assert pages.present_heading.text() == "请志愿者刷身份证"
+        qtbot.waitUntil(lambda: any("请志愿者" in s for s in speaker.history), timeout=5000)
+        sim.present("idcard", volunteer.persona_id)
+        qtbot.waitUntil(lambda: ui.window.current_page == "volunteer_result", timeout=10000)
+        assert pages.result_heading.text() == "签到成功" and pages.result_name.text().startswith(volunteer.name[0])
+        qtbot.waitUntil(lambda: any("签到成功" in s for s in speaker.history), timeout=5000)
+        ui.window.grab().save(str(SCREENS_DIR / "volunteer" / "e2e-checked-in.png"))
+        pages.result_done.click()
+        qtbot.waitUntil(lambda: ui.window.current_page == "idle", timeout=5000)
+    finally:
+        lift(sim)
+        ui.close()
