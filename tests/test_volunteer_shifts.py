@@ -135,3 +135,20 @@ def test_the_pulled_roster_tells_active_inactive_and_unknown_and_none_before_the
     assert found.standing == "inactive" and found.open_event is None
     ref.close()
     store.close()
+
+
+def test_every_volunteer_effect_has_a_handler_on_the_runtime(tmp_path):
+    from kiosk.hall.volunteer.flow import VolunteerFlow
+    from kiosk.hall.volunteer.wiring import register_volunteer_effects
+    from kiosk.runtime.loop import TerminalRuntime
+
+    store = open_store(tmp_path)
+    runtime = TerminalRuntime("hall", VolunteerFlow())
+    register_volunteer_effects(runtime, VolunteerShifts(store, lambda: None))
+    assert all(runtime.handles(t) for t in (FindVolunteer, RecordCheckIn, RecordCheckOut))
+    bare = TerminalRuntime("hall", VolunteerFlow())
+    register_volunteer_effects(bare, None)  # no table: nothing registered, each effect fails into "ask staff"
+    assert not bare.handles(FindVolunteer)
+    runtime.stop()
+    bare.stop()
+    store.close()

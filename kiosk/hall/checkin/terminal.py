@@ -114,8 +114,9 @@ class HallTerminal(ResidentTerminal):
                  volunteer_settings: VolunteerSettings | None = None):
         self.devices = devices
         self.services = services
-        desk = HallDesk(CheckInFlow(settings), VolunteerFlow(volunteer_settings), services.person_key,
-                        getattr(services, "card_holder", lambda card_no: None))
+        desk = HallDesk(CheckInFlow(settings), VolunteerFlow(volunteer_settings),
+                        lambda id_number: self.services.person_key(id_number),
+                        lambda card_no: getattr(self.services, "card_holder", lambda no: None)(card_no))
         super().__init__("hall", desk, getattr(services, "speaker", None),
                          lambda: self.services.language(), getattr(services, "health", None), on_show, on_say, on_alert)
         self.desk = desk  # the check-in and the volunteer desk; the runtime drives it
