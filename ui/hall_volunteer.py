@@ -209,6 +209,7 @@ class VolunteerPages:
             self.cosign_heading.setText(self._w("cosign"))
             self.cosign_how.setText(self._w("cosign_how"))
             self._notice(self.cosign_notice, d)
+            self.cosign_how.setVisible(not self.cosign_notice.isVisibleTo(self.cosign_notice.parentWidget()))  # room
             self.cosign_timeout.setText(self._w("cosign_timeout"))
             self.cosign_skip.setText(self._w("skip"))
             self.cosign_cancel.setText(self._w("cancel"))
