@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 
 import pytest
+from sqlalchemy import select
 
 from sync.central.errors import CentralError
 from sync.central.storage import CentralStore
@@ -20,6 +21,7 @@ from sync.central.timebank.policy import (
     policy_on,
     shanghai_day,
 )
+from sync.central.timebank.schema import tb_redemptions
 from tests.timebank_support import assert_ledger_sound, import_default_policy, make_member, tb_conn
 
 AT = "2026-03-02T02:00:00.000000+00:00"
@@ -196,7 +198,7 @@ def test_redeem_checks_stock_balance_age_and_a_resent_request(store):
             rewards.redeem(conn, poor, rice, request_id=rid(2), actor="x", today=today, at=AT)
         assert poor_refused.value.reason == "insufficient_balance" and "余额不足" in poor_refused.value.detail
         waiting = rewards.redeem(conn, young, rice, request_id=rid(3), actor="x", today=today, at=AT)
-        assert waiting.entry_id == "" and waiting.review_id is not None
+        assert waiting.entry_id == "" and waiting.review_id is not None  # nothing moved yet
         assert ledger.balance_cc(conn, vol_account(young)) == 500
         assert rewards.redeem(conn, hardship, rice, request_id=rid(4), actor="x", today=today, at=AT).review_id is None
         assert [r.stock for r in rewards.catalogue(conn)] == [0]
@@ -207,8 +209,12 @@ def test_redeem_checks_stock_balance_age_and_a_resent_request(store):
             reviews.allow(conn, waiting.review_id, "staff:o")
         assert still_empty.value.reason == "out_of_stock"
         assert rewards.restock(conn, rice, 1, "staff:o", AT) == 1
+        assert conn.execute(select(tb_redemptions.c.status).where(tb_redemptions.c.id == waiting.id)).scalar() \
+            == "waiting"
         entry = reviews.allow(conn, waiting.review_id, "staff:o")
         assert entry and ledger.balance_cc(conn, vol_account(young)) == 300
+        assert conn.execute(select(tb_redemptions.c.status, tb_redemptions.c.entry_id)
+                            .where(tb_redemptions.c.id == waiting.id)).one() == ("done", entry)
         s = ledger.statement(conn, young)
         assert (s.received_cc, s.given_cc) == (200, 500)
         assert ledger.balance_cc(conn, ledger.REWARDS) == 600

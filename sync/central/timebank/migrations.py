@@ -205,7 +205,9 @@ def v1_tables(md: MetaData) -> MetaData:
           Column("status", String(16), nullable=False, server_default="open"),  # open | allowed | refused
           Column("decided_by", String(80)),
           Column("decided_at", String(_TIME)),
+          Column("note", String(200)),  # why it was refused (or allowed), in the decider's words
           Column("entry_id", String(40)),
+          Column("redemption_id", BigInteger),  # a redeem_age review: the redemption waiting for it
           Index("ix_tb_reviews_status", "status", "id"))
     Table("tb_rewards", md,
           Column("id", _ROW_ID, primary_key=True, autoincrement=True),
@@ -225,7 +227,8 @@ def v1_tables(md: MetaData) -> MetaData:
           Column("reward_id", BigInteger, nullable=False),
           Column("cost_cc", BigInteger, nullable=False),
           Column("at", String(_TIME), nullable=False),
-          Column("entry_id", String(40), nullable=False),
+          Column("status", String(16), nullable=False, server_default="done"),  # done | waiting | refused
+          Column("entry_id", String(40)),  # the coin entry of a done redemption
           Column("request_id", String(40), nullable=False, unique=True),  # a resent form redeems once
           Column("actor", String(80), nullable=False),
           Index("ix_tb_redemptions_volunteer", "volunteer_id"))

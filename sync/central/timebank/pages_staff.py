@@ -197,7 +197,7 @@ def _review_view(conn: Connection, user: Any) -> dict[str, Any]:
     found = [r for r in found if r.volunteer_id in members and sees(user, members[r.volunteer_id].community)]
     rows = [{"id": r.id, "kind": REVIEW_WORDS.get(r.kind, r.kind), "member_id": r.volunteer_id,
              "member": f"{members[r.volunteer_id].name_masked}（{r.volunteer_id} 号）", "amount": coins(r.amount_cc),
-             "detail": re.sub(r"\[redemption \d+\]$", "", r.detail or ""), "policy": r.policy_version,
+             "detail": r.detail or "", "policy": r.policy_version,
              "opened": local_time(r.opened_at)} for r in found]
     return {"reviews": rows}
 

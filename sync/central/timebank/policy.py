@@ -177,11 +177,13 @@ def age_on(born_on: str, day: dt.date) -> int:
 
 
 def open_breach_review(conn: Connection, *, kind: str, volunteer_id: int, amount_cc: int, detail: str,
-                       policy: Policy, at: str, actor: str, shift_id: int | None = None) -> int:
+                       policy: Policy, at: str, actor: str, shift_id: int | None = None,
+                       redemption_id: int | None = None) -> int:
     """Open a ``tb_reviews`` row for a breach of ``policy`` (a cap or an age); returns its id."""
     review_id = int(conn.execute(insert(tb_reviews).values(
         kind=kind, volunteer_id=volunteer_id, shift_id=shift_id, amount_cc=amount_cc, detail=detail[:200],
-        policy_version=policy.version, opened_at=at, status="open")).inserted_primary_key[0])
+        policy_version=policy.version, opened_at=at, status="open",
+        redemption_id=redemption_id)).inserted_primary_key[0])
     audit(conn, actor, "review_open", f"vol:{volunteer_id}",
           {"review": review_id, "kind": kind, "amount_cc": amount_cc, "shift": shift_id}, at=at)
     return review_id

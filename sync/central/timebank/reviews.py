@@ -18,7 +18,7 @@ from .audit import audit
 from .hours import get_shift
 from .ledger import ISSUE, Line, lock_accounts, lock_members, post_entry, vol_account
 from .policy import utc_text
-from .rewards import complete_waiting, redemption_of_review, refuse_waiting
+from .rewards import complete_waiting, refuse_waiting
 from .schema import tb_reviews
 
 
@@ -37,7 +37,9 @@ class Review:
     status: str
     decided_by: str | None
     decided_at: str | None
+    note: str | None
     entry_id: str | None
+    redemption_id: int | None
 
 
 def _review(row: Row[Any]) -> Review:
@@ -81,10 +83,9 @@ def allow(conn: Connection, review_id: int, actor: str) -> str | None:
             shift_id=review.shift_id, memo=f"审核通过：超出上限部分（审核 {review.id}）",
             lines=[Line(ISSUE, -review.amount_cc, "earn"), Line(account, review.amount_cc, "earn")])
     elif review.kind == "redeem_age":
-        redemption_id = redemption_of_review(review.detail)
-        if redemption_id is None:
+        if review.redemption_id is None:
             raise CentralError("bad_review", "这条审核找不到对应的兑换 (no redemption linked)")
-        entry_id = complete_waiting(conn, redemption_id, actor, at)
+        entry_id = complete_waiting(conn, review.redemption_id, actor, at)
     else:
         raise CentralError("bad_review", f"不认识的审核类别：{review.kind} (unknown review kind)")
     conn.execute(update(tb_reviews).where(tb_reviews.c.id == review_id).values(
@@ -102,10 +103,9 @@ def refuse(conn: Connection, review_id: int, actor: str, reason: str) -> None:
     review = _lock_open(conn, review_id)
     at = utc_text(dt.datetime.now(dt.UTC))
     if review.kind == "redeem_age":
-        redemption_id = redemption_of_review(review.detail)
-        if redemption_id is not None:
-            refuse_waiting(conn, redemption_id)
+        if review.redemption_id is not None:
+            refuse_waiting(conn, review.redemption_id)
     conn.execute(update(tb_reviews).where(tb_reviews.c.id == review_id).values(
-        status="refused", decided_by=actor, decided_at=at))
+        status="refused", decided_by=actor, decided_at=at, note=reason[:200]))
     audit(conn, actor, "review_refuse", vol_account(review.volunteer_id),
           {"review": review_id, "kind": review.kind, "reason": reason[:200]}, at=at)

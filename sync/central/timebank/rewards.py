@@ -4,15 +4,14 @@ A redemption is one ``redeem`` entry (member −cost, ``rewards`` +cost) and one
 the same transaction: the member row and the balance rows are locked first (so a balance
 never goes below zero under concurrent requests), then ``stock = stock - 1 WHERE stock > 0``
 takes the unit or finds none.  A member below the redemption age gets a ``redeem_age`` review:
-the ``tb_redemptions`` row is kept with ``entry_id`` ``""`` (waiting) and nothing moves until
-an organiser allows it (:func:`complete_waiting`); a refused one gets ``entry_id`` ``"refused"``.
-The review's detail ends with ``[redemption <id>]`` (the table has no column for it).
+the ``tb_redemptions`` row is kept with status ``waiting`` (no entry) and nothing moves until an
+organiser allows its review (``tb_reviews.redemption_id``; :func:`complete_waiting`); a refused
+one becomes ``refused``.  Only ``done`` redemptions moved coins and stock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,7 @@ from .ledger import REWARDS, Line, lock_accounts, lock_members, post_entry, vol_
 from .policy import age_on, open_breach_review, policy_on, utc_text
 from .schema import tb_redemptions, tb_reviews, tb_rewards
 
-WAITING = ""
-REFUSED = "refused"
-_LINK = re.compile(r"\[redemption (\d+)\]$")
+DONE, WAITING, REFUSED = "done", "waiting", "refused"
 
 
 @dataclass
@@ -103,19 +100,12 @@ def catalogue(conn: Connection, active_only: bool = True) -> list[Reward]:
 
 
 def _review_of(conn: Connection, redemption_id: int) -> int | None:
-    rows = conn.execute(select(tb_reviews.c.id, tb_reviews.c.detail).where(
-        tb_reviews.c.kind == "redeem_age", tb_reviews.c.detail.like(f"%[redemption {redemption_id}]")))
-    return next((int(r.id) for r in rows if _LINK.search(r.detail)), None)
-
-
-def redemption_of_review(detail: str) -> int | None:
-    """The waiting redemption a ``redeem_age`` review's detail names."""
-    match = _LINK.search(detail)
-    return int(match.group(1)) if match else None
+    return conn.execute(select(tb_reviews.c.id).where(tb_reviews.c.redemption_id == redemption_id)).scalar()
 
 
 def _as_redemption(conn: Connection, row: Row[Any]) -> Redemption:
-    return Redemption(int(row.id), int(row.reward_id), int(row.cost_cc), row.entry_id, _review_of(conn, int(row.id)))
+    return Redemption(int(row.id), int(row.reward_id), int(row.cost_cc), row.entry_id or "",
+                      _review_of(conn, int(row.id)))
 
 
 def _take(conn: Connection, volunteer_id: int, reward_id: int, at: str) -> Reward:
@@ -163,38 +153,40 @@ def redeem(conn: Connection, volunteer_id: int, reward_id: int, *, request_id: s
     age = age_on(member.born_on, today)
     needed = policy.rules.redeem_age_hardship if member.hardship else policy.rules.redeem_age
     young = age < needed
-    entry_id = WAITING if young else str(uuid.uuid4())
+    entry_id = None if young else str(uuid.uuid4())
     redemption_id = int(conn.execute(insert(tb_redemptions).values(
-        volunteer_id=volunteer_id, reward_id=reward.id, cost_cc=reward.cost_cc, at=at, entry_id=entry_id,
-        request_id=request_id, actor=actor)).inserted_primary_key[0])
+        volunteer_id=volunteer_id, reward_id=reward.id, cost_cc=reward.cost_cc, at=at,
+        status=WAITING if young else DONE, entry_id=entry_id, request_id=request_id,
+        actor=actor)).inserted_primary_key[0])
     review_id = None
     if young:
         review_id = open_breach_review(
             conn, kind="redeem_age", volunteer_id=volunteer_id, amount_cc=reward.cost_cc, policy=policy, at=at,
-            actor=actor, detail=f"{age} 岁，未到兑换年龄 {needed} 岁；兑换「{reward.name[:60]}」"
-                                f"[redemption {redemption_id}]")
+            actor=actor, detail=f"{age} 岁，未到兑换年龄 {needed} 岁；兑换「{reward.name[:60]}」",
+            redemption_id=redemption_id)
     else:
-        _post(conn, volunteer_id, reward, redemption_id, entry_id, actor, at)
+        _post(conn, volunteer_id, reward, redemption_id, str(entry_id), actor, at)
     audit(conn, actor, "redeem", vol_account(volunteer_id),
-          {"redemption": redemption_id, "reward": reward.id, "cost_cc": reward.cost_cc, "entry": entry_id or None,
+          {"redemption": redemption_id, "reward": reward.id, "cost_cc": reward.cost_cc, "entry": entry_id,
            "review": review_id}, at=at)
-    return Redemption(redemption_id, reward.id, reward.cost_cc, entry_id, review_id)
+    return Redemption(redemption_id, reward.id, reward.cost_cc, entry_id or "", review_id)
 
 
 def complete_waiting(conn: Connection, redemption_id: int, actor: str, at: str) -> str:
     """Perform a redemption that waited for its review (stock and balance checked again); returns the entry id."""
     row = conn.execute(select(tb_redemptions).where(tb_redemptions.c.id == redemption_id)).first()
-    if row is None or row.entry_id != WAITING:
+    if row is None or row.status != WAITING:
         raise CentralError("already_decided", "这项兑换已经处理过了 (redemption not waiting)")
     lock_members(conn, [row.volunteer_id], active=False)
     reward = _take(conn, int(row.volunteer_id), int(row.reward_id), at)
     entry_id = str(uuid.uuid4())
     _post(conn, int(row.volunteer_id), reward, redemption_id, entry_id, actor, at)
-    conn.execute(update(tb_redemptions).where(tb_redemptions.c.id == redemption_id).values(entry_id=entry_id))
+    conn.execute(update(tb_redemptions).where(tb_redemptions.c.id == redemption_id)
+                 .values(status=DONE, entry_id=entry_id))
     return entry_id
 
 
 def refuse_waiting(conn: Connection, redemption_id: int) -> None:
     """Mark a waiting redemption refused (nothing was moved)."""
     conn.execute(update(tb_redemptions).where(tb_redemptions.c.id == redemption_id,
-                                              tb_redemptions.c.entry_id == WAITING).values(entry_id=REFUSED))
+                                              tb_redemptions.c.status == WAITING).values(status=REFUSED))
