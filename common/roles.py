@@ -54,7 +54,7 @@ def _devices(*names: str) -> tuple[str, ...]:
 
 ROLES: dict[str, RoleSpec] = {spec.name: spec for spec in (
     RoleSpec("hall", "service-hall ticket machine; hosts the hall's queue service on the LAN",
-             _devices("idcard", "sscard", "qr_camera", "qr_scanner", "thermometer", "printer"),
+             _devices("idcard", "sscard", "ccard", "qr_camera", "qr_scanner", "thermometer", "printer"),
              required=frozenset({"thermometer", "printer"}), identifies_residents=True, on_hall_lan=True),
     RoleSpec("counter", "staff PC at a hall window, with the resident's rating pad",
              _devices("ccard"), on_hall_lan=True, hall_client=True),

@@ -37,7 +37,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # one request body
 Role = RoleName  # every declared role, built or not: a terminal can be enrolled before its role runs
 ReferenceKind = Literal[
     "priority_register", "card", "blacklist", "balance", "menu", "price", "screening", "space", "locker",
-    "permit", "issuer_key", "terminal_config", "policy",
+    "permit", "issuer_key", "terminal_config", "policy", "volunteer",
 ]
 
 

@@ -399,6 +399,20 @@ def test_central_unit_commented_alternatives_are_accepted() -> None:
         check_bind(parse_bind(args.bind)[0], args.tls_cert is not None, args.insecure_lan)
 
 
+def test_central_tasks_run_accepted_commands_on_the_central_database() -> None:
+    """The hourly tasks unit closes forgotten check-ins and publishes the top dishes, as the central's user."""
+    tasks = "linfen-central-tasks.service"
+    starts = [v for s, k, v in assignments(tasks) if s == "Service" and k == "ExecStart"]
+    commands = [parse_cli(linfen_argv(text, tasks), tasks) for text in starts]
+    assert [(a.central_command, getattr(a, "timebank_command", None) or getattr(a, "analytics_command", None))
+            for a in commands] == [("timebank", "close-forgotten"), ("analytics", "publish")]
+    central_db = exec_start(CENTRAL).db
+    assert all(a.db == central_db for a in commands)
+    assert values(tasks, "User") == values(CENTRAL, "User") and values(tasks, "Type") == ["oneshot"]
+    assert "OnCalendar=hourly" in (SYSTEMD / "linfen-central-tasks.timer").read_text(encoding="utf-8")
+    assert "linfen-central-tasks.timer" in docs_text()
+
+
 def test_sim_unit_command_is_accepted() -> None:
     args = exec_start(SIM)
     assert args.command == "sim"

@@ -128,6 +128,12 @@ def _policy_key(row: dict[str, Any]) -> str | None:
     return f"{str(row['policy_id']).strip()}:{str(row['version']).strip()}"
 
 
+def _volunteer(row: dict[str, Any]) -> str | None:
+    if not _HEX64.match(str(row["h"])):
+        return "h must be a person key: 64 lowercase hex digits (HMAC of the ID number, never the number)"
+    return None
+
+
 KINDS: dict[str, KindSpec] = {
     "priority_register": KindSpec("h", ("groups",), lists=("groups",), check=_priority),
     "card": KindSpec("card_no", ("status",), integers=("offline_limit_fen", "birth_year"), lists=("groups",),
@@ -145,6 +151,8 @@ KINDS: dict[str, KindSpec] = {
     "terminal_config": KindSpec("name", ("value",)),
     "policy": KindSpec("key", ("policy_id", "version", "valid_from", "rules"), integers=("version",), check=_policy,
                        derive_key=_policy_key),
+    # the Time Bank's roster (the central publishes it after each registration; importable like balances)
+    "volunteer": KindSpec("h", ("member_no", "name_masked", "status"), integers=("member_no",), check=_volunteer),
 }
 assert set(KINDS) == set(get_args(ReferenceKind)), "every protocol reference kind needs an import spec"
 
