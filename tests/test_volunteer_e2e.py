@@ -10,8 +10,10 @@ clock set 90 minutes back, so the shift is long enough to earn; the kiosk restar
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 import tomllib
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -26,11 +28,13 @@ from kiosk.priority import person_key
 from kiosk.store import outbox
 from kiosk.voice import Speaker
 from sync.central.db import read_transaction
+from sync.central.timebank.web_auth import session_cookie
 from sync.client import SyncClient, SyncSettings
 from sync.protocol import ReferenceKind
 from tests.sync_fixtures import wait_until
 from tests.sync_support import CentralHarness
 from tests.timebank_support import import_default_policy, make_member, tb_conn
+from tests.timebank_web_support import CHROMIUM, launch_chromium, signed_in_context
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -39,6 +43,7 @@ KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233445566778899aabbccd
 FAST = SyncSettings(idle_interval_s=0.05, backoff_base_s=0.05, backoff_cap_s=0.5, connect_timeout_s=2.0,
                     read_timeout_s=10.0, write_timeout_s=10.0, pool_timeout_s=2.0)
 SERVED_MINUTES = 90
+SCREENS = Path(__file__).resolve().parent.parent / "out" / "screens" / "timebank"
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +192,31 @@ def test_check_in_then_a_co_signed_check_out_becomes_an_approved_shift_with_coin
         assert shift.cosigner_key == person_key(resident.id_number, KEY) and shift.in_event_id == events[0].id
         statement = ledger.statement(conn, vid)
         assert statement.balance_cc == SERVED_MINUTES * 100 // 60 and statement.given_cc == statement.balance_cc
+    the_volunteer_sees_the_hours_on_the_phone(central, vid)
+
+
+def the_volunteer_sees_the_hours_on_the_phone(central: CentralHarness, vid: int) -> None:
+    """The volunteer's statement page in Debian's chromium (a phone at 390x844) shows the co-signed shift's coins."""
+    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    name, value = session_cookie(central.store, "volunteer", vid)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = signed_in_context(browser, central.url, {"name": name, "value": value, "url": central.url + "/",
+                                                               "httpOnly": True, "sameSite": "Strict"},
+                                        width=390, height=844)
+            page = context.new_page()
+            assert page.goto("/tb/me/statement").status == 200
+            text = page.inner_text("main")
+            assert "1.5 个时间币" in text, text[:600]  # 90 minutes co-signed = 1.5 coins
+            assert "服务 90 分钟" in text and "陪伴聊天" in text  # the shift itself on the movement line
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENS / "kiosk_shift_statement.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 @pytest.mark.skipif("volunteer" not in get_args(ReferenceKind),
