@@ -130,3 +130,21 @@ def current_versions(engine: Engine, sets: Sequence[MigrationSet]) -> dict[str, 
     """Each module's highest applied version (0 for a module not migrated yet)."""
     with engine.connect() as conn:
         return {s.module: max(applied_versions(conn, s), default=0) for s in sets}
+
+
+def forbid_changes(conn: Connection, table: str) -> None:
+    """Make ``table`` append-only in the database itself: an UPDATE or DELETE fails (both backends).
+
+    Shipped steps of several modules call this: never change what it creates (a new behaviour is a
+    new function), or an old step would no longer do what it did.
+    """
+    message = f"{table} is append-only: a correction is a new movement"
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                          f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"))
+        conn.execute(text(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                          f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"))
+        return
+    for action in ("UPDATE", "DELETE"):
+        conn.execute(text(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                          f"BEGIN SELECT RAISE(ABORT, '{message}'); END"))

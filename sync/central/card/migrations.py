@@ -13,10 +13,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
-from ..migrations import Migration, MigrationSet
+from ..migrations import Migration, MigrationSet, forbid_changes
 
 
 def _v1_ledger(conn: Connection) -> None:
@@ -73,21 +72,7 @@ def _v1_ledger(conn: Connection) -> None:
           Column("recorded_at", String(40), nullable=False),
           Index("ix_card_problems_event", "event_id"))
     md.create_all(conn)
-    _forbid_changes(conn, "card_movements")
-
-
-def _forbid_changes(conn: Connection, table: str) -> None:
-    """Make ``table`` append-only in the database itself: an UPDATE or DELETE fails."""
-    message = f"{table} is append-only: a correction is a new movement"
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-                          f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"))
-        conn.execute(text(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                          f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"))
-        return
-    for action in ("UPDATE", "DELETE"):
-        conn.execute(text(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                          f"BEGIN SELECT RAISE(ABORT, '{message}'); END"))
+    forbid_changes(conn, "card_movements")
 
 
 MIGRATIONS = MigrationSet("card", (

@@ -24,10 +24,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
-from ..migrations import Migration, MigrationSet
+from ..migrations import Migration, MigrationSet, forbid_changes
 
 _ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 _TIME = 40  # an ISO 8601 UTC timestamp as text, as the other modules keep times
@@ -233,20 +232,6 @@ def v1_tables(md: MetaData) -> MetaData:
           Column("actor", String(80), nullable=False),
           Index("ix_tb_redemptions_volunteer", "volunteer_id"))
     return md
-
-
-def forbid_changes(conn: Connection, table: str) -> None:
-    """Make ``table`` append-only in the database itself: an UPDATE or DELETE fails."""
-    message = f"{table} is append-only: a correction is a new movement"
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-                          f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"))
-        conn.execute(text(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                          f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"))
-        return
-    for action in ("UPDATE", "DELETE"):
-        conn.execute(text(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                          f"BEGIN SELECT RAISE(ABORT, '{message}'); END"))
 
 
 def _v1(conn: Connection) -> None:
