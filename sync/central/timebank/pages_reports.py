@@ -76,7 +76,7 @@ def figures(conn: Any, month: str, now: str) -> dict[str, Any]:
     cap = rp.capacity(conn)
     partners = rp.partners(conn, win)
     today = dt.datetime.fromisoformat(now).astimezone(SHANGHAI).date()
-    elders = rp.hard_to_redeem(conn, today)
+    elders = rp.hard_to_redeem(conn, today, last_earned=False)  # the page shows no dates; the CSV does
     short = [f"{int(h.key[5:])}月" for h in by_month]
     return {
         "win": win, "active": rp.active_volunteers(conn, until), "by_month": by_month, "by_category": by_category,

@@ -13,10 +13,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, String, cast, distinct, exists, func, literal, select
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Connection,
+    String,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    select,
+)
 
 from ..errors import CentralError
 from .schema import (
@@ -78,7 +88,27 @@ def month_of(at: str) -> str:
 
 
 def _in(win: Window) -> list[ColumnElement[bool]]:
+    """Approved shifts checked in during ``win``, found through the (status, check-in) index: for short windows."""
     return [APPROVED, tb_shifts.c.check_in_at >= win.start, tb_shifts.c.check_in_at < win.end]
+
+
+def _scan(win: Window) -> list[ColumnElement[bool]]:
+    """The same shifts for a long window, read by one pass over the table instead of the index.
+
+    A year is about half of the table: SQLite reads it four times faster in one pass than by
+    looking each indexed row up (measured at 195,000 shifts); ``status || ''`` keeps both
+    backends' planners off the index, and PostgreSQL would choose a sequential scan here anyway.
+    """
+    return [tb_shifts.c.status.concat("") == "approved", tb_shifts.c.check_in_at >= win.start,
+            tb_shifts.c.check_in_at < win.end]
+
+
+def _shanghai_month(conn: Connection) -> ColumnElement[str]:
+    """SQL for the Shanghai month (YYYY-MM) of a shift's check-in."""
+    if conn.dialect.name == "postgresql":
+        moment = cast(tb_shifts.c.check_in_at, TIMESTAMP(timezone=True))
+        return func.to_char(func.timezone("Asia/Shanghai", moment), "YYYY-MM")
+    return func.strftime("%Y-%m", tb_shifts.c.check_in_at, "+8 hours")
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -187,57 +217,44 @@ def hours_by_project(conn: Connection, win: Window) -> list[Hours]:
     q = (select(tb_projects.c.id.label("key"), tb_projects.c.title.label("name"), *_sums())
          .select_from(tb_shifts.join(tb_activities, tb_activities.c.id == tb_shifts.c.activity_id)
                       .join(tb_projects, tb_projects.c.id == tb_activities.c.project_id))
-         .where(*_in(win)).group_by(tb_projects.c.id, tb_projects.c.title))
+         .where(*_scan(win)).group_by(tb_projects.c.id, tb_projects.c.title))
     return _hours(conn.execute(q))
 
 
 def hours_by_team(conn: Connection, win: Window) -> list[Hours]:
-    """Approved hours of each team's members (the team a member is in now), most first."""
-    q = (select(tb_units.c.id.label("key"), tb_units.c.name.label("name"), *_sums())
-         .select_from(tb_shifts.join(tb_volunteers, tb_volunteers.c.id == tb_shifts.c.volunteer_id)
+    """Approved hours of each team's members (the team a member is in now), most first.
+
+    Shifts are summed per member first (195,000 rows become at most one per member), then the
+    members are summed per team: no DISTINCT over the shifts.
+    """
+    per = (select(tb_shifts.c.volunteer_id, func.sum(tb_shifts.c.minutes).label("minutes"),
+                  func.count().label("shifts")).where(*_scan(win)).group_by(tb_shifts.c.volunteer_id).subquery())
+    q = (select(tb_units.c.id.label("key"), tb_units.c.name.label("name"),
+                func.coalesce(func.sum(per.c.minutes), 0).label("minutes"), func.sum(per.c.shifts).label("shifts"),
+                func.count().label("members"))
+         .select_from(per.join(tb_volunteers, tb_volunteers.c.id == per.c.volunteer_id)
                       .join(tb_units, tb_units.c.id == tb_volunteers.c.team_id))
-         .where(*_in(win)).group_by(tb_units.c.id, tb_units.c.name))
+         .group_by(tb_units.c.id, tb_units.c.name))
     return _hours(conn.execute(q))
 
 
 def hours_by_category(conn: Connection, win: Window, names: dict[str, str] | None = None) -> list[Hours]:
     """Approved hours per service category written on the shift, most first (``names``: code -> words)."""
     q = (select(tb_shifts.c.category.label("key"), literal(None, String).label("name"), *_sums())
-         .where(*_in(win)).group_by(tb_shifts.c.category))
+         .where(*_scan(win)).group_by(tb_shifts.c.category))
     found = _hours(conn.execute(q))
     names = names or {}
     return [Hours(h.key, names.get(h.key, h.key), h.minutes, h.shifts, h.members) for h in found]
 
 
 def hours_by_month(conn: Connection, win: Window) -> list[Hours]:
-    """Approved hours per Shanghai month of the window, every month listed (0 when none), oldest first.
-
-    The database groups by the UTC hour of check-in (at most 24 × 366 groups a year); each hour
-    is then put in its Shanghai month here, so months split at Shanghai midnight exactly.
-    """
-    hour = func.substr(tb_shifts.c.check_in_at, 1, 13)
-    minutes: dict[str, int] = defaultdict(int)
-    shifts: dict[str, int] = defaultdict(int)
-    for r in conn.execute(select(hour.label("h"), func.coalesce(func.sum(tb_shifts.c.minutes), 0), func.count())
-                          .where(*_in(win)).group_by(hour)):
-        month = month_of(f"{r[0]}:00:00+00:00")
-        minutes[month] += int(r[1])
-        shifts[month] += int(r[2])
-    months, m = [], win.first
+    """Approved hours per Shanghai month of the window, every month listed (0 when none), oldest first."""
+    month = _shanghai_month(conn).label("month")
+    found = {r.month: r for r in conn.execute(select(month, *_sums()).where(*_scan(win)).group_by(month))}
+    out, m = [], win.first
     while m <= win.last:
-        months.append(m)
-        m = add_months(m, 1)
-    members = _members_by_month(conn, win)
-    return [Hours(m, m, minutes[m], shifts[m], members.get(m, 0)) for m in months]
-
-
-def _members_by_month(conn: Connection, win: Window) -> dict[str, int]:
-    out: dict[str, int] = {}
-    m = win.first
-    while m <= win.last:
-        one = window(m, 1)
-        out[m] = int(conn.execute(select(func.count(distinct(tb_shifts.c.volunteer_id))).where(*_in(one)))
-                     .scalar_one())
+        r = found.get(m)
+        out.append(Hours(m, m, int(r.minutes or 0), int(r.shifts), int(r.members)) if r else Hours(m, m, 0, 0, 0))
         m = add_months(m, 1)
     return out
 
@@ -251,10 +268,6 @@ def redemptions(conn: Connection, win: Window) -> Redemptions:
     per = sorted((RewardCount(int(r[0]), r[1], int(r[2]), int(r[3] or 0)) for r in rows),
                  key=lambda x: (-x.coins_cc, x.name))
     return Redemptions(sum(x.count for x in per), sum(x.coins_cc for x in per), per)
-
-
-def _vol_account() -> object:
-    return literal("vol:") + cast(tb_volunteers.c.id, String)
 
 
 def capacity(conn: Connection) -> Capacity:
@@ -273,29 +286,42 @@ def capacity(conn: Connection) -> Capacity:
     return Capacity(int(held[0]), int(held[1]), int(cap[0]), int(cap[1]))
 
 
-def hard_to_redeem(conn: Connection, today: dt.date, limit: int | None = None) -> list[Elder]:
+def hard_to_redeem(conn: Connection, today: dt.date, limit: int | None = None, *,
+                   last_earned: bool = True) -> list[Elder]:
     """易存难兑: members aged 75+ on ``today`` holding coins who never redeemed, most coins first.
 
     ``last_earned`` is the check-out time of the member's latest approved shift (None: coins only
-    from gifts or grants).
+    from gifts or grants, or not asked for with ``last_earned=False``).  Three indexed reads joined here: the elders without a redemption,
+    the positive member balances, and the latest approved shift of each elder listed.
     """
     born_by = today.replace(year=today.year - ELDER_AGE, day=28 if (today.month, today.day) == (2, 29)
                             else today.day).isoformat()
-    last = (select(func.max(tb_shifts.c.check_out_at))
-            .where(tb_shifts.c.volunteer_id == tb_volunteers.c.id, APPROVED).scalar_subquery())
-    q = (select(tb_volunteers.c.id, tb_volunteers.c.name_masked, tb_volunteers.c.born_on,
-                tb_balances.c.balance_cc, last.label("last"))
-         .join(tb_balances, tb_balances.c.account == _vol_account())
-         .where(tb_volunteers.c.born_on <= born_by, tb_balances.c.balance_cc > 0,
-                ~exists().where(tb_redemptions.c.volunteer_id == tb_volunteers.c.id))
-         .order_by(tb_balances.c.balance_cc.desc(), tb_volunteers.c.id))
+    elders = {int(r.id): r for r in conn.execute(
+        select(tb_volunteers.c.id, tb_volunteers.c.name_masked, tb_volunteers.c.born_on)
+        .where(tb_volunteers.c.born_on <= born_by,
+               ~exists().where(tb_redemptions.c.volunteer_id == tb_volunteers.c.id)))}
+    held = []
+    for account, cc in conn.execute(select(tb_balances.c.account, tb_balances.c.balance_cc)
+                                    .where(tb_balances.c.account.like("vol:%"), tb_balances.c.balance_cc > 0)):
+        vid = account[4:]
+        if vid.isdigit() and int(vid) in elders:
+            held.append((int(vid), int(cc)))
+    held.sort(key=lambda x: (-x[1], x[0]))
     if limit is not None:
-        q = q.limit(limit)
+        held = held[:limit]
+    last: dict[int, str] = {}
+    ids = [vid for vid, _ in held] if last_earned else []
+    for start in range(0, len(ids), 500):
+        last.update((int(v), at) for v, at in conn.execute(
+            select(tb_shifts.c.volunteer_id, func.max(tb_shifts.c.check_out_at))
+            .where(tb_shifts.c.volunteer_id.in_(ids[start:start + 500]),
+                   tb_shifts.c.status.concat("") == "approved")  # by the member index, not the status one
+            .group_by(tb_shifts.c.volunteer_id)))
     out = []
-    for r in conn.execute(q):
-        born = dt.date.fromisoformat(r.born_on)
+    for vid, cc in held:
+        born = dt.date.fromisoformat(elders[vid].born_on)
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        out.append(Elder(int(r.id), r.name_masked, age, int(r.balance_cc), r.last))
+        out.append(Elder(vid, elders[vid].name_masked, age, cc, last.get(vid)))
     return out
 
 
@@ -306,7 +332,7 @@ def partners(conn: Connection, win: Window) -> list[Partner]:
                              .group_by(tb_activities.c.unit_id)).all())
     minutes = dict(conn.execute(select(tb_activities.c.unit_id, func.sum(tb_shifts.c.minutes))
                                 .join(tb_activities, tb_activities.c.id == tb_shifts.c.activity_id)
-                                .where(*_in(win)).group_by(tb_activities.c.unit_id)).all())
+                                .where(*_scan(win)).group_by(tb_activities.c.unit_id)).all())
     rewards = dict(conn.execute(select(tb_rewards.c.unit_id, func.count()).where(tb_rewards.c.active == 1)
                                 .group_by(tb_rewards.c.unit_id)).all())
     redeemed = {r[0]: (int(r[1]), int(r[2] or 0)) for r in conn.execute(
