@@ -157,3 +157,17 @@ def test_two_people_race_for_the_last_place(store):
         signed = conn.execute(select(func.count()).where(tb_signups.c.activity_id == aid,
                                                          tb_signups.c.status == "signed")).scalar_one()
     assert signed == 1
+
+
+def test_qr_check_in_window(store):
+    with tb_conn(store) as conn:
+        aid = _activity(conn)  # 5 March 09:00-11:00 Shanghai
+        a = acts.activity(conn, aid)
+        gone = _activity(conn, title="取消的")
+        acts.cancel_activity(conn, gone, actor="staff:org", at=NOW)
+        cancelled = acts.activity(conn, gone)
+    assert acts.check_in_refusal(a, "2026-03-05T07:59:00+08:00") == "活动 03月05日 09:00 开始，开始前 1 小时内才能签到"
+    assert acts.check_in_refusal(a, "2026-03-05T08:00:00+08:00") is None
+    assert acts.check_in_refusal(a, "2026-03-05T10:59:00+08:00") is None
+    assert acts.check_in_refusal(a, "2026-03-05T11:00:00+08:00").startswith("活动已经结束")
+    assert acts.check_in_refusal(cancelled, "2026-03-05T09:00:00+08:00") == "这项活动已取消，不能签到"

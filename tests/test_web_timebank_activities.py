@@ -49,10 +49,13 @@ def _soon(days: int, hour: int) -> str:
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=acts.SHANGHAI).isoformat()
 
 
-def _activity(conn, title: str, *, slots: int = 5, needs: str = "", days: int = 2, unit_id: int | None = None) -> int:
+def _activity(conn, title: str, *, slots: int = 5, needs: str = "", days: int = 2, unit_id: int | None = None,
+              starts_at: str | None = None) -> int:
+    start = starts_at or _soon(days, 9)
+    end = (dt.datetime.fromisoformat(start) + dt.timedelta(hours=2)).isoformat()
     return acts.add_activity(conn, title=title, category="companion", community=HOME, place="社区活动室",
-                             starts_at=_soon(days, 9), ends_at=_soon(days, 11), slots=slots, actor="admin", at=AT,
-                             needs=needs, unit_id=unit_id)
+                             starts_at=start, ends_at=end, slots=slots, actor="admin", at=AT, needs=needs,
+                             unit_id=unit_id)
 
 
 @pytest.fixture
@@ -82,7 +85,9 @@ def test_sign_up_and_qr_check_in_out(tmp_path, browser) -> None:
             shop = acts.add_unit(conn, "partner", "临汾超市", None, "admin", AT)
             me = make_member(conn, community=HOME, name_masked="陈*英")
             other = make_member(conn, community=HOME)
-            walk = _activity(conn, "陪老人散步", unit_id=shop)
+            in_half_an_hour = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)).isoformat()
+            walk = _activity(conn, "陪老人散步", unit_id=shop, starts_at=in_half_an_hour)  # QR check-in is open
+            later = _activity(conn, "下周读书会", days=7)
             full = _activity(conn, "读报小组", slots=1)
             _activity(conn, "陪同就医", needs="emergency", days=3)
             acts.sign_up(conn, full, other, actor=f"vol:{other}", at=acts.utc_text(dt.datetime.now(dt.UTC)))
@@ -131,6 +136,11 @@ def test_sign_up_and_qr_check_in_out(tmp_path, browser) -> None:
         anonymous.goto(f"/tb/a/{token}")
         assert f"/tb/login?next=%2Ftb%2Fa%2F{token}" in anonymous.url
 
+        with tb_conn(site.store) as conn:
+            later_token = acts.activity(conn, later).checkin_token
+        page.goto(f"/tb/a/{later_token}")  # a week early: refused in words, nothing opened
+        page.click("button.huge")
+        assert "开始前 1 小时内才能签到" in page.locator("#error").inner_text()
         page.goto(f"/tb/a/{token}")
         assert page.locator("button.huge").inner_text() == "签到"
         measure_page(page, "activities_qr_in")

@@ -30,6 +30,7 @@ UNIT_KINDS = {"partner": "合作单位", "team": "居民团队"}
 CATEGORIES = SERVICE_ZH  # service code -> words (docs/timebank.md §3)
 NEEDS = NEEDS_ZH  # profile field code -> words, checked by people.missing_for
 MAX_SLOTS = 500
+CHECKIN_EARLY = dt.timedelta(minutes=60)  # a QR check-in opens this long before the activity starts
 
 
 @dataclass(frozen=True)
@@ -310,3 +311,16 @@ def roster(conn: Connection, activity_id: int) -> list[tuple[int, str, str]]:
                         .where(and_(tb_signups.c.activity_id == activity_id, tb_signups.c.status == "signed"))
                         .order_by(tb_signups.c.signed_at))
     return [(int(r.id), r.name_masked, r.phone_masked or "") for r in rows]
+
+
+def check_in_refusal(a: Activity, at: str) -> str | None:
+    """Why the activity's QR cannot check anyone in at ``at`` (None: it can): cancelled, too early, over."""
+    if a.status != "open":
+        return "这项活动已取消，不能签到"
+    now = dt.datetime.fromisoformat(utc_text(at))
+    start = dt.datetime.fromisoformat(a.starts_at)
+    if now < start - CHECKIN_EARLY:
+        return f"活动 {local(a.starts_at):%m月%d日 %H:%M} 开始，开始前 1 小时内才能签到"
+    if now >= dt.datetime.fromisoformat(a.ends_at):
+        return "活动已经结束，不能再签到；如果忘了签到，请找组织者补记"
+    return None

@@ -298,8 +298,9 @@ async def checkin_post(request: Request, token: str) -> Response:
             if found is None:
                 raise PageExit(refusal(request, 404, "二维码无效", "这个签到二维码不对或已失效，请找组织者。", user=user))
             if action == "in":
-                if found.status != "open":
-                    raise CentralError("activity_cancelled", "这项活动已取消，不能签到")
+                refused = acts.check_in_refusal(found, now_text())
+                if refused:
+                    raise CentralError("checkin_closed", refused)
                 hours.check_in(conn, user.id, at=now_text(), via="qr", actor=user.actor, activity_id=found.id)
                 words = "签到成功。活动结束时请再扫码签退。"
             elif action == "out":
