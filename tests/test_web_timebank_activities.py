@@ -196,7 +196,7 @@ def test_projects_propose_vote_close(tmp_path, browser) -> None:
 
 def test_report_page_charts_tables_and_csv(tmp_path, browser) -> None:
     with running_central(tmp_path) as site:
-        load_fixture(site.store)  # the hand-computed fixture of test_timebank_reports
+        ids = load_fixture(site.store)  # the hand-computed fixture of test_timebank_reports
         committee = site.add_staff("jw1", "committee")
         context = phone(browser, site, "staff", committee)
         page = context.new_page()
@@ -230,3 +230,9 @@ def test_report_page_charts_tables_and_csv(tmp_path, browser) -> None:
             assert client.get("/tb/reports?month=2026-13").status_code == 422
             page_size = client.get("/tb/reports?month=2026-03")
             assert page_size.status_code == 200 and "<script" not in page_size.text
+            assert len(page_size.content) <= 200 * 1024
+            volunteer = site.cookie("volunteer", ids["m1"])
+            client.cookies.set(volunteer["name"], volunteer["value"])
+            refused = client.get("/tb/reports")
+            assert refused.status_code == 403 and "没有权限" in refused.text  # reports are for staff
+            assert client.get("/tb/reports/elders.csv").status_code == 403

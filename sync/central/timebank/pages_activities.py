@@ -163,8 +163,6 @@ def _desk(request: Request, user: User, *, form: dict[str, str] | None = None, m
         found = acts.list_activities(conn, community=community, limit=SHOWN,
                                      from_at=(dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).isoformat(),
                                      include_cancelled=True)
-        if user.role == "organiser" and user.unit_id is not None:
-            found = [a for a in found if a.unit_id == user.unit_id] or found
         names = _unit_names(conn)
         partners = acts.units(conn, "partner")
         chosen = projects(conn, community=community, status="chosen")
