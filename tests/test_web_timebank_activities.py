@@ -160,6 +160,13 @@ def test_sign_up_and_qr_check_in_out(tmp_path, browser) -> None:
         assert desk.locator("#checked-out").inner_text() == "1"
         for c in (context, staff):
             c.close()
+        stranger = site.add_staff("org2", "organiser", community=HOME)  # no unit, made none of these
+        with httpx.Client(base_url=site.url, follow_redirects=False) as client:
+            cookie = site.cookie("staff", stranger)
+            client.cookies.set(cookie["name"], cookie["value"])
+            answer = client.get(f"/tb/staff/activities/{walk}")
+            assert answer.status_code == 403 and "这项活动不归您管理" in answer.text
+            assert client.get("/tb/staff/activities/99999").status_code == 404
 
 
 def test_projects_propose_vote_close(tmp_path, browser) -> None:
