@@ -19,7 +19,8 @@ shifts (check-in UTC -> Shanghai month), approved unless said:
   s8 m4 -  companion  2025-03-31T16:00Z -> 2025-04   30 min  (2025-04-01 00:00 Shanghai: first minute of the window)
 
 rewards: R1 理发券 P1 200 cc stock 10; R2 体检 P2 500 cc stock 2; R3 旧奖励 P1 100 cc stock 5 inactive
-redemptions: m2 R1 200 cc 2026-01-05; m5 R1 200 cc 2026-03-03; m5 R2 500 cc 2025-02-01 (before the window)
+redemptions: m2 R1 200 cc 2026-01-05; m5 R1 200 cc 2026-03-03; m5 R2 500 cc 2025-02-01 (before the window);
+             m1 R2 500 cc 2026-03-04 WAITING for review (moved no coins: counted nowhere, m1 still never redeemed)
 balances: m1 300, m2 150, m3 500, m4 0, m5 250 cc
 
 Worked out:
@@ -108,11 +109,14 @@ def load_fixture(store: CentralStore) -> dict[str, int]:
             rewards[name] = conn.execute(insert(tb_rewards).values(
                 name=name, category="culture", cost_cc=cost, stock=stock, unit_id=unit_id, active=active,
                 created_by="admin", created_at=T0).returning(tb_rewards.c.id)).scalar_one()
-        for n, (vid, reward, cost, at) in enumerate(((m2, "理发券", 200, "2026-01-05T02:00:00.000000+00:00"),
-                                                     (m5, "理发券", 200, "2026-03-03T02:00:00.000000+00:00"),
-                                                     (m5, "体检", 500, "2025-02-01T02:00:00.000000+00:00"))):
+        for n, (vid, reward, cost, at, status) in enumerate((
+                (m2, "理发券", 200, "2026-01-05T02:00:00.000000+00:00", "done"),
+                (m5, "理发券", 200, "2026-03-03T02:00:00.000000+00:00", "done"),
+                (m5, "体检", 500, "2025-02-01T02:00:00.000000+00:00", "done"),
+                (m1, "体检", 500, "2026-03-04T02:00:00.000000+00:00", "waiting"))):
             conn.execute(insert(tb_redemptions).values(volunteer_id=vid, reward_id=rewards[reward], cost_cc=cost,
-                                                       at=at, entry_id=f"e{n}", request_id=f"r{n}", actor="admin"))
+                                                       at=at, entry_id=f"e{n}", request_id=f"r{n}", actor="admin",
+                                                       status=status))
         for vid, cc in ((m1, 300), (m2, 150), (m3, 500), (m4, 0), (m5, 250)):
             conn.execute(insert(tb_balances).values(account=f"vol:{vid}", balance_cc=cc, movements=1, last_at=T0))
     return {"m1": m1, "m2": m2, "m5": m5, "p1": p1, "p2": p2, "team": team, "x": x}

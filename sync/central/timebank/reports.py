@@ -43,6 +43,7 @@ from .schema import (
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 ELDER_AGE = 75
 APPROVED = tb_shifts.c.status == "approved"
+DONE = tb_redemptions.c.status == "done"  # a redemption waiting for review, or refused, moved no coins
 
 
 @dataclass(frozen=True)
@@ -260,10 +261,10 @@ def hours_by_month(conn: Connection, win: Window) -> list[Hours]:
 
 
 def redemptions(conn: Connection, win: Window) -> Redemptions:
-    """Redemptions made in the window: count, coins, and per reward."""
+    """Redemptions done in the window (not those waiting for review or refused): count, coins, per reward."""
     rows = conn.execute(select(tb_rewards.c.id, tb_rewards.c.name, func.count(), func.sum(tb_redemptions.c.cost_cc))
                         .join(tb_rewards, tb_rewards.c.id == tb_redemptions.c.reward_id)
-                        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end)
+                        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end, DONE)
                         .group_by(tb_rewards.c.id, tb_rewards.c.name)).all()
     per = sorted((RewardCount(int(r[0]), r[1], int(r[2]), int(r[3] or 0)) for r in rows),
                  key=lambda x: (-x.coins_cc, x.name))
@@ -288,7 +289,7 @@ def capacity(conn: Connection) -> Capacity:
 
 def hard_to_redeem(conn: Connection, today: dt.date, limit: int | None = None, *,
                    last_earned: bool = True) -> list[Elder]:
-    """易存难兑: members aged 75+ on ``today`` holding coins who never redeemed, most coins first.
+    """易存难兑: members aged 75+ on ``today`` holding coins with no redemption done, most coins first.
 
     ``last_earned`` is the check-out time of the member's latest approved shift (None: coins only
     from gifts or grants, or not asked for with ``last_earned=False``).  Three indexed reads joined here: the elders without a redemption,
@@ -299,7 +300,7 @@ def hard_to_redeem(conn: Connection, today: dt.date, limit: int | None = None, *
     elders = {int(r.id): r for r in conn.execute(
         select(tb_volunteers.c.id, tb_volunteers.c.name_masked, tb_volunteers.c.born_on)
         .where(tb_volunteers.c.born_on <= born_by,
-               ~exists().where(tb_redemptions.c.volunteer_id == tb_volunteers.c.id)))}
+               ~exists().where(tb_redemptions.c.volunteer_id == tb_volunteers.c.id, DONE)))}
     held = []
     for account, cc in conn.execute(select(tb_balances.c.account, tb_balances.c.balance_cc)
                                     .where(tb_balances.c.account.like("vol:%"), tb_balances.c.balance_cc > 0)):
@@ -338,7 +339,7 @@ def partners(conn: Connection, win: Window) -> list[Partner]:
     redeemed = {r[0]: (int(r[1]), int(r[2] or 0)) for r in conn.execute(
         select(tb_rewards.c.unit_id, func.count(), func.sum(tb_redemptions.c.cost_cc))
         .join(tb_rewards, tb_rewards.c.id == tb_redemptions.c.reward_id)
-        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end).group_by(tb_rewards.c.unit_id))}
+        .where(tb_redemptions.c.at >= win.start, tb_redemptions.c.at < win.end, DONE).group_by(tb_rewards.c.unit_id))}
     out = []
     for uid, name in conn.execute(select(tb_units.c.id, tb_units.c.name).where(tb_units.c.kind == "partner")):
         count, coins = redeemed.get(uid, (0, 0))
