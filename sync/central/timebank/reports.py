@@ -15,18 +15,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    TIMESTAMP,
-    ColumnElement,
-    Connection,
-    String,
-    cast,
-    distinct,
-    exists,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import TIMESTAMP, ColumnElement, Connection, cast, distinct, exists, func, select
 
 from ..errors import CentralError
 from .schema import (
@@ -241,7 +230,7 @@ def hours_by_team(conn: Connection, win: Window) -> list[Hours]:
 
 def hours_by_category(conn: Connection, win: Window, names: dict[str, str] | None = None) -> list[Hours]:
     """Approved hours per service category written on the shift, most first (``names``: code -> words)."""
-    q = (select(tb_shifts.c.category.label("key"), literal(None, String).label("name"), *_sums())
+    q = (select(tb_shifts.c.category.label("key"), tb_shifts.c.category.label("name"), *_sums())
          .where(*_scan(win)).group_by(tb_shifts.c.category))
     found = _hours(conn.execute(q))
     names = names or {}
