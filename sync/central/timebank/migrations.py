@@ -161,7 +161,10 @@ def v1_tables(md: MetaData) -> MetaData:
           Column("decision_note", String(200)),
           Column("entry_id", String(40)),  # the coin entry of an approved shift
           Index("ix_tb_shifts_volunteer", "volunteer_id", "check_in_at"),
-          Index("ix_tb_shifts_status", "status", "check_in_at"))
+          Index("ix_tb_shifts_status", "status", "check_in_at"),
+          # the reports read approved shifts of a window: this covers them without touching the rows
+          Index("ix_tb_shifts_report", "status", "check_in_at", "minutes", "category", "volunteer_id",
+                "activity_id"))
     Table("tb_entries", md,  # one balanced coin entry: its movements sum to zero
           Column("entry_id", String(40), primary_key=True),
           Column("type", String(16), nullable=False),  # earn | gift | donate | group | redeem | pool_grant | adjust
