@@ -405,7 +405,7 @@ def test_central_tasks_run_accepted_commands_on_the_central_database() -> None:
     starts = [v for s, k, v in assignments(tasks) if s == "Service" and k == "ExecStart"]
     commands = [parse_cli(linfen_argv(text, tasks), tasks) for text in starts]
     assert [(a.central_command, getattr(a, "timebank_command", None) or getattr(a, "analytics_command", None))
-            for a in commands] == [("timebank", "close-forgotten"), ("analytics", "publish")]
+            for a in commands] == [("timebank", "close-forgotten"), ("timebank", "close-votes"), ("analytics", "publish")]
     central_db = exec_start(CENTRAL).db
     assert all(a.db == central_db for a in commands)
     assert values(tasks, "User") == values(CENTRAL, "User") and values(tasks, "Type") == ["oneshot"]

@@ -4,11 +4,13 @@
     linfen central timebank staff LOGIN --name N --role organiser|committee|admin
                                    [--community C] [--unit ID]   # password read from stdin (or asked)
     linfen central timebank close-forgotten                 # close check-ins older than the policy's hours
+    linfen central timebank close-votes                     # decide the 小区微事 whose voting has closed
     linfen central timebank publish-roster                  # every member's roster row to the halls
     linfen central timebank ledger-check                    # sums; exit 1 when the ledger does not hold
     linfen central timebank join-link COMMUNITY --base-url URL [--svg FILE]   # the service point's QR
 
-``close-forgotten`` also runs at every push; a timer line runs it for quiet days (docs/deploy.md).
+``close-forgotten`` also runs at every push; the hourly tasks unit runs it and ``close-votes``
+(deploy/systemd/linfen-central-tasks.service).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from ..storage import CentralStore
 
 OPERATOR = "admin"  # the actor of what is done on the central's machine
-COMMANDS = ("policy", "staff", "close-forgotten", "publish-roster", "ledger-check", "join-link")
+COMMANDS = ("policy", "staff", "close-forgotten", "close-votes", "publish-roster", "ledger-check", "join-link")
 
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
@@ -66,7 +68,7 @@ def join_link(base_url: str, community: str) -> str:
 
 
 def run_timebank_command(store: CentralStore, args: argparse.Namespace, out: TextIO,
-                         stdin: TextIO = sys.stdin) -> int:
+                         stdin: TextIO | None = None) -> int:
     """Run one ``timebank`` subcommand; returns the exit status."""
     command, at = args.timebank_command, now_text()
     if command == "policy":
@@ -86,7 +88,8 @@ def run_timebank_command(store: CentralStore, args: argparse.Namespace, out: Tex
         login = _need(args.target, "the login")
         with write_transaction(store.engine) as conn:
             staff_id = add_staff(conn, login=login, display_name=_need(args.name, "--name"),
-                                 role=_need(args.role, "--role"), password=_password(stdin), actor=OPERATOR,
+                                 role=_need(args.role, "--role"), password=_password(stdin or sys.stdin),
+                                 actor=OPERATOR,
                                  unit_id=args.unit, community=args.community, at=at)
         out.write(f"staff {login} ({args.role}) is number {staff_id}\n")
         return 0
@@ -96,6 +99,13 @@ def run_timebank_command(store: CentralStore, args: argparse.Namespace, out: Tex
         with write_transaction(store.engine) as conn:
             closed = close_forgotten(conn, at)
         out.write(f"closed {len(closed)} forgotten check-ins; they wait for an organiser\n")
+        return 0
+    if command == "close-votes":
+        from .projects import close_votes
+
+        with write_transaction(store.engine) as conn:
+            chosen = close_votes(conn, at, OPERATOR)
+        out.write(f"voting closed; chosen projects: {', '.join(map(str, chosen)) or 'none'}\n")
         return 0
     if command == "publish-roster":
         from .feed import publish_all
