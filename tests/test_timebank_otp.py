@@ -17,7 +17,7 @@ from sync.central.storage import CentralStore
 from sync.central.timebank import otp
 from sync.central.timebank.schema import tb_audit, tb_otps
 from sync.central.timebank.sms import LogSms, SmsError
-from tests.timebank_web_support import sms_code
+from tests.web_support import sms_code
 
 PHONE = "13812345678"
 T0 = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # 10:00 Shanghai

@@ -19,7 +19,7 @@ from sync.central.errors import CentralError
 from sync.central.storage import CentralStore
 from sync.central.timebank import people, staff
 from sync.central.timebank.schema import tb_audit, tb_staff, tb_units, tb_volunteers
-from tests.timebank_web_support import PERSON_KEY, id_number, import_default_policy
+from tests.web_support import PERSON_KEY, id_number, import_default_policy
 
 AT = "2026-03-02T02:00:00.000000+00:00"
 ELDER_ID = id_number("19550301", seq="201")

@@ -24,7 +24,7 @@ from sync.central.timebank.settings import TimebankSettings
 from sync.central.timebank.sms import LogSms
 from sync.central.timebank.staff import add_staff
 from tests.central_fixtures import ADMIN_TOKEN
-from tests.timebank_web_support import PERSON_KEY, STAFF_PASSWORD, id_number, import_default_policy, sms_code
+from tests.web_support import PERSON_KEY, STAFF_PASSWORD, id_number, import_default_policy, sms_code
 
 AT = "2026-03-02T02:00:00+00:00"
 PHONE = "13812345678"

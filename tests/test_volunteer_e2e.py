@@ -34,7 +34,7 @@ from sync.protocol import ReferenceKind
 from tests.sync_fixtures import wait_until
 from tests.sync_support import CentralHarness
 from tests.timebank_support import import_default_policy, make_member, tb_conn
-from tests.timebank_web_support import CHROMIUM, launch_chromium, signed_in_context
+from tests.web_support import CHROMIUM, launch_chromium, signed_in_context
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

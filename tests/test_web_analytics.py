@@ -9,7 +9,6 @@ numbers.  Screenshots go to ``out/screens/analytics/`` for people to look at.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -21,44 +20,13 @@ from sync.central.server import CentralServer
 from sync.central.storage import CentralStore
 from tests.central_fixtures import ADMIN_TOKEN
 from tests.test_central_analytics import load_week, push_generated
+from tests.web_support import BROWSER_MARKS, CHROMIUM, MEASURE, TARGETS
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path(__file__).resolve().parent.parent / "out" / "screens" / "analytics"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency (pyproject)")
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180),
-              pytest.mark.skipif(shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
-                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
+pytestmark = BROWSER_MARKS
 
 PAGE = "/analytics/canteen?month=2026-12"
-
-#: Every visible element with its own text: font size, colour against the first opaque background behind it.
-MEASURE = """() => {
-  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
-  const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255;
-      return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
-    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
-  const background = el => { for (let e = el; e; e = e.parentElement) {
-      const c = rgb(getComputedStyle(e).backgroundColor); if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c; }
-    return [255, 255, 255]; };
-  const out = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
-    const r = el.getBoundingClientRect();
-    if (!own || r.width === 0 || r.height === 0) continue;
-    const st = getComputedStyle(el);
-    const inSvg = el.closest('svg') !== null;
-    const fg = rgb(inSvg ? (el.getAttribute('fill') ? getComputedStyle(el).fill : st.color) : st.color);
-    const bg = inSvg ? [255, 255, 255] : background(el);
-    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
-    out.push({tag: el.tagName, text: el.textContent.trim().slice(0, 30), size: parseFloat(st.fontSize),
-              contrast: (a + 0.05) / (b + 0.05)});
-  }
-  return out;
-}"""
-
-TARGETS = """() => [...document.querySelectorAll('a, button, input:not([type=hidden]), summary')]
-  .map(e => { const r = e.getBoundingClientRect(); return {text: (e.textContent || e.name).trim().slice(0, 20),
-    w: r.width, h: r.height}; })"""
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import shutil
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,8 +24,8 @@ from sync.central.timebank import activities as acts
 from sync.central.timebank.schema import tb_audit, tb_shifts
 from tests.test_timebank_reports import load_fixture
 from tests.timebank_support import make_member, tb_conn
-from tests.timebank_web_support import (
-    CHROMIUM,
+from tests.web_support import (
+    BROWSER_MARKS,
     launch_chromium,
     measure_page,
     running_central,
@@ -35,9 +33,7 @@ from tests.timebank_web_support import (
 )
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency (pyproject)")
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180),
-              pytest.mark.skipif(not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
+pytestmark = BROWSER_MARKS
 
 HOME = "临汾一村"
 AT = "2026-01-02T00:00:00.000000+00:00"

@@ -10,7 +10,6 @@ registers an elder without a phone and gets the passbook slip.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from sqlalchemy import select
 
 from sync.central.db import read_transaction
 from sync.central.timebank.schema import tb_audit, tb_volunteers
-from tests.timebank_web_support import (
-    CHROMIUM,
+from tests.web_support import (
+    BROWSER_MARKS,
     STAFF_PASSWORD,
     id_number,
     launch_chromium,
@@ -31,9 +30,7 @@ from tests.timebank_web_support import (
 )
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency (pyproject)")
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180),
-              pytest.mark.skipif(shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
-                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
+pytestmark = BROWSER_MARKS
 
 PHONE = "13812345678"
 ID = id_number("19800101", seq="321")

@@ -10,16 +10,13 @@ saved to ``out/screens/timebank/money_*.png`` / ``staff_*.png``.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from sync.central.timebank import hours, ledger, rewards
 from sync.central.timebank.ledger import ISSUE, Line, post_entry, vol_account
 from tests.timebank_support import make_member, tb_conn
-from tests.timebank_web_support import (
-    CHROMIUM,
+from tests.web_support import (
+    BROWSER_MARKS,
     launch_chromium,
     measure_page,
     running_central,
@@ -27,12 +24,10 @@ from tests.timebank_web_support import (
 )
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency (pyproject)")
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180),
-              pytest.mark.skipif(not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
-                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
+pytestmark = BROWSER_MARKS
 
 AT = "2026-11-02T02:00:00.000000+00:00"
-CITY = "临汾一村"  # the staff accounts' community (tests/timebank_web_support.py)
+CITY = "临汾一村"  # the staff accounts' community (tests/web_support.py)
 
 
 def earn(store, volunteer_id: int, cc: int) -> None:

@@ -1,4 +1,4 @@
-"""Shared bits for the Time Bank's page tests (unit and browser): a running central, IDs, codes, measuring.
+"""Shared bits for the central's page tests (unit and browser): a running central, IDs, codes, measuring.
 
     with running_central(tmp_path) as site:           # a real central on loopback, policy imported
         staff_id = site.add_staff("org1", "organiser")
@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sync.central.app import create_app
 from sync.central.db import write_transaction
@@ -32,6 +35,10 @@ from sync.central.timebank.web_auth import session_cookie
 from tests.central_fixtures import ADMIN_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
+#: The marks of a browser test module: ``pytestmark = BROWSER_MARKS`` (skipped without Debian's chromium).
+BROWSER_MARKS = [pytest.mark.integration, pytest.mark.timeout(180),
+                 pytest.mark.skipif(shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
+                                    reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
 ROOT = Path(__file__).resolve().parent.parent
 SCREENS = ROOT / "out" / "screens" / "timebank"
 PERSON_KEY = bytes(range(32))
