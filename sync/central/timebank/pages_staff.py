@@ -44,7 +44,8 @@ router = APIRouter(include_in_schema=False)
 
 FLAG_WORDS = {"auto_closed": "超过 24 小时未签退、已自动关闭", "too_short": "时长过短", "too_long": "时长过长",
               "no_check_out": "没有签退记录", "no_check_in": "没有签到记录（不能通过）",
-              "self_cosign": "志愿者本人代签（不算服务对象确认）"}
+              "self_cosign": "志愿者本人代签（不算服务对象确认）",
+              "late_check_out": "自动关闭后才签退（请核对时长）"}
 NO_COSIGNER = "无服务对象确认"
 REVIEW_WORDS = {"daily_cap": "超过每日上限", "lifetime_cap": "超过累计上限", "redeem_age": "未到兑换年龄的兑换"}
 MAX_GROUP = 30  # members in one group transfer
