@@ -172,9 +172,9 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "volunteer_unverified": ("志愿者名单还没有同步到本机，签到已记下，由中心核对",
                              "The volunteer list has not reached this terminal yet; your check-in is recorded and "
                              "the centre will confirm it"),
-    "volunteer_cosign": ("{name}，您要签退。请服务对象在读卡器上刷身份证或一卡通确认；没有服务对象请点“跳过”",
-                         "You are checking out. Please ask the resident you served to put their ID card or community "
-                         "card on the reader; with no one to confirm, press 'Skip'"),
+    "volunteer_cosign": ("{name}，您要签退。请服务对象在读卡器上刷卡确认；没有服务对象请点“跳过”",
+                         "You are checking out. Please ask the resident you served to put their card on the reader; "
+                         "with no one to confirm, press 'Skip'"),
     "volunteer_own_card": ("这是志愿者本人的卡，不能自己确认。请服务对象刷卡，或点“跳过”",
                            "This is the volunteer's own card; it cannot confirm the service. Please ask the resident "
                            "to tap, or press 'Skip'"),

@@ -25,6 +25,8 @@ SCREENS = {
     "present_reader_down": Show("volunteer_present", {"notice": "reader_down", "stays_s": 60.0}),
     "working": Show("volunteer_working", {"name": "张*明"}),
     "cosign": Show("volunteer_cosign", {"name": "张*明", "since": "09:02", "stays_s": 90.0}),
+    "cosign_ccard": Show("volunteer_cosign", {"name": "张*明", "since": "09:02", "community_card": True,
+                                              "stays_s": 90.0}),
     "cosign_own_card": Show("volunteer_cosign", {"name": "欧阳*华", "since": "09:02", "notice": "own_card",
                                                  "stays_s": 90.0}),
     "checked_in": Show("volunteer_result", {"result": "checked_in", "name": "张*明", "time": "09:02",
@@ -92,6 +94,10 @@ def test_each_state_is_told_in_words(hall):
     assert pages.present_heading.text() == "请志愿者刷身份证" and not pages.present_notice.isVisible()
     hall.apply(SCREENS["present_read_failed"])
     assert pages.present_notice.text() == prompt_text("volunteer_read_failed")
+    hall.apply(SCREENS["cosign"])  # a hall without a community-card reader names only the ID card
+    assert pages.cosign_how.text() == "服务对象刷身份证"
+    hall.apply(SCREENS["cosign_ccard"])
+    assert pages.cosign_how.text() == "服务对象刷身份证或一卡通"
     hall.apply(SCREENS["cosign_own_card"])
     assert pages.cosign_heading.text() == "请服务对象刷卡确认" and "09:02" in pages.cosign_who.text()
     assert pages.cosign_notice.text() == prompt_text("volunteer_own_card")

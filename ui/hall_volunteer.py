@@ -41,7 +41,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "cosign": ("请服务对象刷卡确认", "Resident served: please tap your card to confirm"),
     "cosign_who": ("{name} 签退 · {since} 签到", "{name} checking out · in since {since}"),
     "cosign_who_plain": ("{name} 签退", "{name} checking out"),
-    "cosign_how": ("服务对象刷身份证或一卡通", "The resident taps their ID card or community card"),
+    "cosign_how": ("服务对象刷身份证", "The resident taps their ID card"),
+    "cosign_how_ccard": ("服务对象刷身份证或一卡通", "The resident taps their ID card or community card"),
     "skip": ("没有服务对象 / 跳过", "No one to confirm / Skip"),
     "cosign_timeout": ("没有人刷卡时，到时按“跳过”签退", "If no one taps in time, you are checked out as with 'Skip'"),
     "cancel": ("返回首页，不签退", "Back, do not check out"),
@@ -207,7 +208,7 @@ class VolunteerPages:
             self.cosign_who.setText(self._w("cosign_who", name=name, since=since) if since
                                     else self._w("cosign_who_plain", name=name))
             self.cosign_heading.setText(self._w("cosign"))
-            self.cosign_how.setText(self._w("cosign_how"))
+            self.cosign_how.setText(self._w("cosign_how_ccard" if d.get("community_card") else "cosign_how"))
             self._notice(self.cosign_notice, d)
             self.cosign_how.setVisible(not self.cosign_notice.isVisibleTo(self.cosign_notice.parentWidget()))  # room
             self.cosign_timeout.setText(self._w("cosign_timeout"))

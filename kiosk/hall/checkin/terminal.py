@@ -114,6 +114,8 @@ class HallTerminal(ResidentTerminal):
                  volunteer_settings: VolunteerSettings | None = None):
         self.devices = devices
         self.services = services
+        if volunteer_settings is None:  # say the community card on the co-sign screen only where it can be read
+            volunteer_settings = VolunteerSettings(community_card=devices.ccard is not None)
         desk = HallDesk(CheckInFlow(settings), VolunteerFlow(volunteer_settings),
                         lambda id_number: self.services.person_key(id_number),
                         lambda card_no: getattr(self.services, "card_holder", lambda no: None)(card_no))

@@ -56,6 +56,7 @@ class VolunteerSettings:
     error_s: float = 30.0  # a failed read, or "please ask staff"
     working_s: float = 8.0  # the store may take this long to answer
     warning_s: float = 10.0
+    community_card: bool = False  # the hall has a community-card reader: the co-sign screen names that card too
 
 
 @dataclass
@@ -272,7 +273,8 @@ class VolunteerFlow(CardTapFlow):
 
     def _cosign_data(self) -> dict[str, Any]:
         v = self.volunteer
-        return {"name": v.name_masked if v else "", "since": v.open_since if v else None}
+        return {"name": v.name_masked if v else "", "since": v.open_since if v else None,
+                "community_card": self.settings.community_card}
 
     def _to_idle(self) -> list[Any]:
         """Back to the hall's idle screen; the UI resets language and volume for the next resident."""
