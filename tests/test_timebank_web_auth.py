@@ -146,6 +146,21 @@ def test_staff_login_csrf_and_logout(site):
     assert client.get("/tb/staff/register").status_code == 303
 
 
+def test_a_staff_login_tried_too_often_waits_even_with_the_right_password(site):
+    client, store, _ = site
+    make_staff(store, "org1", "organiser")
+    token = csrf_of(client.get("/tb/staff/login").text)
+    body = {"csrf": token, "login": "org1", "next": "/tb/staff/hours"}
+    for _ in range(5):
+        assert client.post("/tb/staff/login", data=body | {"password": "guess-guess-guess"}).status_code == 401
+    blocked = client.post("/tb/staff/login", data=body | {"password": STAFF_PASSWORD})
+    assert blocked.status_code == 429 and "试得太多" in blocked.text and "分钟后再试" in blocked.text
+    assert "tb_session=" not in blocked.headers.get("set-cookie", "")
+    for _ in range(8):  # unknown logins are not counted (nothing to protect; the table stays bounded)
+        assert client.post("/tb/staff/login", data=body | {"login": "nobody", "password": "x" * 12}).status_code \
+            == 401
+
+
 def test_forms_are_strict(site):
     client, store, _ = site
     token = csrf_of(client.get("/tb/login").text)
