@@ -265,6 +265,8 @@ async def staff_register(request: Request) -> Response:
     values = {"name": one.get("name", "")[:20], "phone": one.get("phone", "")[:20],
               "community": one.get("community", "")[:64], "services": tuple(form.get("service", [])),
               "a": _bits(form.get("slot", [])), "hardship": one.get("hardship") == "1"}
+    if user.community:  # staff of a community register its residents; only staff without one choose
+        values["community"] = user.community
     try:
         phone = otp.clean_phone(values["phone"]) if values["phone"].strip() else None
         with write_transaction(_store(request).engine) as conn:
