@@ -190,6 +190,35 @@ def check_out(conn: Connection, volunteer_id: int, *, at: str, via: str, actor: 
     return CheckOut(done, 0, None)
 
 
+def cosign(conn: Connection, shift_id: int, *, cosigner_key: str, via: str, actor: str, at: str) -> CheckOut:
+    """The served resident confirms a checked-out shift afterwards (by QR); a sane shift is then approved.
+
+    Refused in words: an unknown shift, one not waiting (already approved, declined or still open),
+    one already co-signed, one with a flag (an organiser decides it), or the volunteer's own key.
+    """
+    shift = get_shift(conn, shift_id)
+    if shift is None:
+        raise CentralError("unknown_shift", "找不到这段服务记录 (no such shift)")
+    member = lock_members(conn, [shift.volunteer_id], active=False)[int(shift.volunteer_id)]  # members first
+    shift = get_shift(conn, shift_id, lock=True)
+    assert shift is not None
+    if cosigner_key == member.person_key:
+        raise CentralError("self_cosign", "志愿者不能为自己确认，请服务对象本人确认 (not your own shift)")
+    if shift.status != "pending" or shift.cosigner_key is not None:
+        raise CentralError("not_waiting", "这段服务已经确认或处理过了 (already confirmed or decided)")
+    if shift.flag is not None or shift.minutes is None:
+        raise CentralError("flagged", "这段服务需要组织者审核，不能扫码确认 (an organiser decides it)")
+    at = utc_text(at)
+    conn.execute(update(tb_shifts).where(tb_shifts.c.id == shift_id).values(
+        cosigner_key=cosigner_key, cosigned_via=via, cosigned_at=at))
+    audit(conn, actor, "cosign", vol_account(shift.volunteer_id), {"shift": shift_id, "via": via}, at=at)
+    if member.status != "active":
+        done = get_shift(conn, shift_id)
+        assert done is not None
+        return CheckOut(done, 0, None)
+    return _approve(conn, shift_id, actor, at)
+
+
 def coins_for(minutes: int, policy: Policy) -> int:
     """Coins (cc) a shift of ``minutes`` earns under ``policy``."""
     return round(minutes * 100 * policy.rules.coins_per_hour / 60)

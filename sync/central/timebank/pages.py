@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from . import (
     pages_activities,
+    pages_cosign,
     pages_join,
     pages_member,
     pages_money,
@@ -19,5 +20,6 @@ from . import (
 )
 
 router = APIRouter(include_in_schema=False)
-for _pages in (pages_join, pages_member, pages_money, pages_activities, pages_projects, pages_staff, pages_reports):
+for _pages in (pages_join, pages_member, pages_money, pages_activities, pages_cosign, pages_projects, pages_staff,
+               pages_reports):
     router.include_router(_pages.router)

@@ -25,6 +25,7 @@ from ..db import now_text, read_transaction, write_transaction
 from ..errors import CentralError
 from . import activities as acts
 from . import hours
+from .pages_cosign import cosign_link
 from .projects import projects
 from .schema import tb_activities
 from .web_auth import PageExit, User, check_csrf, page, read_form, refusal, require
@@ -263,7 +264,7 @@ async def staff_cancel(request: Request, activity_id: int) -> Response:
 # -- QR check-in ---------------------------------------------------------------------------
 
 def _checkin(request: Request, user: User, token: str, *, message: str = "", error: str = "",
-             status: int = 200) -> Response:
+             status: int = 200, cosign_url: str | None = None) -> Response:
     with read_transaction(_engine(request)) as conn:
         found = acts.activity_by_token(conn, token)
         if found is None:
@@ -273,7 +274,7 @@ def _checkin(request: Request, user: User, token: str, *, message: str = "", err
     elsewhere = shift is not None and not here
     return page(request, "activity_checkin.html", user, status=status, a=view(found), token=token, here=here,
                 elsewhere=elsewhere, since=acts.local(shift.check_in_at).strftime("%H:%M") if shift else "",
-                message=message, error=error)
+                message=message, error=error, cosign_qr=qr_svg(cosign_url) if cosign_url else None)
 
 
 @router.get("/tb/a/{token}")
@@ -290,6 +291,7 @@ async def checkin_post(request: Request, token: str) -> Response:
     form = await read_form(request)
     check_csrf(request, form)
     action = form.get("action")
+    cosign_url = None
     try:
         with write_transaction(_engine(request)) as conn:
             found = acts.activity_by_token(conn, token)
@@ -304,8 +306,12 @@ async def checkin_post(request: Request, token: str) -> Response:
             elif action == "out":
                 done = hours.check_out(conn, user.id, at=now_text(), via="qr", actor=user.actor)
                 words = f"签退成功，本次服务 {done.shift.minutes or 0} 分钟，等组织者审核后记入时间币。"
+                if done.shift.status == "pending" and done.shift.flag is None:  # the resident may confirm it now
+                    words = (f"签退成功，本次服务 {done.shift.minutes or 0} 分钟。请服务对象用自己的手机扫下面的"
+                             "二维码确认（半小时内有效）；没有确认的，等组织者审核后记入时间币。")
+                    cosign_url = cosign_link(request, done.shift.id)
             else:
                 raise CentralError("bad_action", "请按页面上的按钮签到或签退")
     except CentralError as exc:
         return _checkin(request, user, token, error=exc.detail, status=409)
-    return _checkin(request, user, token, message=words)
+    return _checkin(request, user, token, message=words, cosign_url=cosign_url)
