@@ -6,8 +6,9 @@
 The volunteer's check-out page shows the QR (:func:`cosign_link`); the token is a signed,
 expiring (30 minutes) reference to the shift, so the link cannot be made up for another shift.
 The resident signs in with their own phone (a member's phone and one-time code), so the
-co-signer is a known person; a resident without a phone confirms with a card tap at the hall kiosk
-instead.  The volunteer's own account cannot confirm.
+co-signer is a known person; where the resident has no phone, the volunteer checks in and out
+at the hall kiosk and the resident co-signs there with a card tap.  The volunteer's own account
+cannot confirm.
 """
 
 from __future__ import annotations
