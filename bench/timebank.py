@@ -67,6 +67,8 @@ def prepare(db: str, size: HistorySize) -> tuple[list[int], int, str]:
                 login="bench-committee", display_name="居委 工作人员", role="committee", community=None,
                 password_hash="x", active=1, created_at="2026-12-01T00:00:00+00:00", created_by="bench")
                 .returning(tb_staff.c.id)).scalar_one()
+        with write_transaction(store.engine) as conn:
+            conn.exec_driver_sql("ANALYZE")  # fresh planner statistics, as autovacuum would have after such a load
         print(f"  history: {made['members']:,} members, {made['shifts']:,} shifts, {made['hours']:,} hours, "
               f"{made['movements']:,} movements in {time.perf_counter() - started:.1f} s", flush=True)
         with read_transaction(store.engine) as conn:
