@@ -151,3 +151,15 @@ def test_the_sync_client_waits_as_long_as_retry_after_says(tmp_path):
     assert client._cycle_guarded() >= 7.0
     assert client.status().state == "offline" and "429" in client.status().last_error
     client.stop()
+
+
+def test_a_limiter_over_client_chosen_keys_stays_bounded_and_forgets_only_refilled_buckets():
+    """``max_keys``: a flood of new keys cannot grow the table; keys still limited are kept."""
+    now = [0.0]
+    limiter = PushLimiter(rate_per_s=1.0, burst=2, clock=lambda: now[0], max_keys=3)
+    for key in ("a", "b", "c"):
+        assert limiter.take(key) == 0.0
+    assert limiter.take("d") > 0  # the table is full of buckets that are not yet refilled: refused
+    now[0] = 1.0  # a, b and c are full again (1 token + 1 s at 1/s = burst 2): forgotten, d gets in
+    assert limiter.take("d") == 0.0 and len(limiter._buckets) == 1
+    assert [limiter.take("d") for _ in range(2)][-1] > 0  # d is limited as before

@@ -161,6 +161,17 @@ def test_a_staff_login_tried_too_often_waits_even_with_the_right_password(site):
             == 401
 
 
+def test_one_address_cannot_make_the_central_text_many_phones(site):
+    client, _, sms = site
+    token = csrf_of(client.get("/tb/join?c=临汾一村").text)
+    for n in range(10):  # ten different phones from one address: each gets its code
+        answer = client.post("/tb/join/phone", data={"csrf": token, "c": "临汾一村", "phone": f"1390000{n:04d}"})
+        assert answer.status_code == 200, answer.text[:300]
+    refused = client.post("/tb/join/phone", data={"csrf": token, "c": "临汾一村", "phone": "13900009999"})
+    assert refused.status_code == 422 and "获取验证码太频繁" in refused.text
+    assert len(sms.read_text(encoding="utf-8").splitlines()) == 10  # the eleventh was never sent
+
+
 def test_forms_are_strict(site):
     client, store, _ = site
     token = csrf_of(client.get("/tb/login").text)

@@ -32,6 +32,7 @@ from .web_auth import (
     STAFF_ROLES,
     User,
     check_csrf,
+    code_send_refusal,
     page,
     read_form,
     read_form_multi,
@@ -126,6 +127,9 @@ async def join_phone(request: Request) -> Response:
         return refusal(request, 422, "请扫描服务点的二维码", "不知道是哪个小区，请重新扫描服务点的二维码。")
     try:
         phone = otp.clean_phone(form.get("phone", ""))
+        too_many = code_send_refusal(request)
+        if too_many:
+            raise CentralError("too_many_codes", too_many)
         with write_transaction(_store(request).engine) as conn:
             otp.send_code(conn, _settings(request).sms, phone, now_text())
     except CentralError as exc:

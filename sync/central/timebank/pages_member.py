@@ -28,6 +28,7 @@ from .web_auth import (
     HEADERS,
     STAFF_NAV,
     check_csrf,
+    code_send_refusal,
     current_user,
     image_type,
     page,
@@ -74,6 +75,9 @@ async def login_send(request: Request) -> Response:
             if people.by_phone_key(conn, otp.phone_key(conn, phone)) is None:
                 raise CentralError("unknown_phone", "这个手机号还没有登记。请扫描小区服务点的二维码登记，"
                                                     "或请工作人员帮您登记。")
+            too_many = code_send_refusal(request)
+            if too_many:
+                raise CentralError("too_many_codes", too_many)
             otp.send_code(conn, request.app.state.timebank.sms, phone, now_text())
     except CentralError as exc:
         return page(request, "login.html", None, status=422, next=target, phone=form.get("phone", "")[:20],

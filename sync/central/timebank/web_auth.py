@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..db import now_text, read_transaction, write_transaction
+from ..ratelimit import PushLimiter
 from .schema import tb_secrets, tb_staff, tb_volunteers
 
 SESSION = "tb_session"
@@ -424,3 +425,21 @@ def read_state(request: Request, purpose: str, token: str | None, start_over: st
         if value.get("e", 0) >= time.time():
             return dict(value["d"])
     raise PageExit(refusal(request, 422, "这一步已过期", "这一步等得太久或页面不完整，请从头再来一次。", back=start_over))
+
+
+CODE_SENDS_BURST = 10  # one-time codes one network address may ask for at once
+CODE_SENDS_EVERY_S = 60.0  # then one a minute: a script cannot make the central text thousands of phones
+CODE_SENDS_ADDRESSES = 10_000  # addresses remembered at most (only those still limited are kept)
+
+
+def code_send_refusal(request: Request) -> str | None:
+    """Words for a client address that asked for too many one-time codes, or None when it may send one."""
+    limiter = getattr(request.app.state, "code_sends", None)
+    if limiter is None:
+        limiter = PushLimiter(rate_per_s=1 / CODE_SENDS_EVERY_S, burst=CODE_SENDS_BURST,
+                              max_keys=CODE_SENDS_ADDRESSES)
+        request.app.state.code_sends = limiter
+    wait = limiter.take(request.client.host if request.client else "unknown")
+    if wait <= 0:
+        return None
+    return f"这里获取验证码太频繁了，请 {max(1, round(wait / 60))} 分钟后再试。"
