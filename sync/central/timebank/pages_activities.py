@@ -224,15 +224,21 @@ def qr_svg(url: str) -> Markup:
                                                                      omitsize=True, title="签到二维码"))
 
 
+def _managed_activity(request: Request, conn: Any, user: User, activity_id: int) -> acts.Activity:
+    """The activity when ``user`` may manage it; a worded 404 or 403 page otherwise."""
+    found = _activity_or_404(request, conn, activity_id, user)
+    created_by = conn.execute(select(tb_activities.c.created_by)
+                              .where(tb_activities.c.id == activity_id)).scalar_one()
+    if not may_manage(user, found, created_by):
+        raise PageExit(refusal(request, 403, "没有权限", "这项活动不归您管理。", user=user,
+                               back="/tb/staff/activities"))
+    return found
+
+
 def _staff_activity(request: Request, user: User, activity_id: int, *, message: str = "", error: str = "",
                     status: int = 200) -> Response:
     with read_transaction(_engine(request)) as conn:
-        found = _activity_or_404(request, conn, activity_id, user)
-        created_by = conn.execute(select(tb_activities.c.created_by)
-                                  .where(tb_activities.c.id == activity_id)).scalar_one()
-        if not may_manage(user, found, created_by):
-            raise PageExit(refusal(request, 403, "没有权限", "这项活动不归您管理。", user=user,
-                                   back="/tb/staff/activities"))
+        found = _managed_activity(request, conn, user, activity_id)
         people = acts.roster(conn, activity_id)
         item = view(found, _unit_names(conn))
         checked = hours.shifts(conn, activity_id=activity_id, limit=500)
@@ -255,8 +261,8 @@ async def staff_cancel(request: Request, activity_id: int) -> Response:
     user = require(request, *STAFF)
     form = await read_form(request)
     check_csrf(request, form)
-    _staff_activity(request, user, activity_id)  # refuses an activity the user may not manage
     with write_transaction(_engine(request)) as conn:
+        _managed_activity(request, conn, user, activity_id)  # refuses an activity the user may not manage
         acts.cancel_activity(conn, activity_id, actor=user.actor, at=now_text())
     return _staff_activity(request, user, activity_id, message="活动已取消。")
 
