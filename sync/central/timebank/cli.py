@@ -9,7 +9,7 @@
     linfen central timebank ledger-check                    # sums; exit 1 when the ledger does not hold
     linfen central timebank join-link COMMUNITY --base-url URL [--svg FILE]   # the service point's QR
 
-``close-forgotten`` also runs at every push; the hourly tasks unit runs it and ``close-votes``
+``close-forgotten`` also runs at every push that carries volunteer events; the hourly tasks unit runs it and ``close-votes``
 (deploy/systemd/linfen-central-tasks.service).
 """
 

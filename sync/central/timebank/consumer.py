@@ -9,7 +9,9 @@ member's odd case becomes a flagged shift (a check-out without a check-in: ``no_
 check-in while one is still open closes that one as ``no_check_out``; a co-signer who is the
 volunteer: ``self_cosign``; a check-out whose check-in was closed meanwhile fills that shift in
 as ``late_check_out``, pending).  Database errors fail the push (the terminal sends it again).
-After the events, forgotten check-ins are closed (:func:`.hours.close_forgotten`).
+After a push's volunteer events, forgotten check-ins are closed (:func:`.hours.close_forgotten`);
+a push without volunteer events (a canteen's payments, a hall's tickets) is not touched, and the
+hourly ``close-forgotten`` task covers quiet days.
 """
 
 from __future__ import annotations
@@ -166,6 +168,8 @@ def _refuse(conn: Connection, event: EventEnvelope, actor: str, reason: str, det
 def post_volunteer_events(conn: Connection, terminal_id: str, site: str, role: str,
                           events: Sequence[EventEnvelope]) -> None:
     """Record each volunteer event of the push as a shift change, or audit why it could not be."""
+    if not any(e.type in TYPES for e in events):
+        return  # a push without volunteer events costs the Time Bank nothing (the hourly task closes the rest)
     actor = f"terminal:{terminal_id}"
     keys = sorted({e.payload.get("person_key") for e in events if e.type in TYPES
                    and isinstance(e.payload.get("person_key"), str) and _KEY.match(e.payload["person_key"])})
