@@ -18,7 +18,6 @@ from sqlalchemy import Connection, select
 
 from ..db import now_text, read_transaction, write_transaction
 from ..errors import CentralError
-from ..ratelimit import PushLimiter
 from . import otp, people
 from .policy import shanghai_day
 from .schema import tb_activities, tb_balances, tb_signups, tb_staff, tb_units
@@ -27,6 +26,7 @@ from .staff import check_staff_password
 from .web_auth import (
     HEADERS,
     STAFF_NAV,
+    app_limiter,
     check_csrf,
     code_send_refusal,
     current_user,
@@ -129,15 +129,6 @@ STAFF_LOGIN_BURST = 5  # sign-ins one staff login may try at once
 STAFF_LOGIN_EVERY_S = 120.0  # then one more every 2 minutes (a guesser gets 30 tries an hour, not thousands)
 
 
-def _attempts(request: Request) -> PushLimiter:
-    """The app's sign-in buckets, one per existing staff login (so the table is bounded by the staff list)."""
-    limiter = getattr(request.app.state, "staff_login_attempts", None)
-    if limiter is None:
-        limiter = PushLimiter(rate_per_s=1 / STAFF_LOGIN_EVERY_S, burst=STAFF_LOGIN_BURST)
-        request.app.state.staff_login_attempts = limiter
-    return limiter
-
-
 @router.post("/tb/staff/login")
 async def staff_login(request: Request) -> Response:
     """Check the password (scrypt, constant time); signed in for 8 hours.  Tries per login are limited."""
@@ -147,7 +138,8 @@ async def staff_login(request: Request) -> Response:
     login = form.get("login", "").strip()
     with read_transaction(_store(request).engine) as conn:
         known = conn.execute(select(tb_staff.c.id).where(tb_staff.c.login == login[:40])).first() is not None
-        wait = _attempts(request).take(login) if known else 0.0
+        wait = app_limiter(request, "staff_login_attempts", every_s=STAFF_LOGIN_EVERY_S,
+                           burst=STAFF_LOGIN_BURST).take(login) if known else 0.0
         if wait > 0:
             return page(request, "login_staff.html", None, status=429, next=target, login=login[:40],
                         error=f"这个登录名试得太多了，请 {max(1, round(wait / 60))} 分钟后再试。")

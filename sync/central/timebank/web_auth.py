@@ -427,6 +427,16 @@ def read_state(request: Request, purpose: str, token: str | None, start_over: st
     raise PageExit(refusal(request, 422, "这一步已过期", "这一步等得太久或页面不完整，请从头再来一次。", back=start_over))
 
 
+def app_limiter(request: Request, name: str, *, every_s: float, burst: int, max_keys: int | None = None
+                ) -> PushLimiter:
+    """The app's token buckets called ``name`` (made on first use): ``burst`` at once, then one every ``every_s``."""
+    limiter = getattr(request.app.state, name, None)
+    if limiter is None:
+        limiter = PushLimiter(rate_per_s=1 / every_s, burst=burst, max_keys=max_keys)
+        setattr(request.app.state, name, limiter)
+    return limiter
+
+
 CODE_SENDS_BURST = 10  # one-time codes one network address may ask for at once
 CODE_SENDS_EVERY_S = 60.0  # then one a minute: a script cannot make the central text thousands of phones
 CODE_SENDS_ADDRESSES = 10_000  # addresses remembered at most (only those still limited are kept)
@@ -434,11 +444,8 @@ CODE_SENDS_ADDRESSES = 10_000  # addresses remembered at most (only those still 
 
 def code_send_refusal(request: Request) -> str | None:
     """Words for a client address that asked for too many one-time codes, or None when it may send one."""
-    limiter = getattr(request.app.state, "code_sends", None)
-    if limiter is None:
-        limiter = PushLimiter(rate_per_s=1 / CODE_SENDS_EVERY_S, burst=CODE_SENDS_BURST,
-                              max_keys=CODE_SENDS_ADDRESSES)
-        request.app.state.code_sends = limiter
+    limiter = app_limiter(request, "code_sends", every_s=CODE_SENDS_EVERY_S, burst=CODE_SENDS_BURST,
+                          max_keys=CODE_SENDS_ADDRESSES)
     wait = limiter.take(request.client.host if request.client else "unknown")
     if wait <= 0:
         return None
